@@ -1,0 +1,104 @@
+//! `pruneplay bench`: training throughput of the CPU engine.
+//!
+//! Uses seeded random images: the arithmetic of a dense training step does not depend on the
+//! pixel values, and the benchmark then runs without the data set.
+
+use std::time::Instant;
+
+use clap::Args;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::report::Reporter;
+use pruneplay::data::Dataset;
+use pruneplay::model::Architecture;
+use pruneplay::train::{Budget, TrainConfig, Trainer};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    #[arg(long, default_value = "784-300-100-10")]
+    arch: Architecture,
+    /// Timed steps (after 20 warm-up steps).
+    #[arg(long, default_value_t = 300)]
+    steps: u64,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    event: &'static str,
+    train_samples_per_s: f64,
+    ms_per_step: f64,
+    batch: usize,
+    steps: u64,
+    arch: String,
+    optimizer: &'static str,
+    backend: &'static str,
+}
+
+const WARMUP_STEPS: u64 = 20;
+
+pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let features = args.arch.inputs();
+    let classes = args.arch.outputs();
+    let n = (args.batch * 64).max(1_000);
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let pixels: Vec<u8> = (0..n * features).map(|_| rng.random()).collect();
+    let labels: Vec<u8> = (0..n).map(|_| rng.random_range(0..classes as u8)).collect();
+    let data = Dataset::new(pixels, labels, features, classes)?;
+    let config = TrainConfig {
+        arch: args.arch.clone(),
+        batch: args.batch,
+        budget: Budget::Iters(WARMUP_STEPS + args.steps),
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(&config, &data)?;
+    let reporter = Reporter::new(args.json, args.steps, "bench");
+    trainer.train_steps(&data, WARMUP_STEPS)?;
+    let started = Instant::now();
+    let chunk = 20;
+    let mut done = 0;
+    while done < args.steps {
+        let k = chunk.min(args.steps - done);
+        trainer.train_steps(&data, k)?;
+        done += k;
+        let rate = (done as usize * args.batch) as f64 / started.elapsed().as_secs_f64();
+        #[derive(Serialize)]
+        struct Progress {
+            event: &'static str,
+            step: u64,
+            train_samples_per_s: f64,
+        }
+        reporter.progress(
+            done,
+            &Progress {
+                event: "progress",
+                step: done,
+                train_samples_per_s: rate,
+            },
+            || format!("{rate:.0} samples/s"),
+        );
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let summary = Summary {
+        event: "summary",
+        train_samples_per_s: (args.steps as usize * args.batch) as f64 / secs,
+        ms_per_step: 1e3 * secs / args.steps as f64,
+        batch: args.batch,
+        steps: args.steps,
+        arch: args.arch.to_string(),
+        optimizer: "adam",
+        backend: "cpu",
+    };
+    reporter.summary(&summary, || {
+        format!(
+            "{:.0} samples/s ({:.2} ms per step of {} samples, {}, Adam, cpu backend)",
+            summary.train_samples_per_s, summary.ms_per_step, summary.batch, summary.arch
+        )
+    });
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! `pruneplay train`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::report::Reporter;
+use pruneplay::data::Mnist;
+use pruneplay::model::{Architecture, Init};
+use pruneplay::train::{Budget, OptimizerConfig, OptimizerKind, TrainConfig, Trainer, evaluate};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DatasetName {
+    Mnist,
+    Fashion,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Layer widths, input first.
+    #[arg(long, default_value = "784-300-100-10")]
+    arch: Architecture,
+    #[arg(long, value_parser = ["sgd", "adam"], default_value = "adam")]
+    optimizer: String,
+    /// Learning rate [default: 1.2e-3 for Adam, 0.05 for SGD].
+    #[arg(long)]
+    lr: Option<f32>,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f32,
+    #[arg(long, default_value_t = 60)]
+    batch: usize,
+    /// Passes over the 55,000 training images [default: 2].
+    #[arg(long, conflicts_with = "iters")]
+    epochs: Option<u32>,
+    /// Optimizer steps (batches), instead of --epochs.
+    #[arg(long)]
+    iters: Option<u64>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_parser = ["glorot", "kaiming"], default_value = "glorot")]
+    init: String,
+    /// Evaluate on the validation set every N steps.
+    #[arg(long, default_value_t = 100)]
+    eval_every: u64,
+    /// Folder with the four IDX files [default: data/<dataset>].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "mnist")]
+    dataset: DatasetName,
+    /// Save the trained weights and masks (safetensors, PyTorch names).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// JSON lines on stdout; the last line is the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Progress {
+    event: &'static str,
+    step: u64,
+    epoch: u64,
+    train_loss: f32,
+    train_acc: f64,
+    val_loss: f32,
+    val_acc: f64,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    event: &'static str,
+    test_acc: f64,
+    test_loss: f32,
+    val_acc: f64,
+    val_loss: f32,
+    weights_remaining: f64,
+    train_samples_per_s: f64,
+    steps: u64,
+    epochs: u64,
+    seed: u64,
+    backend: &'static str,
+    arch: String,
+    optimizer: OptimizerConfig,
+    batch: usize,
+    dataset: &'static str,
+    elapsed_s: f64,
+    out: Option<String>,
+}
+
+/// Loads a data set, telling the user how to fetch it when it is missing.
+pub fn load_data(dir: Option<PathBuf>, dataset: DatasetName) -> Result<Mnist, String> {
+    let name = match dataset {
+        DatasetName::Mnist => "mnist",
+        DatasetName::Fashion => "fashion",
+    };
+    let dir = dir.unwrap_or_else(|| PathBuf::from("data").join(name));
+    if !dir.is_dir() {
+        let hint = match dataset {
+            DatasetName::Mnist => "run `cargo xtask data` in the repository to fetch MNIST",
+            DatasetName::Fashion => {
+                "install the Debian package dataset-fashion-mnist, then run `cargo xtask data`"
+            }
+        };
+        return Err(format!(
+            "data folder {} does not exist: {hint}, or pass --data DIR",
+            dir.display()
+        ));
+    }
+    Mnist::load_dir(&dir).map_err(|e| e.to_string())
+}
+
+pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let kind: OptimizerKind = args.optimizer.parse()?;
+    let mut optimizer = OptimizerConfig::default_for(kind);
+    if let Some(lr) = args.lr {
+        optimizer.lr = lr;
+    }
+    optimizer.momentum = args.momentum;
+    let budget = match (args.epochs, args.iters) {
+        (_, Some(n)) => Budget::Iters(n),
+        (Some(e), None) => Budget::Epochs(e),
+        (None, None) => Budget::Epochs(2),
+    };
+    let config = TrainConfig {
+        arch: args.arch,
+        init: args.init.parse::<Init>()?,
+        optimizer,
+        batch: args.batch,
+        budget,
+        seed: args.seed,
+        eval_every: args.eval_every,
+    };
+    let data = load_data(args.data, args.dataset)?;
+    let mut trainer = Trainer::new(&config, &data.train)?;
+    let total = config.total_steps(data.train.len());
+    let chunk = if config.eval_every == 0 {
+        total
+    } else {
+        config.eval_every
+    };
+
+    let reporter = Reporter::new(args.json, total, "training");
+    let started = Instant::now();
+    let mut train_time = 0.0f64;
+    while trainer.step() < total {
+        let n = chunk.min(total - trainer.step());
+        let t = Instant::now();
+        let stats = trainer.train_steps(&data.train, n)?;
+        train_time += t.elapsed().as_secs_f64();
+        let val = evaluate(trainer.model(), &data.validation);
+        let event = Progress {
+            event: "progress",
+            step: stats.step,
+            epoch: stats.epoch,
+            train_loss: stats.loss,
+            train_acc: stats.accuracy,
+            val_loss: val.loss,
+            val_acc: val.accuracy,
+        };
+        reporter.progress(stats.step, &event, || {
+            format!(
+                "loss {:.4}  val acc {:.2}%",
+                stats.loss,
+                100.0 * val.accuracy
+            )
+        });
+    }
+
+    let val = evaluate(trainer.model(), &data.validation);
+    let test = evaluate(trainer.model(), &data.test);
+    if let Some(path) = &args.out {
+        pruneplay::checkpoint::save(trainer.model(), path)?;
+    }
+    let summary = Summary {
+        event: "summary",
+        test_acc: test.accuracy,
+        test_loss: test.loss,
+        val_acc: val.accuracy,
+        val_loss: val.loss,
+        weights_remaining: trainer.model().weights_remaining(),
+        train_samples_per_s: (trainer.step() as usize * config.batch) as f64 / train_time.max(1e-9),
+        steps: trainer.step(),
+        epochs: trainer.epoch(),
+        seed: config.seed,
+        backend: "cpu",
+        arch: config.arch.to_string(),
+        optimizer: config.optimizer,
+        batch: config.batch,
+        dataset: match args.dataset {
+            DatasetName::Mnist => "mnist",
+            DatasetName::Fashion => "fashion",
+        },
+        elapsed_s: started.elapsed().as_secs_f64(),
+        out: args.out.as_ref().map(|p| p.display().to_string()),
+    };
+    reporter.summary(&summary, || {
+        let mut s = format!(
+            "test accuracy {:.2}% (loss {:.4}), validation {:.2}%\n{} steps ({} epochs) of {} in {:.1} s, {:.0} samples/s on the cpu backend, seed {}",
+            100.0 * summary.test_acc,
+            summary.test_loss,
+            100.0 * summary.val_acc,
+            summary.steps,
+            summary.epochs,
+            summary.arch,
+            summary.elapsed_s,
+            summary.train_samples_per_s,
+            summary.seed
+        );
+        if let Some(out) = &summary.out {
+            s.push_str(&format!("\nsaved {out}"));
+        }
+        s
+    });
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! PrunePlay: learn and try neural-network pruning on an MNIST MLP.
+//!
+//! Layers, each with its own dependencies:
+//! - the core ([`data`], [`model`], [`train`], [`checkpoint`]): ndarray and friends only, no web or
+//!   GPU crate, so it runs and is tested natively and is the reference for the other engines;
+//! - the web layer (`web`, wasm32 only): the only code that touches wasm-bindgen, web-sys and
+//!   js-sys.
+
+pub mod checkpoint;
+pub mod data;
+mod error;
+pub mod model;
+pub mod train;
+
+#[cfg(target_arch = "wasm32")]
+mod web;
+
+pub use error::{Error, Result};

@@ -1,0 +1,149 @@
+//! The training loop on the CPU engine: seeded shuffling, mini-batches, masked updates.
+
+use ndarray::{Array2, s};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use super::{Optimizer, TrainConfig};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::{Mlp, argmax_rows, softmax_cross_entropy};
+
+/// ChaCha stream for data order; stream 0 of the same seed initialises the weights, so changing
+/// the data order (as instability experiments do) never changes the initial weights.
+const SHUFFLE_STREAM: u64 = 1;
+
+/// Mean loss and accuracy over the batches of one `Trainer::train_steps` call.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct StepStats {
+    pub step: u64,
+    pub epoch: u64,
+    pub loss: f32,
+    pub accuracy: f64,
+}
+
+/// A model, its optimizer and the data order, advanced a number of steps at a time so callers
+/// (the CLI, the web worker) can report progress and stay responsive in between.
+pub struct Trainer {
+    model: Mlp,
+    optimizer: Optimizer,
+    batch: usize,
+    rng: ChaCha8Rng,
+    order: Vec<usize>,
+    cursor: usize,
+    step: u64,
+    epoch: u64,
+    x: Array2<f32>,
+    labels: Vec<u8>,
+}
+
+impl Trainer {
+    /// A trainer for a freshly initialised model of `config.arch`, seeded by `config.seed`.
+    pub fn new(config: &TrainConfig, data: &Dataset) -> Result<Self> {
+        config.validate(data.features(), data.classes(), data.len())?;
+        let mut init_rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let model = Mlp::new(&config.arch, config.init, &mut init_rng);
+        Self::with_model(model, config, data)
+    }
+
+    /// A trainer that continues from `model` (e.g. a loaded checkpoint or a pruned network).
+    pub fn with_model(model: Mlp, config: &TrainConfig, data: &Dataset) -> Result<Self> {
+        config.validate(data.features(), data.classes(), data.len())?;
+        if model.architecture() != config.arch {
+            return Err(Error::Config(format!(
+                "the model is {} but the configuration says {}",
+                model.architecture(),
+                config.arch
+            )));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        rng.set_stream(SHUFFLE_STREAM);
+        let optimizer = Optimizer::new(config.optimizer, &model);
+        Ok(Self {
+            model,
+            optimizer,
+            batch: config.batch,
+            rng,
+            order: (0..data.len()).collect(),
+            // Start "at the end" so the first step shuffles.
+            cursor: data.len(),
+            step: 0,
+            epoch: 0,
+            x: Array2::zeros((config.batch, data.features())),
+            labels: Vec::with_capacity(config.batch),
+        })
+    }
+
+    pub fn model(&self) -> &Mlp {
+        &self.model
+    }
+
+    pub fn model_mut(&mut self) -> &mut Mlp {
+        &mut self.model
+    }
+
+    pub fn into_model(self) -> Mlp {
+        self.model
+    }
+
+    /// Steps taken so far.
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// Full passes over the data begun so far.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Takes `n` optimizer steps on `data`. If a step's loss is not finite, stops before applying
+    /// that update and returns [`Error::Diverged`]; the model keeps the last good weights.
+    pub fn train_steps(&mut self, data: &Dataset, n: u64) -> Result<StepStats> {
+        if data.len() != self.order.len() {
+            return Err(Error::Config(format!(
+                "the trainer was set up for {} samples but got {}",
+                self.order.len(),
+                data.len()
+            )));
+        }
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for _ in 0..n {
+            if self.cursor + self.batch > self.order.len() {
+                self.order.shuffle(&mut self.rng);
+                self.cursor = 0;
+                self.epoch += 1;
+            }
+            let idx = &self.order[self.cursor..self.cursor + self.batch];
+            self.cursor += self.batch;
+            data.gather_into(idx, self.x.view_mut(), &mut self.labels);
+
+            let acts = self.model.forward(self.x.slice(s![.., ..]));
+            let (loss, d_logits) = softmax_cross_entropy(&acts.logits, &self.labels);
+            if !loss.is_finite() {
+                return Err(Error::Diverged {
+                    step: self.step,
+                    loss,
+                    lr: self.optimizer.config().lr,
+                });
+            }
+            correct += argmax_rows(&acts.logits)
+                .iter()
+                .zip(&self.labels)
+                .filter(|(p, y)| p == y)
+                .count();
+            let grads = self.model.backward(&acts, d_logits);
+            self.optimizer.step(&mut self.model, &grads);
+            self.step += 1;
+            loss_sum += f64::from(loss);
+            seen += self.batch;
+        }
+        Ok(StepStats {
+            step: self.step,
+            epoch: self.epoch,
+            loss: (loss_sum / n.max(1) as f64) as f32,
+            accuracy: correct as f64 / seen.max(1) as f64,
+        })
+    }
+}

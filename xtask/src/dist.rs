@@ -1,0 +1,182 @@
+//! dist/: everything the static server hands the browser, copied from the source tree.
+//!
+//! Copies are incremental (size or modification time) so a rebuild that changed nothing
+//! does not rewrite ~60 MB of data.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::data;
+
+pub fn dir(root: &Path) -> PathBuf {
+    root.join("dist")
+}
+
+#[derive(Default)]
+struct Tally {
+    copied: usize,
+    unchanged: usize,
+    removed: usize,
+}
+
+/// index.html, www/ (mirrored, stale files removed) and the data sets' .gz files.
+pub fn assemble(root: &Path) -> Result<()> {
+    let dist = dir(root);
+    let mut tally = Tally::default();
+
+    let index = root.join("index.html");
+    if !index.is_file() {
+        bail!(
+            "{} is missing: the page's entry point must be index.html at the repo root",
+            index.display()
+        );
+    }
+    sync_file(&index, &dist.join("index.html"), &mut tally)?;
+
+    let www = root.join("www");
+    if !www.is_dir() {
+        bail!(
+            "{} is missing: the page's scripts and styles live there",
+            www.display()
+        );
+    }
+    // Pruning first also clears a file where a folder now is (and the reverse).
+    prune(&www, &dist.join("www"), &mut tally)?;
+    sync_tree(&www, &dist.join("www"), &mut tally)?;
+
+    for (src, name) in [
+        (data::mnist_dir(root), "mnist"),
+        (data::fashion_dir(root), "fashion"),
+    ] {
+        if src.is_dir() {
+            sync_gz(&src, &dist.join("data").join(name), &mut tally)?;
+        }
+    }
+    step!(
+        "dist: {} file(s) copied, {} unchanged, {} stale removed",
+        tally.copied,
+        tally.unchanged,
+        tally.removed
+    );
+    Ok(())
+}
+
+fn sync_gz(src: &Path, dst: &Path, tally: &mut Tally) -> Result<()> {
+    for entry in read_dir(src)? {
+        let path = entry.path();
+        if path.is_file() && path.extension().is_some_and(|ext| ext == "gz") {
+            sync_file(&path, &dst.join(entry.file_name()), tally)?;
+        }
+    }
+    Ok(())
+}
+
+/// Recursive copy; symlinks are followed so dist/ holds plain files the server can hand out.
+fn sync_tree(src: &Path, dst: &Path, tally: &mut Tally) -> Result<()> {
+    for entry in read_dir(src)? {
+        let path = entry.path();
+        let target = dst.join(entry.file_name());
+        if path.is_dir() {
+            sync_tree(&path, &target, tally)?;
+        } else if path.is_file() {
+            sync_file(&path, &target, tally)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes what is in `dst` but no longer in `src` (renamed or deleted sources would otherwise
+/// keep being served and mask mistakes).
+fn prune(src: &Path, dst: &Path, tally: &mut Tally) -> Result<()> {
+    if !dst.is_dir() {
+        return Ok(());
+    }
+    for entry in read_dir(dst)? {
+        let target = entry.path();
+        let source = src.join(entry.file_name());
+        let target_is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if target_is_dir && source.is_dir() {
+            prune(&source, &target, tally)?;
+        } else if target_is_dir && !source.is_dir() {
+            fs::remove_dir_all(&target)
+                .with_context(|| format!("removing stale {}", target.display()))?;
+            tally.removed += 1;
+        } else if !source.is_file() {
+            fs::remove_file(&target)
+                .with_context(|| format!("removing stale {}", target.display()))?;
+            tally.removed += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Copies when the destination is missing, differs in size, or is older than the source.
+fn sync_file(src: &Path, dst: &Path, tally: &mut Tally) -> Result<()> {
+    let src_meta = src
+        .metadata()
+        .with_context(|| format!("reading {}", src.display()))?;
+    if let Ok(dst_meta) = dst.metadata() {
+        let fresh = dst_meta.is_file()
+            && dst_meta.len() == src_meta.len()
+            && matches!(
+                (src_meta.modified(), dst_meta.modified()),
+                (Ok(s), Ok(d)) if d >= s
+            );
+        if fresh {
+            tally.unchanged += 1;
+            return Ok(());
+        }
+        if dst_meta.is_dir() {
+            fs::remove_dir_all(dst).with_context(|| format!("removing {}", dst.display()))?;
+        }
+    }
+    if let Some(parent) = dst.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    fs::copy(src, dst)
+        .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
+    tally.copied += 1;
+    Ok(())
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<fs::DirEntry>> {
+    let mut entries = fs::read_dir(dir)
+        .and_then(|iter| iter.collect::<std::io::Result<Vec<_>>>())
+        .with_context(|| format!("listing {}", dir.display()))?;
+    entries.sort_by_key(fs::DirEntry::file_name);
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirrors_nested_files_and_removes_stale_ones() {
+        let base = std::env::temp_dir().join(format!("xtask-dist-test-{}", std::process::id()));
+        let (src, dst) = (base.join("www"), base.join("dist-www"));
+        fs::create_dir_all(src.join("sub")).expect("mkdir");
+        fs::write(src.join("app.js"), "a").expect("write");
+        fs::write(src.join("sub").join("x.css"), "b").expect("write");
+        fs::create_dir_all(dst.join("gone")).expect("mkdir");
+        fs::write(dst.join("gone").join("old.js"), "c").expect("write");
+        fs::write(dst.join("old.txt"), "d").expect("write");
+
+        let mut tally = Tally::default();
+        prune(&src, &dst, &mut tally).expect("prune");
+        sync_tree(&src, &dst, &mut tally).expect("sync");
+        assert_eq!((tally.copied, tally.removed), (2, 2));
+        assert_eq!(
+            fs::read_to_string(dst.join("sub").join("x.css")).expect("read"),
+            "b"
+        );
+        assert!(!dst.join("gone").exists() && !dst.join("old.txt").exists());
+
+        let mut again = Tally::default();
+        sync_tree(&src, &dst, &mut again).expect("sync");
+        assert_eq!((again.copied, again.unchanged), (0, 2));
+        fs::remove_dir_all(&base).expect("cleanup");
+    }
+}
