@@ -1,1 +1,16 @@
-//! placeholder
+//! The web layer: the only code that touches wasm-bindgen, web-sys, js-sys and
+//! serde-wasm-bindgen. It is thin on purpose: `session::Session` wraps the core's data, trainer and
+//! evaluation for the Web Worker, and `charts::draw_curves` draws the page's charts with plotters.
+//! Every export returns `Result<_, JsError>` so core errors reach the page as messages.
+
+mod charts;
+mod session;
+
+use wasm_bindgen::prelude::*;
+
+/// Runs once when the module is instantiated (on the page and in the worker): panics, which
+/// should never happen, at least reach the console with their message.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}

@@ -1,0 +1,114 @@
+//! Line charts drawn into a `<canvas>` with plotters' canvas backend.
+
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+use wasm_bindgen::prelude::*;
+use web_sys::HtmlCanvasElement;
+
+/// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies.
+const BLUE: RGBColor = RGBColor(0, 114, 178);
+const ORANGE: RGBColor = RGBColor(230, 159, 0);
+
+/// Draws up to two curves over the same x values: `first` (e.g. training) in blue and `second`
+/// (e.g. validation) in orange. `y_range` fixes the axis (e.g. accuracy 0..1); empty means fit to
+/// the data, and also moves the legend to the lower right, out of the way of rising curves such as
+/// accuracy. `dark` picks light text on a dark background.
+#[wasm_bindgen(js_name = drawCurves)]
+#[allow(clippy::too_many_arguments)]
+pub fn draw_curves(
+    canvas: HtmlCanvasElement,
+    x_label: &str,
+    y_label: &str,
+    x: &[f64],
+    first: &[f64],
+    first_name: &str,
+    second: &[f64],
+    second_name: &str,
+    y_range: &[f64],
+    dark: bool,
+) -> Result<(), JsError> {
+    let backend = CanvasBackend::with_canvas_object(canvas)
+        .ok_or_else(|| JsError::new("the chart canvas has no 2D context"))?;
+    let root = backend.into_drawing_area();
+    let (bg, fg, grid) = if dark {
+        (
+            RGBColor(24, 26, 31),
+            RGBColor(220, 220, 220),
+            RGBColor(60, 63, 70),
+        )
+    } else {
+        (WHITE, RGBColor(40, 40, 40), RGBColor(225, 225, 225))
+    };
+    root.fill(&bg).map_err(js_error)?;
+
+    let x_max = x.iter().copied().fold(1.0, f64::max);
+    let legend_position = if y_range.len() == 2 {
+        SeriesLabelPosition::LowerRight
+    } else {
+        SeriesLabelPosition::UpperRight
+    };
+    let (y_min, y_max) = match y_range {
+        [lo, hi] if lo < hi => (*lo, *hi),
+        _ => {
+            let all = first
+                .iter()
+                .chain(second)
+                .copied()
+                .filter(|v| v.is_finite());
+            let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+            if lo.is_finite() && hi > lo {
+                (0.0f64.min(lo), hi * 1.05)
+            } else {
+                (0.0, 1.0)
+            }
+        }
+    };
+    let text = ("sans-serif", 13).into_font().color(&fg);
+    let mut chart = ChartBuilder::on(&root)
+        .margin(10)
+        .margin_right(24)
+        .x_label_area_size(34)
+        .y_label_area_size(48)
+        .build_cartesian_2d(0.0..x_max, y_min..y_max)
+        .map_err(js_error)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_desc(y_label)
+        .label_style(text.clone())
+        .axis_style(fg)
+        .light_line_style(bg)
+        .bold_line_style(grid)
+        .draw()
+        .map_err(js_error)?;
+    for (values, name, colour) in [(first, first_name, BLUE), (second, second_name, ORANGE)] {
+        if values.is_empty() {
+            continue;
+        }
+        let points = x.iter().copied().zip(values.iter().copied());
+        chart
+            .draw_series(LineSeries::new(points, colour.stroke_width(2)))
+            .map_err(js_error)?
+            .label(name)
+            .legend(move |(lx, ly)| {
+                PathElement::new([(lx, ly), (lx + 18, ly)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(legend_position)
+        .label_font(text)
+        .background_style(bg.mix(0.85))
+        .border_style(grid)
+        .draw()
+        .map_err(js_error)?;
+    root.present().map_err(js_error)?;
+    Ok(())
+}
+
+fn js_error(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&format!("chart: {e}"))
+}

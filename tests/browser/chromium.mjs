@@ -1,0 +1,42 @@
+// Launches Debian's Chromium headless with the flags PLATFORM.md lists (WebGPU on SwiftShader; no
+// background networking, which this machine's closed network would refuse), and collects every
+// console error and page error so tests can assert there were none.
+
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const URL_UNDER_TEST = process.env.PRUNEPLAY_URL ?? 'http://127.0.0.1:8000/';
+export const ARTIFACTS = process.env.ARTIFACTS ?? join(process.cwd(), 'artifacts');
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-webgpu-adapter=swiftshader',
+];
+
+export async function launch() {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'pruneplay-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: FLAGS,
+    viewport: { width: 1280, height: 900 },
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const errors = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
+  return { context, page, errors };
+}

@@ -1,0 +1,63 @@
+// The first-version page, driven as a visitor drives it: wait for MNIST to download, set a short
+// run, press Train, read the test accuracy off the page.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ARTIFACTS, URL_UNDER_TEST, launch } from './chromium.mjs';
+
+test('the page trains LeNet-300-100 on MNIST in the browser to over 90% test accuracy', { timeout: 600_000 }, async () => {
+  const { context, page, errors } = await launch();
+  try {
+    await page.goto(URL_UNDER_TEST);
+    // The Train button is enabled once the four files are downloaded and decoded.
+    await page.locator('#train:enabled').waitFor({ timeout: 120_000 });
+    assert.match(await page.locator('#status').textContent(), /55,000 training/);
+
+    await page.getByLabel('Training steps').fill('300');
+    await page.getByRole('button', { name: 'Train' }).click();
+    await page.locator('#cancel:enabled').waitFor();
+
+    const result = page.locator('#test-acc[data-value]');
+    await result.waitFor({ timeout: 480_000 });
+    const accuracy = Number(await result.getAttribute('data-value'));
+    console.log(`test accuracy after 300 steps in the browser: ${(100 * accuracy).toFixed(2)}%`);
+    assert.ok(accuracy > 0.9, `test accuracy ${accuracy} is not above 0.9`);
+    assert.match(await result.textContent(), /^\d+\.\d\d%$/);
+    assert.match(await page.locator('#status').textContent(), /Done: 300 steps/);
+    assert.equal(await page.locator('#error').isHidden(), true);
+    // The curves were drawn: the chart canvas is not blank.
+    const inked = await page.locator('#acc-chart').evaluate((canvas) => {
+      const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+      const colours = new Set();
+      for (let i = 0; i < data.length; i += 4 * 97) colours.add(`${data[i]},${data[i + 1]},${data[i + 2]}`);
+      return colours.size;
+    });
+    assert.ok(inked > 3, `the accuracy chart looks blank (${inked} colours)`);
+    await page.screenshot({ path: join(ARTIFACTS, 'train.png'), fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a corrupt data file is reported on the page, naming the file', { timeout: 120_000 }, async () => {
+  const { context, page, errors } = await launch();
+  try {
+    // The server's real file, cut short: what an interrupted download or a bad mirror gives.
+    await page.route('**/train-labels-idx1-ubyte.gz', async (route) => {
+      const response = await route.fetch();
+      const body = await response.body();
+      await route.fulfill({ response, body: body.subarray(0, body.length / 2) });
+    });
+    await page.goto(URL_UNDER_TEST);
+    const error = page.locator('#error');
+    await error.waitFor({ state: 'visible', timeout: 60_000 });
+    assert.match(await error.textContent(), /train-labels-idx1-ubyte\.gz: corrupt gzip/);
+    assert.equal(await page.locator('#train').isDisabled(), true);
+    await page.screenshot({ path: join(ARTIFACTS, 'corrupt-data.png') });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

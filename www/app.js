@@ -1,0 +1,160 @@
+// The page: controls, progress and charts. Training runs in ./worker.js; this thread only draws,
+// so it never blocks. Charts are drawn by the same Rust crate (plotters on a <canvas>).
+
+import init, { drawCurves } from '../pkg/pruneplay.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  form: $('settings'),
+  train: $('train'),
+  cancel: $('cancel'),
+  progress: $('progress'),
+  status: $('status'),
+  error: $('error'),
+  testAcc: $('test-acc'),
+  lossChart: $('loss-chart'),
+  accChart: $('acc-chart'),
+};
+
+const darkScheme = window.matchMedia('(prefers-color-scheme: dark)');
+let history = emptyHistory();
+
+function emptyHistory() {
+  return { step: [], trainLoss: [], valLoss: [], trainAcc: [], valAcc: [] };
+}
+
+const percent = (x) => `${(100 * x).toFixed(2)}%`;
+const megabytes = (n) => `${(n / 1e6).toFixed(1)} MB`;
+
+function setStatus(text, value = null, max = 1) {
+  ui.status.textContent = text;
+  if (value === null) {
+    ui.progress.removeAttribute('value'); // indeterminate
+  } else {
+    ui.progress.max = max;
+    ui.progress.value = value;
+  }
+}
+
+function showError(message) {
+  ui.error.textContent = message;
+  ui.error.hidden = false;
+}
+
+function setRunning(running) {
+  ui.train.disabled = running;
+  ui.cancel.disabled = !running;
+  for (const el of ui.form.querySelectorAll('input, select')) el.disabled = running;
+}
+
+function drawCharts() {
+  const x = Float64Array.from(history.step);
+  const dark = darkScheme.matches;
+  try {
+    drawCurves(ui.lossChart, 'step', 'loss', x, Float64Array.from(history.trainLoss), 'training',
+      Float64Array.from(history.valLoss), 'validation', new Float64Array(0), dark);
+    drawCurves(ui.accChart, 'step', 'accuracy', x, Float64Array.from(history.trainAcc), 'training',
+      Float64Array.from(history.valAcc), 'validation', Float64Array.of(0, 1), dark);
+  } catch (e) {
+    showError(`Could not draw the charts: ${e.message ?? e}`);
+  }
+}
+
+/** Reads the form; the browser's own validation has already checked the ranges. */
+function readConfig() {
+  return {
+    arch: $('arch').value,
+    optimizer: $('optimizer').value,
+    lr: Number($('lr').value),
+    batch: Number($('batch').value),
+    iters: Number($('iters').value),
+    seed: Number($('seed').value),
+  };
+}
+
+function onWorkerMessage({ data: m }) {
+  switch (m.type) {
+    case 'download': {
+      const known = m.total > 0;
+      setStatus(`Downloading MNIST: ${megabytes(m.loaded)}${known ? ` of ${megabytes(m.total)}` : ''}`,
+        known ? m.loaded : null, known ? m.total : 1);
+      break;
+    }
+    case 'decoding':
+      setStatus('Decoding the images…', null);
+      break;
+    case 'data':
+      setStatus(`Ready: ${m.summary.train.toLocaleString()} training, ${m.summary.validation.toLocaleString()} validation and ${m.summary.test.toLocaleString()} test images. Press Train.`, 1, 1);
+      ui.train.disabled = false;
+      break;
+    case 'progress': {
+      const p = m.progress;
+      history.step.push(p.step);
+      history.trainLoss.push(p.trainLoss);
+      history.valLoss.push(p.valLoss);
+      history.trainAcc.push(p.trainAcc);
+      history.valAcc.push(p.valAcc);
+      setStatus(`Step ${p.step} of ${p.totalSteps}: loss ${p.trainLoss.toFixed(4)}, validation accuracy ${percent(p.valAcc)}`,
+        p.step, p.totalSteps);
+      drawCharts();
+      break;
+    }
+    case 'evaluating':
+      setStatus('Evaluating on the 10,000 test images…', null);
+      break;
+    case 'done':
+      ui.testAcc.textContent = percent(m.report.testAcc);
+      ui.testAcc.dataset.value = String(m.report.testAcc);
+      setStatus(`Done: ${m.report.steps} steps, test accuracy ${percent(m.report.testAcc)} (loss ${m.report.testLoss.toFixed(4)}).`, 1, 1);
+      setRunning(false);
+      break;
+    case 'cancelled':
+      setStatus(`Cancelled after ${m.step} steps.`, 0, 1);
+      setRunning(false);
+      break;
+    case 'error':
+      showError(m.message);
+      setStatus(m.fatal ? 'The data could not be loaded.' : 'Training stopped.', 0, 1);
+      setRunning(false);
+      ui.train.disabled = Boolean(m.fatal);
+      break;
+    default:
+      console.warn('unexpected message from the worker', m);
+  }
+}
+
+async function main() {
+  await init();
+  drawCharts();
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  worker.onmessage = onWorkerMessage;
+  worker.onerror = (e) => {
+    showError(`The training worker failed: ${e.message ?? 'unknown error'}`);
+    setRunning(false);
+    ui.train.disabled = true;
+  };
+  setStatus('Downloading MNIST…', null);
+
+  ui.form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    ui.error.hidden = true;
+    history = emptyHistory();
+    drawCharts();
+    ui.testAcc.textContent = 'training…';
+    delete ui.testAcc.dataset.value;
+    setRunning(true);
+    setStatus('Starting…', 0, 1);
+    worker.postMessage({ type: 'start', config: readConfig() });
+  });
+  ui.cancel.addEventListener('click', () => worker.postMessage({ type: 'cancel' }));
+  darkScheme.addEventListener('change', drawCharts);
+  // Keep the learning rate sensible when switching optimizers (Adam and SGD differ by ~40×).
+  $('optimizer').addEventListener('change', (e) => {
+    $('lr').value = e.target.value === 'sgd' ? '0.05' : '0.0012';
+  });
+}
+
+main().catch((e) => {
+  showError(`PrunePlay could not start: ${e.message ?? e}`);
+  setStatus('Failed to start.', 0, 1);
+});
