@@ -30,11 +30,18 @@ pub enum Error {
     #[error("invalid setting: {0}")]
     Config(String),
 
-    /// Training produced NaN or infinite values: usually a learning rate that is too large.
+    /// Training blew up (a loss that is not finite, or far worse than guessing): usually a
+    /// learning rate that is too large. The model was put back as it was at step `kept_step`.
     #[error(
-        "training diverged at step {step} (loss = {loss}); try a smaller learning rate (now {lr})"
+        "training diverged at step {step} (loss {loss}); the model was restored to step \
+         {kept_step}. Try a smaller learning rate (now {lr})"
     )]
-    Diverged { step: u64, loss: f32, lr: f32 },
+    Diverged {
+        step: u64,
+        loss: f32,
+        lr: f32,
+        kept_step: u64,
+    },
 
     /// A checkpoint that cannot be loaded.
     #[error("checkpoint {file}: {problem}")]

@@ -4,11 +4,12 @@ mod common;
 
 use pruneplay::train::{Budget, TrainConfig, Trainer, evaluate};
 
+/// LeNet-300-100's shapes, so the matrix products are large enough to be split across threads:
+/// determinism must survive that.
 fn train(seed: u64) -> pruneplay::model::Mlp {
-    let data = common::synthetic(600, 64, 10, 9);
+    let data = common::synthetic(2_000, 784, 10, 9);
     let config = TrainConfig {
-        arch: "64-32-16-10".parse().unwrap(),
-        batch: 32,
+        batch: 128,
         budget: Budget::Iters(60),
         seed,
         ..TrainConfig::default()

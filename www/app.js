@@ -109,11 +109,13 @@ function onWorkerMessage({ data: m }) {
       setRunning(false);
       break;
     case 'cancelled':
+      ui.testAcc.textContent = 'run cancelled';
       setStatus(`Cancelled after ${m.step} steps.`, 0, 1);
       setRunning(false);
       break;
     case 'error':
       showError(m.message);
+      if (!m.fatal) ui.testAcc.textContent = 'run stopped';
       setStatus(m.fatal ? 'The data could not be loaded.' : 'Training stopped.', 0, 1);
       setRunning(false);
       ui.train.disabled = Boolean(m.fatal);

@@ -148,7 +148,19 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     while trainer.step() < total {
         let n = chunk.min(total - trainer.step());
         let t = Instant::now();
-        let stats = trainer.train_steps(&data.train, n)?;
+        let stats = match trainer.train_steps(&data.train, n) {
+            Ok(stats) => stats,
+            Err(e) => {
+                // Keep what was learnt before the failure: the trainer has restored it.
+                if let Some(path) = &args.out {
+                    pruneplay::checkpoint::save(trainer.model(), path)?;
+                    return Err(
+                        format!("{e}\nsaved the restored model to {}", path.display()).into(),
+                    );
+                }
+                return Err(e.into());
+            }
+        };
         train_time += t.elapsed().as_secs_f64();
         let val = evaluate(trainer.model(), &data.validation);
         let event = Progress {

@@ -140,78 +140,53 @@ impl Optimizer {
         &self.config
     }
 
-    /// Applies one update to `model` from `grads`. Pruned weights end exactly at 0.
+    /// Applies one update to `model` from `grads`. Pruned weights end exactly at +0.
     pub fn step(&mut self, model: &mut Mlp, grads: &Gradients) {
         self.t += 1;
         let c = self.config;
-        match c.kind {
+        let t = self.t as i32;
+        // Adam's bias corrections folded into the step size, as in Kingma & Ba's Algorithm 1
+        // (the "efficient version" at the end of section 2).
+        let bc1 = 1.0 - c.beta1.powi(t);
+        let bc2 = 1.0 - c.beta2.powi(t);
+        let adam_step = c.lr * bc2.sqrt() / bc1;
+        let adam_eps = c.eps * bc2.sqrt();
+        // One scalar rule for weights and biases alike; SGD keeps its velocity in `m`.
+        let update = |p: &mut f32, m: &mut f32, v: &mut f32, g: f32| match c.kind {
             OptimizerKind::Sgd => {
-                for ((layer, st), (gw, gb)) in model
-                    .layers_mut()
-                    .iter_mut()
-                    .zip(&mut self.state)
-                    .zip(grads.weight.iter().zip(&grads.bias))
-                {
-                    Zip::from(&mut layer.weight)
-                        .and(&mut st.m_w)
-                        .and(gw)
-                        .and(&layer.mask)
-                        .for_each(|w, v, &g, &m| {
-                            if m == 0.0 {
-                                (*w, *v) = (0.0, 0.0);
-                            } else {
-                                *v = c.momentum * *v + g;
-                                *w -= c.lr * *v;
-                            }
-                        });
-                    Zip::from(&mut layer.bias)
-                        .and(&mut st.m_b)
-                        .and(gb)
-                        .for_each(|b, v, &g| {
-                            *v = c.momentum * *v + g;
-                            *b -= c.lr * *v;
-                        });
-                }
+                *m = c.momentum * *m + g;
+                *p -= c.lr * *m;
             }
             OptimizerKind::Adam => {
-                let t = self.t as i32;
-                // Bias corrections folded into the step size, as in Kingma & Ba's Algorithm 1
-                // (the "efficient version" at the end of section 2).
-                let bc1 = 1.0 - c.beta1.powi(t);
-                let bc2 = 1.0 - c.beta2.powi(t);
-                let step = c.lr * bc2.sqrt() / bc1;
-                let eps = c.eps * bc2.sqrt();
-                let adam = |p: &mut f32, m: &mut f32, v: &mut f32, g: f32| {
-                    *m = c.beta1 * *m + (1.0 - c.beta1) * g;
-                    *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
-                    *p -= step * *m / (v.sqrt() + eps);
-                };
-                for ((layer, st), (gw, gb)) in model
-                    .layers_mut()
-                    .iter_mut()
-                    .zip(&mut self.state)
-                    .zip(grads.weight.iter().zip(&grads.bias))
-                {
-                    Zip::from(&mut layer.weight)
-                        .and(&mut st.m_w)
-                        .and(&mut st.v_w)
-                        .and(gw)
-                        .and(&layer.mask)
-                        .for_each(|w, m, v, &g, &keep| {
-                            // A select, not `w * keep`: that would leave -0.0 for negative weights.
-                            if keep == 0.0 {
-                                (*w, *m, *v) = (0.0, 0.0, 0.0);
-                            } else {
-                                adam(w, m, v, g);
-                            }
-                        });
-                    Zip::from(&mut layer.bias)
-                        .and(&mut st.m_b)
-                        .and(&mut st.v_b)
-                        .and(gb)
-                        .for_each(|b, m, v, &g| adam(b, m, v, g));
-                }
+                *m = c.beta1 * *m + (1.0 - c.beta1) * g;
+                *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
+                *p -= adam_step * *m / (v.sqrt() + adam_eps);
             }
+        };
+        for ((layer, st), (gw, gb)) in model
+            .layers_mut()
+            .iter_mut()
+            .zip(&mut self.state)
+            .zip(grads.weight.iter().zip(&grads.bias))
+        {
+            Zip::from(&mut layer.weight)
+                .and(&mut st.m_w)
+                .and(&mut st.v_w)
+                .and(gw)
+                .and(&layer.mask)
+                .for_each(|w, m, v, &g, &keep| {
+                    // A select, not `w * keep`: that would leave -0.0 for negative weights.
+                    if keep == 0.0 {
+                        (*w, *m, *v) = (0.0, 0.0, 0.0);
+                    } else {
+                        update(w, m, v, g);
+                    }
+                });
+            Zip::from(&mut layer.bias)
+                .and(&mut st.m_b)
+                .and(&mut st.v_b)
+                .and(gb)
+                .for_each(|b, m, v, &g| update(b, m, v, g));
         }
     }
 }

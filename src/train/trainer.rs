@@ -15,6 +15,12 @@ use crate::model::{Mlp, argmax_rows, softmax_cross_entropy};
 /// the data order (as instability experiments do) never changes the initial weights.
 const SHUFFLE_STREAM: u64 = 1;
 
+/// A chunk of steps whose mean loss exceeds this many times the loss of a uniform guess (ln of
+/// the number of classes) has diverged: no sensible run gets there, while a too-large learning
+/// rate gets there within a few steps (e.g. SGD at lr 10 averages about 3 times ln 10 and ends
+/// with every ReLU dead) without ever producing a NaN.
+const DIVERGENCE_FACTOR: f32 = 3.0;
+
 /// Mean loss and accuracy over the batches of one `Trainer::train_steps` call.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct StepStats {
@@ -98,9 +104,32 @@ impl Trainer {
         self.epoch
     }
 
-    /// Takes `n` optimizer steps on `data`. If a step's loss is not finite, stops before applying
-    /// that update and returns [`Error::Diverged`]; the model keeps the last good weights.
+    /// Takes `n` optimizer steps on `data`. If training diverges (a loss that is not finite, or a
+    /// mean loss far worse than guessing), returns [`Error::Diverged`] and puts the model and
+    /// optimizer back as they were before this call, so nothing already learnt is lost.
     pub fn train_steps(&mut self, data: &Dataset, n: u64) -> Result<StepStats> {
+        let saved = (self.model.clone(), self.optimizer.clone(), self.step);
+        let result = self.train_steps_unchecked(data, n);
+        let diverged = match &result {
+            Err(Error::Diverged { step, loss, .. }) => Some((*step, *loss)),
+            Ok(stats) if stats.loss > DIVERGENCE_FACTOR * (data.classes() as f32).ln() => {
+                Some((stats.step, stats.loss))
+            }
+            _ => None,
+        };
+        let Some((step, loss)) = diverged else {
+            return result;
+        };
+        (self.model, self.optimizer, self.step) = saved;
+        Err(Error::Diverged {
+            step,
+            loss,
+            lr: self.optimizer.config().lr,
+            kept_step: self.step,
+        })
+    }
+
+    fn train_steps_unchecked(&mut self, data: &Dataset, n: u64) -> Result<StepStats> {
         if data.len() != self.order.len() {
             return Err(Error::Config(format!(
                 "the trainer was set up for {} samples but got {}",
@@ -126,6 +155,7 @@ impl Trainer {
                     step: self.step,
                     loss,
                     lr: self.optimizer.config().lr,
+                    kept_step: self.step,
                 });
             }
             correct += argmax_rows(&acts.logits)

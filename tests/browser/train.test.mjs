@@ -61,3 +61,42 @@ test('a corrupt data file is reported on the page, naming the file', { timeout: 
     await context.close();
   }
 });
+
+test('a diverging learning rate stops training with advice, and Train works again', { timeout: 300_000 }, async () => {
+  const { context, page, errors } = await launch();
+  try {
+    await page.goto(URL_UNDER_TEST);
+    await page.locator('#train:enabled').waitFor({ timeout: 120_000 });
+    await page.getByLabel('Optimizer').selectOption('sgd');
+    await page.getByLabel('Learning rate').fill('10');
+    await page.getByLabel('Training steps').fill('300');
+    await page.getByRole('button', { name: 'Train' }).click();
+    const error = page.locator('#error');
+    await error.waitFor({ state: 'visible', timeout: 240_000 });
+    assert.match(await error.textContent(), /training diverged at step \d+ .*Try a smaller learning rate \(now 10\)/);
+    // Nothing is stuck: the visitor can fix the setting and train again.
+    await page.locator('#train:enabled').waitFor();
+    assert.equal(await page.locator('#cancel').isDisabled(), true);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('Cancel stops a long run between chunks', { timeout: 300_000 }, async () => {
+  const { context, page, errors } = await launch();
+  try {
+    await page.goto(URL_UNDER_TEST);
+    await page.locator('#train:enabled').waitFor({ timeout: 120_000 });
+    await page.getByLabel('Training steps').fill('100000');
+    await page.getByRole('button', { name: 'Train' }).click();
+    await page.locator('#status', { hasText: /^Step \d+ of 100000/ }).waitFor({ timeout: 120_000 });
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('#status', { hasText: /^Cancelled after \d+ steps\.$/ }).waitFor({ timeout: 60_000 });
+    await page.locator('#train:enabled').waitFor();
+    assert.equal(await page.locator('#test-acc').getAttribute('data-value'), null);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

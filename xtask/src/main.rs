@@ -10,6 +10,7 @@ macro_rules! step {
     };
 }
 
+mod bench;
 mod cmd;
 mod data;
 mod dist;
@@ -56,6 +57,15 @@ enum Command {
     /// Run every check (system deps, fmt, clippy, tests, build, browser tests); stops at the
     /// first failure.
     Test(test::TestArgs),
+    /// Compare the CPU engine's training throughput with the same step in NumPy (installs NumPy
+    /// into target/bench-venv).
+    Bench {
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        /// Runs of each program; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
 }
 
 fn main() {
@@ -112,6 +122,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Test(args) => test::run(&root, &args),
+        Command::Bench { batch, rounds } => bench::run(&root, batch, rounds.max(1)),
     }
 }
 

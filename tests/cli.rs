@@ -1,0 +1,134 @@
+//! The `pruneplay` binary as a user runs it: JSON lines with a summary last, a checkpoint that
+//! loads, and errors that are messages with a non-zero exit, never panics.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn pruneplay(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pruneplay"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the pruneplay binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_clean_failure(out: &Output, expected: &str) {
+    let err = stderr(out);
+    assert!(
+        !out.status.success(),
+        "expected a failure, got success: {err}"
+    );
+    assert!(
+        err.contains(expected),
+        "stderr does not mention {expected:?}: {err}"
+    );
+    assert!(!err.contains("panicked"), "a panic reached the user: {err}");
+}
+
+#[test]
+fn train_json_ends_with_a_summary_and_saves_a_checkpoint() {
+    common::mnist(); // fails with the fetch command when the data is missing
+    let dir = std::env::temp_dir().join(format!("pruneplay-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_file = dir.join("model.safetensors");
+    let out = pruneplay(&[
+        "train",
+        "--iters",
+        "200",
+        "--eval-every",
+        "50",
+        "--seed",
+        "3",
+        "--json",
+        "--out",
+        out_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every stdout line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 4 + 1, "four progress events and a summary");
+    assert!(lines[..4].iter().all(|l| l["event"] == "progress"));
+    assert_eq!(lines[3]["step"], 200);
+    let summary = &lines[4];
+    assert_eq!(summary["event"], "summary");
+    let test_acc = summary["test_acc"].as_f64().unwrap();
+    assert!((0.9..=1.0).contains(&test_acc), "test_acc {test_acc}");
+    assert!(summary["test_loss"].as_f64().unwrap() > 0.0);
+    assert!(summary["val_acc"].as_f64().unwrap() > 0.9);
+    assert_eq!(summary["weights_remaining"], 1.0);
+    assert!(summary["train_samples_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(summary["seed"], 3);
+    assert_eq!(summary["backend"], "cpu");
+
+    let model = pruneplay::checkpoint::load(&out_file).unwrap();
+    assert_eq!(model.architecture().to_string(), "784-300-100-10");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_input_is_a_message_not_a_panic() {
+    assert_clean_failure(
+        &pruneplay(&["train", "--data", "/nonexistent"]),
+        "cargo xtask data",
+    );
+    assert_clean_failure(
+        &pruneplay(&["train", "--arch", "784-x-10"]),
+        "is not a layer width",
+    );
+    assert_clean_failure(
+        &pruneplay(&["train", "--arch", "784-300-9"]),
+        "has 9 outputs but the data has 10 classes",
+    );
+    assert_clean_failure(&pruneplay(&["train", "--batch", "0"]), "batch = 0");
+    assert_clean_failure(&pruneplay(&["train", "--lr=-1"]), "learning rate");
+    assert_clean_failure(
+        &pruneplay(&["train", "--epochs", "1", "--iters", "5"]),
+        "cannot be used with",
+    );
+}
+
+#[test]
+fn a_diverging_learning_rate_stops_with_advice_and_keeps_the_model() {
+    let dir = std::env::temp_dir().join(format!("pruneplay-diverge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_file = dir.join("kept.safetensors");
+    let out = pruneplay(&[
+        "train",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "10",
+        "--iters",
+        "300",
+        "--eval-every",
+        "100",
+        "--json",
+        "--out",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&out, "training diverged");
+    assert!(
+        stderr(&out).contains("Try a smaller learning rate (now 10)"),
+        "{}",
+        stderr(&out)
+    );
+    // The model from before the failing chunk was saved and is intact.
+    let model = pruneplay::checkpoint::load(&out_file).unwrap();
+    assert!(
+        model
+            .layers()
+            .iter()
+            .all(|l| l.weight.iter().all(|w| w.is_finite()))
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
