@@ -47,7 +47,18 @@ function setRunning(running) {
   for (const el of ui.form.querySelectorAll('input, select')) el.disabled = running;
 }
 
+/** Matches a canvas's pixel size to its displayed size, so chart text stays readable on phones. */
+function fitCanvas(canvas) {
+  const width = Math.round(canvas.clientWidth);
+  if (width > 0 && canvas.width !== width) {
+    canvas.width = width;
+    canvas.height = Math.max(220, Math.round(width * 0.55));
+  }
+}
+
 function drawCharts() {
+  fitCanvas(ui.lossChart);
+  fitCanvas(ui.accChart);
   const x = Float64Array.from(history.step);
   const dark = darkScheme.matches;
   try {
@@ -150,6 +161,15 @@ async function main() {
   });
   ui.cancel.addEventListener('click', () => worker.postMessage({ type: 'cancel' }));
   darkScheme.addEventListener('change', drawCharts);
+  let resizePending = false;
+  window.addEventListener('resize', () => {
+    if (resizePending) return;
+    resizePending = true;
+    requestAnimationFrame(() => {
+      resizePending = false;
+      drawCharts();
+    });
+  });
   // Keep the learning rate sensible when switching optimizers (Adam and SGD differ by ~40×).
   $('optimizer').addEventListener('change', (e) => {
     $('lr').value = e.target.value === 'sgd' ? '0.05' : '0.0012';

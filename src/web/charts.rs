@@ -5,8 +5,10 @@ use plotters_canvas::CanvasBackend;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlCanvasElement;
 
-/// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies.
+/// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies. The sky blue
+/// replaces the darker blue on dark backgrounds, where that one is hard to see.
 const BLUE: RGBColor = RGBColor(0, 114, 178);
+const SKY_BLUE: RGBColor = RGBColor(86, 180, 233);
 const ORANGE: RGBColor = RGBColor(230, 159, 0);
 
 /// Draws up to two curves over the same x values: `first` (e.g. training) in blue and `second`
@@ -27,17 +29,20 @@ pub fn draw_curves(
     y_range: &[f64],
     dark: bool,
 ) -> Result<(), JsError> {
+    // Roughly one x label per 90 pixels, so narrow (phone) charts do not run them together.
+    let x_labels = (canvas.width() / 90).clamp(3, 10) as usize;
     let backend = CanvasBackend::with_canvas_object(canvas)
         .ok_or_else(|| JsError::new("the chart canvas has no 2D context"))?;
     let root = backend.into_drawing_area();
-    let (bg, fg, grid) = if dark {
+    let (bg, fg, grid, blue) = if dark {
         (
             RGBColor(24, 26, 31),
             RGBColor(220, 220, 220),
             RGBColor(60, 63, 70),
+            SKY_BLUE,
         )
     } else {
-        (WHITE, RGBColor(40, 40, 40), RGBColor(225, 225, 225))
+        (WHITE, RGBColor(40, 40, 40), RGBColor(225, 225, 225), BLUE)
     };
     root.fill(&bg).map_err(js_error)?;
 
@@ -77,6 +82,8 @@ pub fn draw_curves(
         .configure_mesh()
         .x_desc(x_label)
         .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_labels(x_labels)
+        .y_labels(6)
         .y_desc(y_label)
         .label_style(text.clone())
         .axis_style(fg)
@@ -84,7 +91,7 @@ pub fn draw_curves(
         .bold_line_style(grid)
         .draw()
         .map_err(js_error)?;
-    for (values, name, colour) in [(first, first_name, BLUE), (second, second_name, ORANGE)] {
+    for (values, name, colour) in [(first, first_name, blue), (second, second_name, ORANGE)] {
         if values.is_empty() {
             continue;
         }
