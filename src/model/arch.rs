@@ -27,6 +27,11 @@ impl Architecture {
         Self(vec![784, 256, 128, 10])
     }
 
+    /// Widths read off existing weight matrices: they exist, so they need no range check.
+    pub(crate) fn from_existing_widths(widths: Vec<usize>) -> Self {
+        Self(widths)
+    }
+
     pub fn widths(&self) -> &[usize] {
         &self.0
     }

@@ -146,15 +146,7 @@ impl Mlp {
     pub fn architecture(&self) -> Architecture {
         let mut widths = vec![self.layers[0].inputs()];
         widths.extend(self.layers.iter().map(Layer::outputs));
-        // Widths come from existing matrices, so they form a valid list.
-        Architecture::try_from(
-            widths
-                .iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join("-"),
-        )
-        .unwrap_or_default()
+        Architecture::from_existing_widths(widths)
     }
 
     /// All weights (biases excluded).
