@@ -47,6 +47,17 @@ pub enum Error {
     #[error("checkpoint {file}: {problem}")]
     Checkpoint { file: String, problem: String },
 
+    /// No WebGPU / Vulkan adapter, or the GPU refused a request.
+    #[error("GPU: {0}")]
+    Gpu(String),
+
+    /// The GPU device was lost (driver reset, browser tab backgrounded for long, ...).
+    #[error(
+        "the GPU device was lost ({0}); the model from the last finished evaluation point is kept \
+         and training can continue on the CPU"
+    )]
+    DeviceLost(String),
+
     /// Shapes that do not fit together.
     #[error("shape mismatch in {op}: {detail}")]
     Shape { op: &'static str, detail: String },

@@ -12,6 +12,9 @@ mod error;
 pub mod model;
 pub mod train;
 
+pub mod engine;
+pub mod gpu;
+
 #[cfg(target_arch = "wasm32")]
 mod web;
 

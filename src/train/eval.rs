@@ -9,6 +9,13 @@ use crate::model::{Mlp, softmax_cross_entropy};
 /// keep the activations of LeNet-300-100 around 1.6 MB.
 const EVAL_BATCH: usize = 1_000;
 
+/// Which held-out split to evaluate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Validation,
+    Test,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
     pub loss: f32,

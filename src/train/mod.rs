@@ -1,11 +1,13 @@
 //! Training: optimizers that respect masks, the training loop and evaluation.
 
+mod batch_order;
 mod config;
 mod eval;
 mod optim;
 mod trainer;
 
+pub use batch_order::BatchOrder;
 pub use config::{Budget, TrainConfig};
-pub use eval::{Evaluation, evaluate};
+pub use eval::{Evaluation, Split, evaluate};
 pub use optim::{Optimizer, OptimizerConfig, OptimizerKind};
-pub use trainer::{StepStats, Trainer};
+pub use trainer::{StepStats, Trainer, is_divergent};

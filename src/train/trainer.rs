@@ -2,24 +2,24 @@
 
 use ndarray::{Array2, s};
 use rand::SeedableRng;
-use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::{Optimizer, TrainConfig};
+use super::{BatchOrder, Optimizer, TrainConfig};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Mlp, argmax_rows, softmax_cross_entropy};
-
-/// ChaCha stream for data order; stream 0 of the same seed initialises the weights, so changing
-/// the data order (as instability experiments do) never changes the initial weights.
-const SHUFFLE_STREAM: u64 = 1;
 
 /// A chunk of steps whose mean loss exceeds this many times the loss of a uniform guess (ln of
 /// the number of classes) has diverged: no sensible run gets there, while a too-large learning
 /// rate gets there within a few steps (e.g. SGD at lr 10 averages about 3 times ln 10 and ends
 /// with every ReLU dead) without ever producing a NaN.
 const DIVERGENCE_FACTOR: f32 = 3.0;
+
+/// Whether a chunk's mean loss says training has diverged (see [`DIVERGENCE_FACTOR`]).
+pub fn is_divergent(mean_loss: f32, classes: usize) -> bool {
+    !mean_loss.is_finite() || mean_loss > DIVERGENCE_FACTOR * (classes as f32).ln()
+}
 
 /// Mean loss and accuracy over the batches of one `Trainer::train_steps` call.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -36,11 +36,8 @@ pub struct Trainer {
     model: Mlp,
     optimizer: Optimizer,
     batch: usize,
-    rng: ChaCha8Rng,
-    order: Vec<usize>,
-    cursor: usize,
+    order: BatchOrder,
     step: u64,
-    epoch: u64,
     x: Array2<f32>,
     labels: Vec<u8>,
 }
@@ -64,19 +61,13 @@ impl Trainer {
                 config.arch
             )));
         }
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        rng.set_stream(SHUFFLE_STREAM);
         let optimizer = Optimizer::new(config.optimizer, &model);
         Ok(Self {
             model,
             optimizer,
             batch: config.batch,
-            rng,
-            order: (0..data.len()).collect(),
-            // Start "at the end" so the first step shuffles.
-            cursor: data.len(),
+            order: BatchOrder::new(data.len(), config.seed),
             step: 0,
-            epoch: 0,
             x: Array2::zeros((config.batch, data.features())),
             labels: Vec::with_capacity(config.batch),
         })
@@ -101,7 +92,7 @@ impl Trainer {
 
     /// Full passes over the data begun so far.
     pub fn epoch(&self) -> u64 {
-        self.epoch
+        self.order.epoch()
     }
 
     /// Takes `n` optimizer steps on `data`. If training diverges (a loss that is not finite, or a
@@ -112,9 +103,7 @@ impl Trainer {
         let result = self.train_steps_unchecked(data, n);
         let diverged = match &result {
             Err(Error::Diverged { step, loss, .. }) => Some((*step, *loss)),
-            Ok(stats) if stats.loss > DIVERGENCE_FACTOR * (data.classes() as f32).ln() => {
-                Some((stats.step, stats.loss))
-            }
+            Ok(stats) if is_divergent(stats.loss, data.classes()) => Some((stats.step, stats.loss)),
             _ => None,
         };
         let Some((step, loss)) = diverged else {
@@ -139,13 +128,8 @@ impl Trainer {
         }
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for _ in 0..n {
-            if self.cursor + self.batch > self.order.len() {
-                self.order.shuffle(&mut self.rng);
-                self.cursor = 0;
-                self.epoch += 1;
-            }
-            let idx = &self.order[self.cursor..self.cursor + self.batch];
-            self.cursor += self.batch;
+            self.order.prepare(self.batch);
+            let idx = self.order.take(self.batch);
             data.gather_into(idx, self.x.view_mut(), &mut self.labels);
 
             let acts = self.model.forward(self.x.slice(s![.., ..]));
@@ -171,7 +155,7 @@ impl Trainer {
         }
         Ok(StepStats {
             step: self.step,
-            epoch: self.epoch,
+            epoch: self.order.epoch(),
             loss: (loss_sum / n.max(1) as f64) as f32,
             accuracy: correct as f64 / seen.max(1) as f64,
         })

@@ -38,3 +38,56 @@ pub fn mnist() -> Mnist {
         )
     })
 }
+
+/// The GPU for this test binary: one context, shared, with tests taking turns (one GPU test at a
+/// time, as lavapipe prefers). `None` when no adapter exists, after saying why, unless
+/// `PRUNEPLAY_REQUIRE_GPU=1` (set by `cargo xtask test` when lavapipe is installed), where a
+/// missing adapter is a failure: a silent skip would hide a broken GPU path.
+pub fn gpu() -> Option<(
+    std::sync::MutexGuard<'static, ()>,
+    &'static pruneplay::gpu::GpuContext,
+)> {
+    use std::sync::{Mutex, OnceLock};
+    static CONTEXT: OnceLock<Result<pruneplay::gpu::GpuContext, String>> = OnceLock::new();
+    static TURN: Mutex<()> = Mutex::new(());
+    let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let ctx = CONTEXT.get_or_init(|| {
+        pollster::block_on(pruneplay::gpu::GpuContext::new()).map_err(|e| e.to_string())
+    });
+    match ctx {
+        Ok(ctx) => Some((turn, ctx)),
+        Err(e) if std::env::var("PRUNEPLAY_REQUIRE_GPU").as_deref() == Ok("1") => {
+            panic!("PRUNEPLAY_REQUIRE_GPU=1 but there is no GPU adapter: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping: no GPU adapter ({e}); install mesa-vulkan-drivers for lavapipe");
+            None
+        }
+    }
+}
+
+/// Asserts `|actual − expected| ≤ atol + rtol·|expected|` everywhere, naming the worst element.
+pub fn assert_close(actual: &[f32], expected: &[f32], atol: f32, rtol: f32, what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
+    let mut worst = (0usize, 0.0f32);
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        let excess = (a - e).abs() - (atol + rtol * e.abs());
+        if excess.is_nan() || (excess > 0.0 && excess > worst.1) {
+            worst = (
+                i,
+                if excess.is_nan() {
+                    f32::INFINITY
+                } else {
+                    excess
+                },
+            );
+        }
+    }
+    assert!(
+        worst.1 == 0.0,
+        "{what}: element {} is {} but the reference says {} (atol {atol}, rtol {rtol})",
+        worst.0,
+        actual[worst.0],
+        expected[worst.0]
+    );
+}

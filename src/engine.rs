@@ -1,0 +1,97 @@
+//! One training interface over the two engines, so the CLI, the page and every later feature run
+//! on either: the CPU engine (ndarray, the reference) and the GPU engine (WGSL kernels).
+//!
+//! The methods are async because the GPU engine must await its read-backs in a browser; the CPU
+//! engine's futures are ready at once, and native callers block on them with `pollster`.
+
+use std::rc::Rc;
+
+use crate::data::Mnist;
+use crate::error::Result;
+use crate::gpu::{GpuContext, GpuTrainer};
+use crate::model::Mlp;
+use crate::train::{Evaluation, Split, StepStats, TrainConfig, Trainer, evaluate};
+
+pub enum Engine {
+    Cpu(Box<Trainer>),
+    Gpu(Box<GpuTrainer>),
+}
+
+impl Engine {
+    pub fn cpu(config: &TrainConfig, data: &Mnist) -> Result<Self> {
+        Ok(Engine::Cpu(Box::new(Trainer::new(config, &data.train)?)))
+    }
+
+    /// The GPU engine on `ctx`; the data set is uploaded here, once.
+    pub fn gpu(ctx: Rc<GpuContext>, config: &TrainConfig, data: &Mnist) -> Result<Self> {
+        Ok(Engine::Gpu(Box::new(GpuTrainer::new(ctx, config, data)?)))
+    }
+
+    /// Continues from `model` on the CPU engine (e.g. after the GPU device was lost).
+    pub fn cpu_from(model: Mlp, config: &TrainConfig, data: &Mnist) -> Result<Self> {
+        Ok(Engine::Cpu(Box::new(Trainer::with_model(
+            model,
+            config,
+            &data.train,
+        )?)))
+    }
+
+    /// `"cpu"` or `"gpu"`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Engine::Cpu(_) => "cpu",
+            Engine::Gpu(_) => "gpu",
+        }
+    }
+
+    /// The GPU adapter's name; `None` on the CPU engine.
+    pub fn adapter(&self) -> Option<String> {
+        match self {
+            Engine::Cpu(_) => None,
+            Engine::Gpu(t) => Some(t.context().adapter_name()),
+        }
+    }
+
+    pub fn step(&self) -> u64 {
+        match self {
+            Engine::Cpu(t) => t.step(),
+            Engine::Gpu(t) => t.step(),
+        }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        match self {
+            Engine::Cpu(t) => t.epoch(),
+            Engine::Gpu(t) => t.epoch(),
+        }
+    }
+
+    /// Takes `n` steps on `data.train` (the GPU engine already holds it).
+    pub async fn train_steps(&mut self, data: &Mnist, n: u64) -> Result<StepStats> {
+        match self {
+            Engine::Cpu(t) => t.train_steps(&data.train, n),
+            Engine::Gpu(t) => t.train_steps(n).await,
+        }
+    }
+
+    pub async fn evaluate(&self, data: &Mnist, split: Split) -> Result<Evaluation> {
+        match self {
+            Engine::Cpu(t) => Ok(evaluate(
+                t.model(),
+                match split {
+                    Split::Validation => &data.validation,
+                    Split::Test => &data.test,
+                },
+            )),
+            Engine::Gpu(t) => t.evaluate(split).await,
+        }
+    }
+
+    /// The current model (read back from the GPU on the GPU engine).
+    pub async fn model(&self) -> Result<Mlp> {
+        match self {
+            Engine::Cpu(t) => Ok(t.model().clone()),
+            Engine::Gpu(t) => t.model().await,
+        }
+    }
+}
