@@ -185,3 +185,34 @@ fn a_network_too_large_for_the_device_is_refused_before_any_work() {
         "{err}"
     );
 }
+
+#[test]
+fn a_lost_device_stops_training_with_a_message_and_the_cpu_can_continue() {
+    let Some((_turn, _)) = gpu() else { return };
+    let mnist = common::mnist();
+    let config = config(200);
+    let ctx = own_context();
+    let mut engine = Engine::gpu(Rc::clone(&ctx), &config, &mnist).unwrap();
+    pollster::block_on(engine.train_steps(&mnist, 50)).unwrap();
+    // The evaluation point: the model a caller keeps (the page does this at every progress report).
+    let kept = pollster::block_on(engine.model()).unwrap();
+
+    ctx.simulate_device_loss();
+    let err = pollster::block_on(engine.train_steps(&mnist, 50)).expect_err("training fails");
+    assert!(matches!(err, pruneplay::Error::DeviceLost(_)), "{err}");
+    assert!(
+        err.to_string().contains("training can continue on the CPU"),
+        "{err}"
+    );
+
+    let mut cpu = Engine::cpu_from(kept.clone(), &config, &mnist).unwrap();
+    let before = evaluate(&kept, &mnist.test).accuracy;
+    pollster::block_on(cpu.train_steps(&mnist, 100)).unwrap();
+    let after = pollster::block_on(cpu.evaluate(&mnist, Split::Test))
+        .unwrap()
+        .accuracy;
+    assert!(
+        after > before,
+        "the CPU continued from the kept model ({before} → {after})"
+    );
+}

@@ -11,6 +11,9 @@ const ui = {
   progress: $('progress'),
   status: $('status'),
   error: $('error'),
+  errorBox: $('error-box'),
+  continueCpu: $('continue-cpu'),
+  engine: $('engine'),
   testAcc: $('test-acc'),
   lossChart: $('loss-chart'),
   accChart: $('acc-chart'),
@@ -36,10 +39,24 @@ function setStatus(text, value = null, max = 1) {
   }
 }
 
-function showError(message) {
+function showError(message, offerCpu = false) {
   ui.error.textContent = message;
-  ui.error.hidden = false;
+  ui.continueCpu.hidden = !offerCpu;
+  ui.errorBox.hidden = false;
 }
+
+function hideError() {
+  ui.errorBox.hidden = true;
+  ui.continueCpu.hidden = true;
+}
+
+/** What the page says about the engine; `data-backend` is what tests read. */
+function setEngine(backend, text) {
+  ui.engine.textContent = text;
+  ui.engine.dataset.backend = backend;
+}
+
+let webgpu = { available: false, adapter: null };
 
 function setRunning(running) {
   ui.train.disabled = running;
@@ -80,6 +97,7 @@ function readConfig() {
     batch: Number($('batch').value),
     iters: Number($('iters').value),
     seed: Number($('seed').value),
+    backend: $('backend').value,
   };
 }
 
@@ -93,6 +111,23 @@ function onWorkerMessage({ data: m }) {
     }
     case 'decoding':
       setStatus('Decoding the images…', null);
+      break;
+    case 'engine':
+      webgpu = { available: m.webgpu, adapter: m.adapter };
+      if (m.webgpu) {
+        setEngine('webgpu', `WebGPU (${m.adapter}) in a Web Worker`);
+      } else {
+        setEngine('cpu', `CPU (WebAssembly) in a Web Worker. WebGPU is not available in this browser (${m.reason}); training on the CPU.`);
+      }
+      break;
+    case 'started':
+      if (m.backend === 'webgpu') {
+        setEngine('webgpu', `WebGPU (${webgpu.adapter}) in a Web Worker`);
+      } else if (webgpu.available) {
+        setEngine('cpu', 'CPU (WebAssembly) in a Web Worker, as chosen; WebGPU is available.');
+      } else {
+        setEngine('cpu', 'CPU (WebAssembly) in a Web Worker. WebGPU is not available in this browser; training on the CPU.');
+      }
       break;
     case 'data':
       setStatus(`Ready: ${m.summary.train.toLocaleString()} training, ${m.summary.validation.toLocaleString()} validation and ${m.summary.test.toLocaleString()} test images. Press Train.`, 1, 1);
@@ -125,7 +160,7 @@ function onWorkerMessage({ data: m }) {
       setRunning(false);
       break;
     case 'error':
-      showError(m.message);
+      showError(m.message, Boolean(m.gpuFailed));
       if (!m.fatal) ui.testAcc.textContent = 'run stopped';
       setStatus(m.fatal ? 'The data could not be loaded.' : 'Training stopped.', 0, 1);
       setRunning(false);
@@ -150,7 +185,7 @@ async function main() {
 
   ui.form.addEventListener('submit', (event) => {
     event.preventDefault();
-    ui.error.hidden = true;
+    hideError();
     history = emptyHistory();
     drawCharts();
     ui.testAcc.textContent = 'training…';
@@ -160,6 +195,12 @@ async function main() {
     worker.postMessage({ type: 'start', config: readConfig() });
   });
   ui.cancel.addEventListener('click', () => worker.postMessage({ type: 'cancel' }));
+  ui.continueCpu.addEventListener('click', () => {
+    hideError();
+    setRunning(true);
+    setStatus('Continuing on the CPU…', null);
+    worker.postMessage({ type: 'continue-on-cpu' });
+  });
   darkScheme.addEventListener('change', drawCharts);
   let resizePending = false;
   window.addEventListener('resize', () => {

@@ -1,11 +1,12 @@
-// The training worker: downloads and decodes MNIST, then trains a chunk of steps at a time on the
-// CPU engine (Rust compiled to WebAssembly), posting progress after each chunk. Heavy work lives
-// here so the page's main thread never blocks.
+// The training worker: downloads and decodes MNIST, finds WebGPU if the browser has it, then
+// trains a chunk of steps at a time (WGSL kernels on WebGPU, or Rust compiled to WebAssembly on the
+// CPU), posting progress after each chunk. Heavy work lives here so the page never blocks.
 //
-// Messages in:  {type: 'start', config}, {type: 'cancel'}
-// Messages out: {type: 'ready'}, {type: 'download', loaded, total},
-//               {type: 'data', summary}, {type: 'progress', progress}, {type: 'done', report},
-//               {type: 'cancelled', step}, {type: 'error', message}
+// Messages in:  {type: 'start', config}, {type: 'cancel'}, {type: 'continue-on-cpu'}
+// Messages out: {type: 'download', loaded, total}, {type: 'decoding'}, {type: 'data', summary},
+//               {type: 'engine', webgpu, adapter, reason}, {type: 'started', backend},
+//               {type: 'progress', progress}, {type: 'evaluating'}, {type: 'done', report},
+//               {type: 'cancelled', step}, {type: 'error', message, fatal, gpuFailed}
 
 import init, { Session } from '../pkg/pruneplay.js';
 
@@ -16,13 +17,18 @@ const FILES = [
   't10k-labels-idx1-ubyte.gz',
 ];
 const DATA_DIR = new URL('../data/mnist/', import.meta.url);
-// Steps between progress reports: each report also evaluates 1,000 validation images, which costs
-// about as much as 17 steps of 60, so reporting much more often would slow training down.
+// Steps between progress reports. Each report reads the model back and evaluates 1,000
+// validation images, about as much work as 17 steps of 60, so reporting much more often would
+// slow training down.
 const STEPS_PER_CHUNK = 50;
+// Some browsers expose navigator.gpu but never answer requestAdapter() (headless Chromium without
+// a WebGPU adapter does this); after this long the CPU engine takes over.
+const WEBGPU_TIMEOUT_MS = 10_000;
 
 let session = null;
-let dataReady = null;
+let ready = null;
 let cancelRequested = false;
+let currentConfig = null;
 
 const post = (message) => self.postMessage(message);
 const errorText = (e) => (e instanceof Error ? e.message : String(e));
@@ -65,23 +71,51 @@ async function download() {
   }));
 }
 
-async function loadData() {
+async function findWebGpu() {
+  if (!self.navigator?.gpu) {
+    return { webgpu: false, reason: 'this browser has no WebGPU' };
+  }
+  let timer;
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(() => resolve({ webgpu: false, reason: 'WebGPU did not answer' }), WEBGPU_TIMEOUT_MS);
+  });
+  const status = await Promise.race([session.initGpu(), timeout]);
+  clearTimeout(timer);
+  if (!status.webgpu) {
+    session.disableGpu();
+    return status;
+  }
+  // wgpu passes on only the adapter's description, which browsers often leave empty; the
+  // vendor and architecture say more (e.g. "google swiftshader").
+  try {
+    const info = (await navigator.gpu.requestAdapter())?.info;
+    const described = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ');
+    if (described) status.adapter = described;
+  } catch {
+    // The description from wgpu stands.
+  }
+  return status;
+}
+
+async function setUp() {
   await init();
   session = new Session();
+  const engine = findWebGpu().then((status) => post({ type: 'engine', ...status }));
   const [a, b, c, d] = await download();
   post({ type: 'decoding' });
   const summary = session.loadData(a, b, c, d);
+  await engine;
   post({ type: 'data', summary });
 }
 
 /** Lets queued messages (a Cancel) run between chunks. */
 const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-async function train(config) {
+/** Trains to the end of the current run, reporting each chunk. */
+async function run() {
   cancelRequested = false;
-  session.start(config);
   while (!session.finished) {
-    const progress = session.trainSteps(STEPS_PER_CHUNK);
+    const progress = await session.trainSteps(STEPS_PER_CHUNK);
     post({ type: 'progress', progress });
     await yieldToEvents();
     if (cancelRequested) {
@@ -90,31 +124,49 @@ async function train(config) {
     }
   }
   post({ type: 'evaluating' });
-  post({ type: 'done', report: session.test() });
+  post({ type: 'done', report: await session.test() });
 }
 
-self.onmessage = async (event) => {
-  const message = event.data;
-  if (message?.type === 'cancel') {
-    cancelRequested = true;
-    return;
-  }
-  if (message?.type === 'start') {
-    try {
-      if (!(await dataReady)) {
-        post({ type: 'error', message: 'The data set could not be loaded; reload the page to try again.', fatal: true });
-        return;
-      }
-      await train(message.config);
-    } catch (e) {
-      post({ type: 'error', message: errorText(e) });
+async function guarded(work) {
+  try {
+    if (!(await ready)) {
+      post({ type: 'error', message: 'The data set could not be loaded; reload the page to try again.', fatal: true });
+      return;
     }
+    await work();
+  } catch (e) {
+    post({ type: 'error', message: errorText(e), gpuFailed: Boolean(session?.gpuFailed) });
+  }
+}
+
+self.onmessage = (event) => {
+  const message = event.data;
+  switch (message?.type) {
+    case 'cancel':
+      cancelRequested = true;
+      break;
+    case 'start':
+      currentConfig = message.config;
+      guarded(async () => {
+        post({ type: 'started', backend: session.start(currentConfig) });
+        await run();
+      });
+      break;
+    case 'continue-on-cpu':
+      guarded(async () => {
+        session.continueOnCpu();
+        post({ type: 'started', backend: 'cpu' });
+        await run();
+      });
+      break;
+    default:
+      post({ type: 'error', message: `unexpected message ${JSON.stringify(message)}` });
   }
 };
 
 // Resolves to whether the data loaded; a failure is reported once, here, and not rethrown (an
 // unhandled rejection would surface as a second, vaguer error on the page).
-dataReady = loadData().then(
+ready = setUp().then(
   () => true,
   (e) => {
     post({ type: 'error', message: errorText(e), fatal: true });

@@ -11,9 +11,10 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::report::Reporter;
-use pruneplay::data::Dataset;
+use super::train::{BackendChoice, make_engine};
+use pruneplay::data::{Dataset, Mnist};
 use pruneplay::model::Architecture;
-use pruneplay::train::{Budget, TrainConfig, Trainer};
+use pruneplay::train::{Budget, TrainConfig};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -24,6 +25,8 @@ pub struct BenchArgs {
     /// Timed steps (after 20 warm-up steps).
     #[arg(long, default_value_t = 300)]
     steps: u64,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendChoice,
     #[arg(long)]
     json: bool,
 }
@@ -38,6 +41,7 @@ struct Summary {
     arch: String,
     optimizer: &'static str,
     backend: &'static str,
+    adapter: Option<String>,
 }
 
 const WARMUP_STEPS: u64 = 20;
@@ -49,22 +53,32 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let pixels: Vec<u8> = (0..n * features).map(|_| rng.random()).collect();
     let labels: Vec<u8> = (0..n).map(|_| rng.random_range(0..classes as u8)).collect();
-    let data = Dataset::new(pixels, labels, features, classes)?;
+    let train = Dataset::new(pixels, labels, features, classes)?;
+    // The GPU engine uploads held-out sets too; small ones keep the set-up short.
+    let held_out = train.slice(0, 1_000);
+    let side = (features as f64).sqrt() as usize;
+    let data = Mnist {
+        train,
+        validation: held_out.clone(),
+        test: held_out,
+        rows: side,
+        cols: side,
+    };
     let config = TrainConfig {
         arch: args.arch.clone(),
         batch: args.batch,
         budget: Budget::Iters(WARMUP_STEPS + args.steps),
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(&config, &data)?;
+    let mut engine = make_engine(args.backend, &config, &data)?;
     let reporter = Reporter::new(args.json, args.steps, "bench");
-    trainer.train_steps(&data, WARMUP_STEPS)?;
+    pollster::block_on(engine.train_steps(&data, WARMUP_STEPS))?;
     let started = Instant::now();
     let chunk = 20;
     let mut done = 0;
     while done < args.steps {
         let k = chunk.min(args.steps - done);
-        trainer.train_steps(&data, k)?;
+        pollster::block_on(engine.train_steps(&data, k))?;
         done += k;
         let rate = (done as usize * args.batch) as f64 / started.elapsed().as_secs_f64();
         #[derive(Serialize)]
@@ -92,12 +106,22 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         steps: args.steps,
         arch: args.arch.to_string(),
         optimizer: "adam",
-        backend: "cpu",
+        backend: engine.backend(),
+        adapter: engine.adapter(),
     };
     reporter.summary(&summary, || {
         format!(
-            "{:.0} samples/s ({:.2} ms per step of {} samples, {}, Adam, cpu backend)",
-            summary.train_samples_per_s, summary.ms_per_step, summary.batch, summary.arch
+            "{:.0} samples/s ({:.2} ms per step of {} samples, {}, Adam, {} backend{})",
+            summary.train_samples_per_s,
+            summary.ms_per_step,
+            summary.batch,
+            summary.arch,
+            summary.backend,
+            summary
+                .adapter
+                .as_ref()
+                .map(|a| format!(" on {a}"))
+                .unwrap_or_default()
         )
     });
     Ok(())

@@ -8,8 +8,48 @@ use serde::Serialize;
 
 use super::report::Reporter;
 use pruneplay::data::Mnist;
+use pruneplay::engine::Engine;
 use pruneplay::model::{Architecture, Init};
-use pruneplay::train::{Budget, OptimizerConfig, OptimizerKind, TrainConfig, Trainer, evaluate};
+use pruneplay::train::{Budget, OptimizerConfig, OptimizerKind, Split, TrainConfig};
+
+/// Which engine trains.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BackendChoice {
+    /// WGSL kernels through wgpu (Vulkan; lavapipe where there is no GPU).
+    Gpu,
+    /// ndarray on the CPU, the reference engine.
+    Cpu,
+    /// The GPU when a hardware adapter exists, else the CPU (a software adapter such as lavapipe
+    /// is slower than the CPU engine).
+    Auto,
+}
+
+/// Makes the engine the user asked for; `auto` falls back to the CPU with a note on stderr.
+pub fn make_engine(
+    choice: BackendChoice,
+    config: &TrainConfig,
+    data: &Mnist,
+) -> Result<Engine, pruneplay::Error> {
+    let context = || pollster::block_on(pruneplay::gpu::GpuContext::new()).map(std::rc::Rc::new);
+    match choice {
+        BackendChoice::Cpu => Engine::cpu(config, data),
+        BackendChoice::Gpu => Engine::gpu(context()?, config, data),
+        BackendChoice::Auto => match context() {
+            Ok(ctx) if !ctx.is_software() => Engine::gpu(ctx, config, data),
+            Ok(ctx) => {
+                eprintln!(
+                    "note: the only GPU adapter is {}, a software renderer slower than the CPU engine; training on the CPU (--backend gpu uses it anyway)",
+                    ctx.adapter_name()
+                );
+                Engine::cpu(config, data)
+            }
+            Err(e) => {
+                eprintln!("note: {e}; training on the CPU");
+                Engine::cpu(config, data)
+            }
+        },
+    }
+}
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum DatasetName {
@@ -53,6 +93,8 @@ pub struct TrainArgs {
     /// Save the trained weights and masks (safetensors, PyTorch names).
     #[arg(long)]
     out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "auto")]
+    backend: BackendChoice,
     /// JSON lines on stdout; the last line is the summary.
     #[arg(long)]
     json: bool,
@@ -82,6 +124,7 @@ struct Summary {
     epochs: u64,
     seed: u64,
     backend: &'static str,
+    adapter: Option<String>,
     arch: String,
     optimizer: OptimizerConfig,
     batch: usize,
@@ -134,7 +177,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         eval_every: args.eval_every,
     };
     let data = load_data(args.data, args.dataset)?;
-    let mut trainer = Trainer::new(&config, &data.train)?;
+    let mut engine = make_engine(args.backend, &config, &data)?;
     let total = config.total_steps(data.train.len());
     let chunk = if config.eval_every == 0 {
         total
@@ -145,15 +188,15 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let reporter = Reporter::new(args.json, total, "training");
     let started = Instant::now();
     let mut train_time = 0.0f64;
-    while trainer.step() < total {
-        let n = chunk.min(total - trainer.step());
+    while engine.step() < total {
+        let n = chunk.min(total - engine.step());
         let t = Instant::now();
-        let stats = match trainer.train_steps(&data.train, n) {
+        let stats = match pollster::block_on(engine.train_steps(&data, n)) {
             Ok(stats) => stats,
             Err(e) => {
-                // Keep what was learnt before the failure: the trainer has restored it.
+                // Keep what was learnt before the failure: the engine has restored it.
                 if let Some(path) = &args.out {
-                    pruneplay::checkpoint::save(trainer.model(), path)?;
+                    pruneplay::checkpoint::save(&pollster::block_on(engine.model())?, path)?;
                     return Err(
                         format!("{e}\nsaved the restored model to {}", path.display()).into(),
                     );
@@ -162,7 +205,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
             }
         };
         train_time += t.elapsed().as_secs_f64();
-        let val = evaluate(trainer.model(), &data.validation);
+        let val = pollster::block_on(engine.evaluate(&data, Split::Validation))?;
         let event = Progress {
             event: "progress",
             step: stats.step,
@@ -181,10 +224,11 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         });
     }
 
-    let val = evaluate(trainer.model(), &data.validation);
-    let test = evaluate(trainer.model(), &data.test);
+    let val = pollster::block_on(engine.evaluate(&data, Split::Validation))?;
+    let test = pollster::block_on(engine.evaluate(&data, Split::Test))?;
+    let model = pollster::block_on(engine.model())?;
     if let Some(path) = &args.out {
-        pruneplay::checkpoint::save(trainer.model(), path)?;
+        pruneplay::checkpoint::save(&model, path)?;
     }
     let summary = Summary {
         event: "summary",
@@ -192,12 +236,13 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         test_loss: test.loss,
         val_acc: val.accuracy,
         val_loss: val.loss,
-        weights_remaining: trainer.model().weights_remaining(),
-        train_samples_per_s: (trainer.step() as usize * config.batch) as f64 / train_time.max(1e-9),
-        steps: trainer.step(),
-        epochs: trainer.epoch(),
+        weights_remaining: model.weights_remaining(),
+        train_samples_per_s: (engine.step() as usize * config.batch) as f64 / train_time.max(1e-9),
+        steps: engine.step(),
+        epochs: engine.epoch(),
         seed: config.seed,
-        backend: "cpu",
+        backend: engine.backend(),
+        adapter: engine.adapter(),
         arch: config.arch.to_string(),
         optimizer: config.optimizer,
         batch: config.batch,
@@ -210,7 +255,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     reporter.summary(&summary, || {
         let mut s = format!(
-            "test accuracy {:.2}% (loss {:.4}), validation {:.2}%\n{} steps ({} epochs) of {} in {:.1} s, {:.0} samples/s on the cpu backend, seed {}",
+            "test accuracy {:.2}% (loss {:.4}), validation {:.2}%\n{} steps ({} epochs) of {} in {:.1} s, {:.0} samples/s on the {} backend{}, seed {}",
             100.0 * summary.test_acc,
             summary.test_loss,
             100.0 * summary.val_acc,
@@ -219,6 +264,8 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
             summary.arch,
             summary.elapsed_s,
             summary.train_samples_per_s,
+            summary.backend,
+            summary.adapter.as_ref().map(|a| format!(" ({a})")).unwrap_or_default(),
             summary.seed
         );
         if let Some(out) = &summary.out {

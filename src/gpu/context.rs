@@ -14,13 +14,15 @@ pub struct GpuContext {
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     /// Set by the device-lost callback or an uncaptured error; checked after every read-back.
-    failure: Arc<Mutex<Option<Failure>>>,
+    failure: Arc<Mutex<Failure>>,
 }
 
-#[derive(Debug, Clone)]
-enum Failure {
-    Lost(String),
-    Error(String),
+/// The first loss and the first rejected command. A lost device also rejects what comes after,
+/// so the loss, when there is one, is the cause to report.
+#[derive(Debug, Clone, Default)]
+struct Failure {
+    lost: Option<String>,
+    error: Option<String>,
 }
 
 impl GpuContext {
@@ -56,17 +58,17 @@ impl GpuContext {
             .await
             .map_err(|e| Error::Gpu(format!("the adapter {} refused a device ({e})", info.name)))?;
 
-        let failure = Arc::new(Mutex::new(None));
+        let failure = Arc::new(Mutex::new(Failure::default()));
         let on_lost = Arc::clone(&failure);
         device.set_device_lost_callback(move |reason, message| {
-            if let Ok(mut slot) = on_lost.lock() {
-                slot.get_or_insert(Failure::Lost(format!("{reason:?}: {message}")));
+            if let Ok(mut f) = on_lost.lock() {
+                f.lost.get_or_insert(format!("{reason:?}: {message}"));
             }
         });
         let on_error = Arc::clone(&failure);
         device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
-            if let Ok(mut slot) = on_error.lock() {
-                slot.get_or_insert(Failure::Error(error.to_string()));
+            if let Ok(mut f) = on_error.lock() {
+                f.error.get_or_insert(error.to_string());
             }
         }));
         let kernels = Kernels::new(&device);
@@ -91,17 +93,35 @@ impl GpuContext {
         format!("{name} ({:?})", i.backend)
     }
 
+    /// Whether the adapter is a software renderer (lavapipe, SwiftShader): it runs kernels on the
+    /// CPU, usually slower than the CPU engine.
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
     pub fn limits(&self) -> &wgpu::Limits {
         &self.limits
     }
 
+    /// Destroys the device, as a driver reset or a browser reclaiming the GPU would: for testing
+    /// what training does when the device is lost.
+    pub fn simulate_device_loss(&self) {
+        self.device.destroy();
+    }
+
     /// Fails if the device was lost or rejected a command since it was made.
     pub fn check(&self) -> Result<()> {
-        let failure = self.failure.lock().map(|f| f.clone()).unwrap_or(None);
+        // Natively, callbacks (device lost among them) run when the device is polled.
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = self.device.poll(wgpu::PollType::Poll);
+        let failure = self.failure.lock().map(|f| f.clone()).unwrap_or_default();
         match failure {
-            None => Ok(()),
-            Some(Failure::Lost(m)) => Err(Error::DeviceLost(m)),
-            Some(Failure::Error(m)) => Err(Error::Gpu(m)),
+            Failure { lost: Some(m), .. } => Err(Error::DeviceLost(m)),
+            Failure { error: Some(m), .. } => Err(Error::Gpu(m)),
+            Failure {
+                lost: None,
+                error: None,
+            } => Ok(()),
         }
     }
 

@@ -1,15 +1,25 @@
-//! Training in the browser on the CPU engine, a chunk of steps per call so the worker can post
-//! progress and notice a Cancel between chunks.
+//! Training in the browser, on WebGPU when the browser has it and on the CPU engine otherwise, a
+//! chunk of steps per call so the worker can post progress and notice a Cancel between chunks.
+//!
+//! Calls that wait on the GPU return promises. The engine is taken out of the session while a
+//! chunk runs and put back afterwards, so no borrow is held across an `await`.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
 
 use crate::data::{Dataset, Mnist};
-use crate::model::Architecture;
-use crate::train::{Budget, OptimizerConfig, OptimizerKind, TrainConfig, Trainer, evaluate};
+use crate::engine::Engine;
+use crate::gpu::GpuContext;
+use crate::model::{Architecture, Mlp};
+use crate::train::{Budget, OptimizerConfig, OptimizerKind, Split, TrainConfig, evaluate};
 
-/// Validation images evaluated at each progress point. The full 5,000 cost about as much as 80
-/// training steps in wasm; 1,000 give the curve's shape at a fifth of that.
+/// Validation images evaluated at each progress point, on the CPU from the model just read
+/// back. The full 5,000 cost about as much as 80 training steps in wasm; 1,000 give the curve's
+/// shape at a fifth of that, and reading the model back is what keeps it safe from a lost device.
 const PROGRESS_VALIDATION_SIZE: usize = 1_000;
 
 /// What the page sends to start a run (camelCase JSON).
@@ -22,6 +32,8 @@ struct RunConfig {
     batch: Option<usize>,
     iters: u64,
     seed: Option<u64>,
+    /// "auto" (WebGPU when available) or "cpu".
+    backend: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -36,6 +48,14 @@ struct DataSummary {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct GpuStatus {
+    webgpu: bool,
+    adapter: Option<String>,
+    reason: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Progress {
     step: u64,
     total_steps: u64,
@@ -45,6 +65,7 @@ struct Progress {
     val_loss: f32,
     val_acc: f64,
     weights_remaining: f64,
+    backend: &'static str,
 }
 
 #[derive(Serialize)]
@@ -55,30 +76,52 @@ struct TestReport {
     confusion: Vec<Vec<u32>>,
     steps: u64,
     backend: &'static str,
+    adapter: Option<String>,
 }
 
-/// The worker's state: the data set once loaded, and the current run.
+#[derive(Default)]
+struct Inner {
+    data: Option<Rc<Mnist>>,
+    progress_validation: Option<Rc<Dataset>>,
+    gpu: Option<Rc<GpuContext>>,
+    gpu_disabled: bool,
+    engine: Option<Engine>,
+    config: Option<TrainConfig>,
+    total_steps: u64,
+    /// The model at the last progress point, and its step: what a lost device falls back to.
+    last_good: Option<(Mlp, u64)>,
+    /// Steps taken by an earlier engine of this run (after falling back to the CPU).
+    step_offset: u64,
+}
+
+impl Inner {
+    fn steps_done(&self) -> u64 {
+        self.step_offset + self.engine.as_ref().map_or(0, Engine::step)
+    }
+}
+
+/// The worker's state: the data set once loaded, the GPU if any, and the current run.
 #[wasm_bindgen]
 pub struct Session {
-    data: Option<Mnist>,
-    progress_validation: Option<Dataset>,
-    trainer: Option<Trainer>,
-    total_steps: u64,
+    inner: Rc<RefCell<Inner>>,
 }
 
-fn js_error(e: impl std::fmt::Display) -> JsError {
-    JsError::new(&e.to_string())
+fn js_error(e: impl std::fmt::Display) -> JsValue {
+    JsError::new(&e.to_string()).into()
 }
+
+fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
+    serde_wasm_bindgen::to_value(value).map_err(js_error)
+}
+
+const NOT_STARTED: &str = "no training run has been started";
 
 #[wasm_bindgen]
 impl Session {
     #[wasm_bindgen(constructor)]
     pub fn new() -> Session {
         Session {
-            data: None,
-            progress_validation: None,
-            trainer: None,
-            total_steps: 0,
+            inner: Rc::new(RefCell::new(Inner::default())),
         }
     }
 
@@ -86,12 +129,12 @@ impl Session {
     /// labels, test images, test labels. Returns the split sizes.
     #[wasm_bindgen(js_name = loadData)]
     pub fn load_data(
-        &mut self,
+        &self,
         train_images: &[u8],
         train_labels: &[u8],
         test_images: &[u8],
         test_labels: &[u8],
-    ) -> Result<JsValue, JsError> {
+    ) -> Result<JsValue, JsValue> {
         let mnist = Mnist::from_idx(train_images, train_labels, test_images, test_labels)
             .map_err(js_error)?;
         let summary = DataSummary {
@@ -101,20 +144,64 @@ impl Session {
             rows: mnist.rows,
             cols: mnist.cols,
         };
-        self.progress_validation = Some(mnist.validation.slice(0, PROGRESS_VALIDATION_SIZE));
-        self.data = Some(mnist);
-        serde_wasm_bindgen::to_value(&summary).map_err(js_error)
+        let mut inner = self.inner.borrow_mut();
+        inner.progress_validation =
+            Some(Rc::new(mnist.validation.slice(0, PROGRESS_VALIDATION_SIZE)));
+        inner.data = Some(Rc::new(mnist));
+        to_js(&summary)
     }
 
-    /// Starts a fresh run (the previous one, if any, is dropped). Missing fields take the CLI's
-    /// defaults; every value is validated before any work starts.
-    pub fn start(&mut self, config: JsValue) -> Result<(), JsError> {
-        let data = self
+    /// Asks the browser for a WebGPU adapter and device. Resolves to `{webgpu, adapter, reason}`;
+    /// never rejects: no WebGPU simply means the CPU engine.
+    #[wasm_bindgen(js_name = initGpu)]
+    pub fn init_gpu(&self) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let status = match GpuContext::new().await {
+                Ok(ctx) if !inner.borrow().gpu_disabled => {
+                    let adapter = ctx.adapter_name();
+                    inner.borrow_mut().gpu = Some(Rc::new(ctx));
+                    GpuStatus {
+                        webgpu: true,
+                        adapter: Some(adapter),
+                        reason: None,
+                    }
+                }
+                Ok(_) => GpuStatus {
+                    webgpu: false,
+                    adapter: None,
+                    reason: Some("WebGPU answered too late".into()),
+                },
+                Err(e) => GpuStatus {
+                    webgpu: false,
+                    adapter: None,
+                    reason: Some(e.to_string()),
+                },
+            };
+            to_js(&status)
+        })
+    }
+
+    /// Gives up on WebGPU (the page calls this when the adapter request takes too long); a late
+    /// answer is then ignored.
+    #[wasm_bindgen(js_name = disableGpu)]
+    pub fn disable_gpu(&self) {
+        let mut inner = self.inner.borrow_mut();
+        inner.gpu_disabled = true;
+        inner.gpu = None;
+    }
+
+    /// Starts a fresh run (the previous one, if any, is dropped) on WebGPU when available and not
+    /// refused by `backend: "cpu"`. Every value is validated before any work starts. Returns the
+    /// engine used: "webgpu" or "cpu".
+    pub fn start(&self, config: JsValue) -> Result<String, JsValue> {
+        let mut inner = self.inner.borrow_mut();
+        let data = inner
             .data
-            .as_ref()
-            .ok_or_else(|| JsError::new("the data set is not loaded yet"))?;
+            .clone()
+            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
         let run: RunConfig = serde_wasm_bindgen::from_value(config)
-            .map_err(|e| JsError::new(&format!("invalid training settings: {e}")))?;
+            .map_err(|e| js_error(format!("invalid training settings: {e}")))?;
         let kind: OptimizerKind = run
             .optimizer
             .as_deref()
@@ -137,57 +224,132 @@ impl Session {
             seed: run.seed.unwrap_or(0),
             ..TrainConfig::default()
         };
-        self.trainer = Some(Trainer::new(&config, &data.train).map_err(js_error)?);
-        self.total_steps = config.total_steps(data.train.len());
-        Ok(())
+        let use_gpu = run.backend.as_deref() != Some("cpu");
+        let engine = match (&inner.gpu, use_gpu) {
+            (Some(ctx), true) => Engine::gpu(Rc::clone(ctx), &config, &data),
+            _ => Engine::cpu(&config, &data),
+        }
+        .map_err(js_error)?;
+        inner.total_steps = config.total_steps(data.train.len());
+        inner.last_good = None;
+        inner.step_offset = 0;
+        inner.config = Some(config);
+        inner.engine = Some(engine);
+        Ok(Self::backend_name(inner.engine.as_ref()).to_owned())
     }
 
-    /// Runs up to `n` more steps, then evaluates on the progress validation subset.
-    #[wasm_bindgen(js_name = trainSteps)]
-    pub fn train_steps(&mut self, n: u32) -> Result<JsValue, JsError> {
-        let (Some(data), Some(val), Some(trainer)) =
-            (&self.data, &self.progress_validation, &mut self.trainer)
-        else {
-            return Err(JsError::new("no training run has been started"));
-        };
-        let n = u64::from(n).min(self.total_steps.saturating_sub(trainer.step()));
-        let stats = trainer.train_steps(&data.train, n).map_err(js_error)?;
-        let eval = evaluate(trainer.model(), val);
-        let progress = Progress {
-            step: stats.step,
-            total_steps: self.total_steps,
-            epoch: stats.epoch,
-            train_loss: stats.loss,
-            train_acc: stats.accuracy,
-            val_loss: eval.loss,
-            val_acc: eval.accuracy,
-            weights_remaining: trainer.model().weights_remaining(),
-        };
-        serde_wasm_bindgen::to_value(&progress).map_err(js_error)
+    fn backend_name(engine: Option<&Engine>) -> &'static str {
+        match engine.map(Engine::backend) {
+            Some("gpu") => "webgpu",
+            _ => "cpu",
+        }
+    }
+
+    /// "webgpu" or "cpu": the engine of the current run.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        Self::backend_name(self.inner.borrow().engine.as_ref()).to_owned()
+    }
+
+    /// Whether the GPU failed (device lost or a rejected command): the page then offers to
+    /// continue on the CPU.
+    #[wasm_bindgen(getter, js_name = gpuFailed)]
+    pub fn gpu_failed(&self) -> bool {
+        self.inner
+            .borrow()
+            .gpu
+            .as_ref()
+            .is_some_and(|ctx| ctx.check().is_err())
     }
 
     /// True once the run has taken all its steps.
     #[wasm_bindgen(getter)]
     pub fn finished(&self) -> bool {
-        self.trainer
-            .as_ref()
-            .is_some_and(|t| t.step() >= self.total_steps)
+        let inner = self.inner.borrow();
+        inner.engine.is_some() && inner.steps_done() >= inner.total_steps
+    }
+
+    /// Runs up to `n` more steps, reads the model back and evaluates it on the progress
+    /// validation subset. Resolves to the progress object.
+    #[wasm_bindgen(js_name = trainSteps)]
+    pub fn train_steps(&self, n: u32) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let (mut engine, data, val, total, offset) = {
+                let mut i = inner.borrow_mut();
+                let (Some(data), Some(val)) = (i.data.clone(), i.progress_validation.clone())
+                else {
+                    return Err(js_error(NOT_STARTED));
+                };
+                let engine = i.engine.take().ok_or_else(|| js_error(NOT_STARTED))?;
+                (engine, data, val, i.total_steps, i.step_offset)
+            };
+            let n = u64::from(n).min(total.saturating_sub(offset + engine.step()));
+            let result = async {
+                let stats = engine.train_steps(&data, n).await?;
+                let model = engine.model().await?;
+                Ok::<_, crate::Error>((stats, model))
+            }
+            .await;
+            let backend = Self::backend_name(Some(&engine));
+            inner.borrow_mut().engine = Some(engine);
+            let (stats, model) = result.map_err(js_error)?;
+            let eval = evaluate(&model, &val);
+            let step = offset + stats.step;
+            let progress = Progress {
+                step,
+                total_steps: total,
+                epoch: stats.epoch,
+                train_loss: stats.loss,
+                train_acc: stats.accuracy,
+                val_loss: eval.loss,
+                val_acc: eval.accuracy,
+                weights_remaining: model.weights_remaining(),
+                backend,
+            };
+            inner.borrow_mut().last_good = Some((model, step));
+            to_js(&progress)
+        })
+    }
+
+    /// After a GPU failure: continues the run on the CPU engine from the model of the last
+    /// progress point (or from the start if there was none).
+    #[wasm_bindgen(js_name = continueOnCpu)]
+    pub fn continue_on_cpu(&self) -> Result<(), JsValue> {
+        let mut inner = self.inner.borrow_mut();
+        let data = inner.data.clone().ok_or_else(|| js_error(NOT_STARTED))?;
+        let config = inner.config.clone().ok_or_else(|| js_error(NOT_STARTED))?;
+        let (engine, offset) = match inner.last_good.take() {
+            Some((model, step)) => (Engine::cpu_from(model, &config, &data), step),
+            None => (Engine::cpu(&config, &data), 0),
+        };
+        inner.engine = Some(engine.map_err(js_error)?);
+        inner.step_offset = offset;
+        inner.gpu = None;
+        Ok(())
     }
 
     /// Loss, accuracy and confusion matrix on the 10,000 test images.
-    pub fn test(&self) -> Result<JsValue, JsError> {
-        let (Some(data), Some(trainer)) = (&self.data, &self.trainer) else {
-            return Err(JsError::new("no training run has been started"));
-        };
-        let eval = evaluate(trainer.model(), &data.test);
-        let report = TestReport {
-            test_acc: eval.accuracy,
-            test_loss: eval.loss,
-            confusion: eval.confusion,
-            steps: trainer.step(),
-            backend: "cpu",
-        };
-        serde_wasm_bindgen::to_value(&report).map_err(js_error)
+    pub fn test(&self) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let (engine, data) = {
+                let mut i = inner.borrow_mut();
+                let data = i.data.clone().ok_or_else(|| js_error(NOT_STARTED))?;
+                (i.engine.take().ok_or_else(|| js_error(NOT_STARTED))?, data)
+            };
+            let result = engine.evaluate(&data, Split::Test).await;
+            let report = result.map(|eval| TestReport {
+                test_acc: eval.accuracy,
+                test_loss: eval.loss,
+                confusion: eval.confusion,
+                steps: inner.borrow().step_offset + engine.step(),
+                backend: Self::backend_name(Some(&engine)),
+                adapter: engine.adapter(),
+            });
+            inner.borrow_mut().engine = Some(engine);
+            to_js(&report.map_err(js_error)?)
+        })
     }
 }
 

@@ -19,17 +19,18 @@ const FLAGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-webgpu-adapter=swiftshader',
 ];
+// WebGPU on SwiftShader; without the adapter flag requestAdapter() never answers here.
+const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader'];
+const NO_WEBGPU_FLAGS = ['--disable-features=WebGPU'];
 
-export async function launch() {
+/** Chromium with WebGPU on (the default) or off (`{ webgpu: false }`). */
+export async function launch({ webgpu = true } = {}) {
   const userDataDir = mkdtempSync(join(tmpdir(), 'pruneplay-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
-    args: FLAGS,
+    args: [...FLAGS, ...(webgpu ? WEBGPU_FLAGS : NO_WEBGPU_FLAGS)],
     viewport: { width: 1280, height: 900 },
   });
   const page = context.pages()[0] ?? (await context.newPage());

@@ -6,13 +6,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ARTIFACTS, URL_UNDER_TEST, launch } from './chromium.mjs';
 
-test('the page trains LeNet-300-100 on MNIST in the browser to over 90% test accuracy', { timeout: 600_000 }, async () => {
+test('the page trains LeNet-300-100 on MNIST on WebGPU to over 90% test accuracy', { timeout: 600_000 }, async () => {
   const { context, page, errors } = await launch();
   try {
     await page.goto(URL_UNDER_TEST);
     // The Train button is enabled once the four files are downloaded and decoded.
     await page.locator('#train:enabled').waitFor({ timeout: 120_000 });
     assert.match(await page.locator('#status').textContent(), /55,000 training/);
+    // The page found WebGPU (SwiftShader here) and will train on it, not on the fallback.
+    assert.equal(await page.locator('#engine').getAttribute('data-backend'), 'webgpu');
+    assert.match(await page.locator('#engine').textContent(), /^WebGPU \(.*swiftshader.*\)/i);
 
     await page.getByLabel('Training steps').fill('300');
     await page.getByRole('button', { name: 'Train' }).click();
@@ -25,6 +28,8 @@ test('the page trains LeNet-300-100 on MNIST in the browser to over 90% test acc
     assert.ok(accuracy > 0.9, `test accuracy ${accuracy} is not above 0.9`);
     assert.match(await result.textContent(), /^\d+\.\d\d%$/);
     assert.match(await page.locator('#status').textContent(), /Done: 300 steps/);
+    // The run itself went through the WebGPU engine.
+    assert.equal(await page.locator('#engine').getAttribute('data-backend'), 'webgpu');
     assert.equal(await page.locator('#error').isHidden(), true);
     // The curves were drawn: the chart canvas is not blank.
     const inked = await page.locator('#acc-chart').evaluate((canvas) => {
@@ -35,6 +40,28 @@ test('the page trains LeNet-300-100 on MNIST in the browser to over 90% test acc
     });
     assert.ok(inked > 3, `the accuracy chart looks blank (${inked} colours)`);
     await page.screenshot({ path: join(ARTIFACTS, 'train.png'), fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('without WebGPU the page says so and trains on the CPU', { timeout: 300_000 }, async () => {
+  const { context, page, errors } = await launch({ webgpu: false });
+  try {
+    await page.goto(URL_UNDER_TEST);
+    await page.locator('#train:enabled').waitFor({ timeout: 120_000 });
+    assert.equal(await page.locator('#engine').getAttribute('data-backend'), 'cpu');
+    assert.match(await page.locator('#engine').textContent(), /WebGPU is not available in this browser.*training on the CPU/);
+    await page.getByLabel('Training steps').fill('300');
+    await page.getByRole('button', { name: 'Train' }).click();
+    const result = page.locator('#test-acc[data-value]');
+    await result.waitFor({ timeout: 240_000 });
+    const accuracy = Number(await result.getAttribute('data-value'));
+    console.log(`test accuracy after 300 steps on the CPU path: ${(100 * accuracy).toFixed(2)}%`);
+    assert.ok(accuracy > 0.9, `test accuracy ${accuracy}`);
+    assert.equal(await page.locator('#engine').getAttribute('data-backend'), 'cpu');
+    await page.screenshot({ path: join(ARTIFACTS, 'cpu-fallback.png'), fullPage: true });
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

@@ -65,6 +65,11 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
         ("cargo test", true, &|| {
             let mut test = cmd::cargo();
             test.args(["test", "--workspace"]);
+            // With lavapipe installed there must be an adapter: the GPU tests then fail instead
+            // of skipping, so a broken GPU path cannot hide behind a skip.
+            if system::dpkg_installed("mesa-vulkan-drivers") {
+                test.env("PRUNEPLAY_REQUIRE_GPU", "1");
+            }
             if !args.test_args.is_empty() {
                 test.arg("--").args(&args.test_args);
             }
