@@ -3,6 +3,7 @@
 //! evaluation for the Web Worker, and `charts::draw_curves` draws the page's charts with plotters.
 //! Every export returns `Result<_, JsError>` so core errors reach the page as messages.
 
+mod bench;
 mod charts;
 mod session;
 

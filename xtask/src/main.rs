@@ -14,6 +14,7 @@ mod bench;
 mod cmd;
 mod data;
 mod dist;
+mod npm;
 mod serve;
 mod system;
 mod test;
@@ -57,15 +58,10 @@ enum Command {
     /// Run every check (system deps, fmt, clippy, tests, build, browser tests); stops at the
     /// first failure.
     Test(test::TestArgs),
-    /// Compare the CPU engine's training throughput with the same step in NumPy (installs NumPy
-    /// into target/bench-venv).
-    Bench {
-        #[arg(long, default_value_t = 128)]
-        batch: usize,
-        /// Runs of each program; the median is reported.
-        #[arg(long, default_value_t = 3)]
-        rounds: usize,
-    },
+    /// Training throughput beside its yardsticks: natively the CPU engine vs NumPy and the GPU
+    /// engine vs the CPU engine; in headless Chromium PrunePlay vs TensorFlow.js (WebGPU and
+    /// wasm). Installs NumPy into target/bench-venv and TensorFlow.js into bench/browser.
+    Bench(bench::BenchArgs),
 }
 
 fn main() {
@@ -122,7 +118,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Test(args) => test::run(&root, &args),
-        Command::Bench { batch, rounds } => bench::run(&root, batch, rounds.max(1)),
+        Command::Bench(args) => bench::run(&root, &args),
     }
 }
 

@@ -4,11 +4,10 @@ use std::fs;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cmd, data, dist, serve, system, wasm};
+use crate::{cmd, data, dist, npm, serve, system, wasm};
 
 #[derive(clap::Args)]
 pub struct TestArgs {
@@ -95,24 +94,7 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
 /// node's test runner against dist/, served in-process on a free port.
 fn browser_tests(root: &Path) -> Result<()> {
     let dir = root.join("tests").join("browser");
-    let lock = dir.join("package-lock.json");
-    if !dir.join("package.json").is_file() {
-        bail!(
-            "{} is missing: the browser tests need it, with playwright-core as a dependency",
-            dir.join("package.json").display()
-        );
-    }
-    if !lock.is_file() {
-        bail!(
-            "{} is missing: run `npm install` in tests/browser and commit the lock file",
-            lock.display()
-        );
-    }
-    // npm writes this copy of the lock on every install; older than the lock means stale.
-    let installed = dir.join("node_modules").join(".package-lock.json");
-    if modified(&installed).is_none_or(|installed| modified(&lock) > Some(installed)) {
-        cmd::run(Command::new("npm").arg("ci").current_dir(&dir))?;
-    }
+    npm::ensure_installed(&dir)?;
     let tests = test_files(root, &dir)?;
     if tests.is_empty() {
         bail!(
@@ -135,10 +117,6 @@ fn browser_tests(root: &Path) -> Result<()> {
     );
     drop(server);
     result
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    path.metadata().and_then(|meta| meta.modified()).ok()
 }
 
 /// The files `node --test tests/browser/` would pick, listed explicitly: newer node versions
