@@ -55,13 +55,29 @@ pub fn gpu() -> Option<(
         pollster::block_on(pruneplay::gpu::GpuContext::new()).map_err(|e| e.to_string())
     });
     match ctx {
-        Ok(ctx) => Some((turn, ctx)),
+        Ok(ctx) => Some((GpuTurn { _turn: turn, ctx }, ctx)),
         Err(e) if std::env::var("PRUNEPLAY_REQUIRE_GPU").as_deref() == Ok("1") => {
             panic!("PRUNEPLAY_REQUIRE_GPU=1 but there is no GPU adapter: {e}")
         }
         Err(e) => {
             eprintln!("skipping: no GPU adapter ({e}); install mesa-vulkan-drivers for lavapipe");
             None
+        }
+    }
+}
+
+/// A test's turn on the GPU. Ending it waits until the device is idle: the shared context lives
+/// until the process exits, and lavapipe's threads can crash a process that exits with work in
+/// flight (PLATFORM.md).
+pub struct GpuTurn {
+    _turn: std::sync::MutexGuard<'static, ()>,
+    ctx: &'static pruneplay::gpu::GpuContext,
+}
+
+impl Drop for GpuTurn {
+    fn drop(&mut self) {
+        if let Err(e) = self.ctx.wait_idle() {
+            eprintln!("waiting for the GPU to go idle: {e}");
         }
     }
 }
