@@ -43,10 +43,7 @@ pub fn mnist() -> Mnist {
 /// time, as lavapipe prefers). `None` when no adapter exists, after saying why, unless
 /// `PRUNEPLAY_REQUIRE_GPU=1` (set by `cargo xtask test` when lavapipe is installed), where a
 /// missing adapter is a failure: a silent skip would hide a broken GPU path.
-pub fn gpu() -> Option<(
-    std::sync::MutexGuard<'static, ()>,
-    &'static pruneplay::gpu::GpuContext,
-)> {
+pub fn gpu() -> Option<(GpuTurn, &'static pruneplay::gpu::GpuContext)> {
     use std::sync::{Mutex, OnceLock};
     static CONTEXT: OnceLock<Result<pruneplay::gpu::GpuContext, String>> = OnceLock::new();
     static TURN: Mutex<()> = Mutex::new(());
