@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod data;
 mod error;
 pub mod model;
+pub mod prune;
 pub mod train;
 
 pub mod engine;

@@ -1,6 +1,7 @@
 //! Subcommands of the `pruneplay` binary.
 
 mod bench;
+mod prune;
 mod report;
 mod train;
 
@@ -21,13 +22,19 @@ pub struct Cli {
 enum Command {
     /// Train an MLP on MNIST (or Fashion-MNIST) and report validation and test accuracy.
     Train(train::TrainArgs),
-    /// Measure training throughput (samples per second) of the CPU engine.
+    /// Measure training throughput (samples per second) of the CPU or GPU engine.
     Bench(bench::BenchArgs),
+    /// Prune a saved model with one method (--list shows them), optionally fine-tune, report.
+    Prune(prune::PruneArgs),
+    /// Every (method, sparsity) pair on one model: accuracy-vs-sparsity curves.
+    Sweep(prune::SweepArgs),
 }
 
 pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Train(args) => train::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Prune(args) => prune::run(args),
+        Command::Sweep(args) => prune::sweep(args),
     }
 }

@@ -1,0 +1,335 @@
+//! `pruneplay prune`: one method, one sparsity, on a saved model; optional fine-tuning.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::report::Reporter;
+use super::train::{DatasetName, load_data};
+use pruneplay::data::Mnist;
+use pruneplay::model::Mlp;
+use pruneplay::prune::calibration::Calibration;
+use pruneplay::prune::compaction::{compact, parameter_count};
+use pruneplay::prune::{self, LayerCount, Method, NM, PruneOptions};
+use pruneplay::train::{Budget, TrainConfig, Trainer, evaluate};
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// List the methods with one line each, and exit.
+    #[arg(long)]
+    list: bool,
+    /// The trained model (safetensors with PyTorch names, e.g. from `pruneplay train --out`).
+    #[arg(long, required_unless_present = "list")]
+    model: Option<PathBuf>,
+    #[arg(long, default_value = "magnitude")]
+    method: String,
+    /// Fraction of the still-unpruned weights to prune (of hidden neurons for structured methods).
+    #[arg(long, default_value_t = 0.5)]
+    sparsity: f64,
+    /// N of an N:M pattern (with --m): keep N of every M consecutive inputs.
+    #[arg(long, requires = "m")]
+    n: Option<usize>,
+    #[arg(long, requires = "n")]
+    m: Option<usize>,
+    /// Calibration samples for taylor, taylor-neuron, wanda and sparsegpt.
+    #[arg(long, default_value_t = prune::calibration::DEFAULT_SAMPLES)]
+    calib: usize,
+    /// Epochs of fine-tuning with the masks held (0: none).
+    #[arg(long, default_value_t = 0)]
+    finetune_epochs: u32,
+    /// Per-layer fractions, e.g. 0.8,0.8,0.5 (overrides --sparsity and --output-rate).
+    #[arg(long, value_delimiter = ',')]
+    per_layer: Option<Vec<f64>>,
+    /// The output layer prunes this multiple of the sparsity (0 leaves it alone).
+    #[arg(long, default_value_t = 1.0)]
+    output_rate: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "mnist")]
+    dataset: DatasetName,
+    /// Save the pruned model (weights and masks under the PyTorch names).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Compaction {
+    arch: String,
+    parameters_before: usize,
+    parameters_after: usize,
+    neurons_removed: usize,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    event: &'static str,
+    method: &'static str,
+    sparsity: f64,
+    n_m: Option<String>,
+    weights_remaining: f64,
+    layers: Vec<LayerCount>,
+    test_acc_before: f64,
+    test_acc_pruned: f64,
+    test_acc_finetuned: Option<f64>,
+    compacted: Option<Compaction>,
+    seconds: f64,
+    out: Option<String>,
+}
+
+pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if args.list {
+        for m in Method::ALL {
+            println!("{:<17} {}", m.name(), m.summary());
+        }
+        return Ok(());
+    }
+    let method = Method::from_name(&args.method)?;
+    let Some(path) = args.model.as_ref() else {
+        return Err("--model is required".into());
+    };
+    let options = PruneOptions {
+        sparsity: args.sparsity,
+        per_layer: args.per_layer.clone(),
+        output_rate: args.output_rate,
+        pattern: args.n.zip(args.m).map(|(n, m)| NM { n, m }),
+        seed: args.seed,
+        calibration_samples: args.calib,
+    };
+    let mut model = pruneplay::checkpoint::load(path)?;
+    options.validate(method, &model)?;
+    let data = load_data(args.data.clone(), args.dataset)?;
+    check_fits(&model, &data)?;
+    let summary = prune_and_report(
+        method,
+        &mut model,
+        &data,
+        &options,
+        args.finetune_epochs,
+        args.seed,
+    )?;
+    if let Some(out) = &args.out {
+        pruneplay::checkpoint::save(&model, out)?;
+    }
+    let summary = Summary {
+        out: args.out.as_ref().map(|p| p.display().to_string()),
+        ..summary
+    };
+    let reporter = Reporter::new(args.json, 1, "pruning");
+    reporter.summary(&summary, || {
+        let mut text = format!(
+            "{} at sparsity {}: {:.2}% of weights remain; test accuracy {:.2}% → {:.2}% pruned",
+            summary.method,
+            summary
+                .n_m
+                .clone()
+                .unwrap_or_else(|| summary.sparsity.to_string()),
+            100.0 * summary.weights_remaining,
+            100.0 * summary.test_acc_before,
+            100.0 * summary.test_acc_pruned
+        );
+        if let Some(f) = summary.test_acc_finetuned {
+            text.push_str(&format!(" → {:.2}% fine-tuned", 100.0 * f));
+        }
+        for l in &summary.layers {
+            text.push_str(&format!(
+                "\n  {:<10} {:>7} of {:>7} weights remain",
+                l.name, l.remaining, l.weights
+            ));
+        }
+        if let Some(c) = &summary.compacted {
+            text.push_str(&format!(
+                "\ncompacted to {} ({} → {} parameters)",
+                c.arch, c.parameters_before, c.parameters_after
+            ));
+        }
+        text.push_str(&format!("\npruning took {:.3} s", summary.seconds));
+        text
+    });
+    Ok(())
+}
+
+/// A model trained on other data (other image size or classes) is refused with a message.
+pub fn check_fits(model: &Mlp, data: &Mnist) -> Result<(), String> {
+    let arch = model.architecture();
+    if arch.inputs() != data.train.features() || arch.outputs() != data.train.classes() {
+        return Err(format!(
+            "the model is {arch} but the data has {} pixels per image and {} classes",
+            data.train.features(),
+            data.train.classes()
+        ));
+    }
+    Ok(())
+}
+
+/// Prunes `model` in place (and fine-tunes it when asked), measuring what the summary reports.
+fn prune_and_report(
+    method: Method,
+    model: &mut Mlp,
+    data: &Mnist,
+    options: &PruneOptions,
+    finetune_epochs: u32,
+    seed: u64,
+) -> Result<Summary, Box<dyn std::error::Error>> {
+    let before = evaluate(model, &data.test).accuracy;
+    let calibration = if method.needs_calibration() {
+        Some(Calibration::from_dataset(
+            &data.train,
+            options.calibration_samples,
+        )?)
+    } else {
+        None
+    };
+    let started = Instant::now();
+    prune::prune(method, model, calibration.as_ref(), options)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let pruned = evaluate(model, &data.test).accuracy;
+    let finetuned = if finetune_epochs > 0 {
+        let config = TrainConfig {
+            arch: model.architecture(),
+            budget: Budget::Epochs(finetune_epochs),
+            seed,
+            ..TrainConfig::default()
+        };
+        let mut trainer = Trainer::with_model(model.clone(), &config, &data.train)?;
+        trainer.train_steps(&data.train, config.total_steps(data.train.len()))?;
+        *model = trainer.into_model();
+        Some(evaluate(model, &data.test).accuracy)
+    } else {
+        None
+    };
+    let compacted = if method.is_structured() {
+        let c = compact(model)?;
+        Some(Compaction {
+            arch: c.model.architecture().to_string(),
+            parameters_before: parameter_count(model),
+            parameters_after: parameter_count(&c.model),
+            neurons_removed: model.layers().iter().map(|l| l.outputs()).sum::<usize>()
+                - c.model.layers().iter().map(|l| l.outputs()).sum::<usize>(),
+        })
+    } else {
+        None
+    };
+    Ok(Summary {
+        event: "summary",
+        method: method.name(),
+        sparsity: options.sparsity,
+        n_m: options.pattern.map(|p| format!("{}:{}", p.n, p.m)),
+        weights_remaining: model.weights_remaining(),
+        layers: prune::layer_counts(model),
+        test_acc_before: before,
+        test_acc_pruned: pruned,
+        test_acc_finetuned: finetuned,
+        compacted,
+        seconds,
+        out: None,
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The trained model every (method, sparsity) starts from.
+    #[arg(long)]
+    model: PathBuf,
+    /// `all` or a comma-separated list of method names.
+    #[arg(long, default_value = "all")]
+    methods: String,
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.7,0.9,0.95,0.98")]
+    sparsities: Vec<f64>,
+    #[arg(long, default_value_t = 0)]
+    finetune_epochs: u32,
+    #[arg(long, default_value_t = 1.0)]
+    output_rate: f64,
+    #[arg(long, default_value_t = prune::calibration::DEFAULT_SAMPLES)]
+    calib: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "mnist")]
+    dataset: DatasetName,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `pruneplay sweep`: one line per (method, sparsity), for accuracy-vs-sparsity curves; the last
+/// line is a summary.
+pub fn sweep(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let methods: Vec<Method> = if args.methods == "all" {
+        Method::ALL.to_vec()
+    } else {
+        args.methods
+            .split(',')
+            .map(|m| Method::from_name(m.trim()))
+            .collect::<Result<_, _>>()?
+    };
+    let model = pruneplay::checkpoint::load(&args.model)?;
+    let data = load_data(args.data.clone(), args.dataset)?;
+    check_fits(&model, &data)?;
+    let total = (methods.len() * args.sparsities.len()) as u64;
+    let reporter = Reporter::new(args.json, total, "sweeping");
+    let mut done = 0;
+    for &method in &methods {
+        for &sparsity in &args.sparsities {
+            let options = PruneOptions {
+                sparsity,
+                output_rate: args.output_rate,
+                seed: args.seed,
+                calibration_samples: args.calib,
+                ..PruneOptions::default()
+            };
+            options.validate(method, &model)?;
+            let mut pruned = model.clone();
+            let mut row = prune_and_report(
+                method,
+                &mut pruned,
+                &data,
+                &options,
+                args.finetune_epochs,
+                args.seed,
+            )?;
+            row.event = "result";
+            done += 1;
+            reporter.progress(done, &row, || {
+                format!(
+                    "{} {sparsity}: {:.2}%",
+                    method.name(),
+                    100.0 * row.test_acc_pruned
+                )
+            });
+            if !args.json {
+                println!(
+                    "{:<17} sparsity {:<5} remaining {:>6.2}%  accuracy {:.2}% → pruned {:.2}%{}",
+                    method.name(),
+                    sparsity,
+                    100.0 * row.weights_remaining,
+                    100.0 * row.test_acc_before,
+                    100.0 * row.test_acc_pruned,
+                    row.test_acc_finetuned
+                        .map(|f| format!(" → fine-tuned {:.2}%", 100.0 * f))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+    #[derive(Serialize)]
+    struct SweepSummary {
+        event: &'static str,
+        runs: u64,
+        methods: Vec<&'static str>,
+        sparsities: Vec<f64>,
+    }
+    let summary = SweepSummary {
+        event: "summary",
+        runs: done,
+        methods: methods.iter().map(|m| m.name()).collect(),
+        sparsities: args.sparsities.clone(),
+    };
+    reporter.summary(&summary, || format!("{done} runs"));
+    Ok(())
+}

@@ -1,0 +1,475 @@
+//! Pruning methods, each in its own file, exposed in stages so the page and the CLI can show each
+//! one: (1) importance scores, per weight or per neuron; (2) the selection: the new masks (and,
+//! for SparseGPT, the compensated weights); (3) applying it to the model; (4) fine-tuning with the
+//! masks held is ordinary training ([`crate::train::Trainer::with_model`]).
+//!
+//! Options shared by all methods: the sparsity (the fraction of the still-unpruned weights to
+//! prune, as `torch.nn.utils.prune` counts it), optional per-layer amounts, the output layer's rate
+//! as a multiplier of the sparsity, an N:M pattern, a seed, and the calibration size. Biases are
+//! never pruned. Structured methods prune neurons of hidden layers only, never output units.
+
+pub mod calibration;
+pub mod compaction;
+pub mod global_magnitude;
+pub mod linalg;
+pub mod magnitude;
+pub mod random;
+pub mod selection;
+pub mod sparsegpt;
+pub mod structured;
+pub mod taylor;
+pub mod wanda;
+
+use ndarray::{Array1, Array2};
+use serde::Serialize;
+
+use self::calibration::Calibration;
+use self::selection::{n_of_m, prune_lowest, prune_lowest_per_row};
+use crate::error::{Error, Result};
+use crate::model::Mlp;
+
+/// A semi-structured N:M pattern: in every group of `m` consecutive inputs of an output row,
+/// `n` weights are kept (2:4 is what NVIDIA Ampere sparse tensor cores accelerate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NM {
+    pub n: usize,
+    pub m: usize,
+}
+
+/// The one-shot methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Magnitude,
+    GlobalMagnitude,
+    Random,
+    StructuredL1,
+    StructuredL2,
+    Taylor,
+    TaylorNeuron,
+    Wanda,
+    SparseGpt,
+}
+
+impl Method {
+    pub const ALL: [Method; 9] = [
+        Method::Magnitude,
+        Method::GlobalMagnitude,
+        Method::Random,
+        Method::StructuredL1,
+        Method::StructuredL2,
+        Method::Taylor,
+        Method::TaylorNeuron,
+        Method::Wanda,
+        Method::SparseGpt,
+    ];
+
+    /// The name on the command line and in URLs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Magnitude => "magnitude",
+            Method::GlobalMagnitude => "global-magnitude",
+            Method::Random => "random",
+            Method::StructuredL1 => "structured-l1",
+            Method::StructuredL2 => "structured-l2",
+            Method::Taylor => "taylor",
+            Method::TaylorNeuron => "taylor-neuron",
+            Method::Wanda => "wanda",
+            Method::SparseGpt => "sparsegpt",
+        }
+    }
+
+    /// One line for `pruneplay prune --list`.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Method::Magnitude => {
+                "smallest |w| in each layer (PyTorch l1_unstructured); N:M with --n/--m"
+            }
+            Method::GlobalMagnitude => {
+                "smallest |w| across all layers ranked together (global_unstructured)"
+            }
+            Method::Random => "random weights in each layer: the baseline",
+            Method::StructuredL1 => {
+                "whole hidden neurons with the smallest L1 norm of incoming weights"
+            }
+            Method::StructuredL2 => {
+                "whole hidden neurons with the smallest L2 norm of incoming weights"
+            }
+            Method::Taylor => "smallest |w · dL/dw| summed over calibration batches, per layer",
+            Method::TaylorNeuron => "whole hidden neurons with the smallest summed Taylor scores",
+            Method::Wanda => {
+                "smallest |w| · ||x||, per output row, layer by layer; N:M with --n/--m"
+            }
+            Method::SparseGpt => {
+                "OBS saliency w²/[H⁻¹]ᵢᵢ with compensating updates; N:M with --n/--m"
+            }
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|m| m.name()).collect();
+                Error::Config(format!(
+                    "unknown method {name:?}; the methods are {}",
+                    names.join(", ")
+                ))
+            })
+    }
+
+    /// Removes whole neurons (then [`compaction::compact`] can shrink the model).
+    pub fn is_structured(self) -> bool {
+        matches!(
+            self,
+            Method::StructuredL1 | Method::StructuredL2 | Method::TaylorNeuron
+        )
+    }
+
+    /// Looks at calibration data.
+    pub fn needs_calibration(self) -> bool {
+        matches!(
+            self,
+            Method::Taylor | Method::TaylorNeuron | Method::Wanda | Method::SparseGpt
+        )
+    }
+
+    pub fn supports_n_m(self) -> bool {
+        matches!(self, Method::Magnitude | Method::Wanda | Method::SparseGpt)
+    }
+}
+
+/// Settings shared by every method.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PruneOptions {
+    /// Fraction of the still-unpruned weights to prune (of hidden neurons, for structured methods).
+    pub sparsity: f64,
+    /// Per-layer fractions, overriding `sparsity` and `output_rate`.
+    pub per_layer: Option<Vec<f64>>,
+    /// The output layer prunes `output_rate × sparsity`: 1 as PyTorch does when every layer is
+    /// listed, 0.5 as the lottery-ticket paper, 0 to leave it alone as open_lth does.
+    pub output_rate: f64,
+    /// N:M instead of a fraction (the sparsity is then 1 − N/M).
+    pub pattern: Option<NM>,
+    pub seed: u64,
+    pub calibration_samples: usize,
+}
+
+impl Default for PruneOptions {
+    fn default() -> Self {
+        Self {
+            sparsity: 0.5,
+            per_layer: None,
+            output_rate: 1.0,
+            pattern: None,
+            seed: 0,
+            calibration_samples: calibration::DEFAULT_SAMPLES,
+        }
+    }
+}
+
+impl PruneOptions {
+    pub fn validate(&self, method: Method, model: &Mlp) -> Result<()> {
+        let fraction = |what: &str, v: f64| {
+            if (0.0..1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(Error::Config(format!("{what} {v} is outside [0, 1)")))
+            }
+        };
+        fraction("sparsity", self.sparsity)?;
+        if !(0.0..=1.0).contains(&self.output_rate) {
+            return Err(Error::Config(format!(
+                "output rate {} is outside [0, 1]",
+                self.output_rate
+            )));
+        }
+        if let Some(per_layer) = &self.per_layer {
+            if per_layer.len() != model.layers().len() {
+                return Err(Error::Config(format!(
+                    "{} per-layer amounts for a model with {} layers",
+                    per_layer.len(),
+                    model.layers().len()
+                )));
+            }
+            for &a in per_layer {
+                fraction("per-layer amount", a)?;
+            }
+        }
+        if let Some(p) = self.pattern {
+            if !method.supports_n_m() {
+                return Err(Error::Config(format!(
+                    "{} has no N:M form (use magnitude, wanda or sparsegpt)",
+                    method.name()
+                )));
+            }
+            if p.m == 0 || p.n == 0 || p.n > p.m {
+                return Err(Error::Config(format!(
+                    "N:M needs 0 < N <= M; got {}:{}",
+                    p.n, p.m
+                )));
+            }
+            for (i, l) in model.layers().iter().enumerate() {
+                if l.inputs() % p.m != 0 {
+                    return Err(Error::Config(format!(
+                        "layer {i} has {} inputs, not a multiple of M = {}",
+                        l.inputs(),
+                        p.m
+                    )));
+                }
+            }
+        }
+        if method.needs_calibration() && self.calibration_samples == 0 {
+            return Err(Error::Config(
+                "calibration size 0: at least one sample is needed".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The fraction layer `i` of `layers` prunes.
+    pub fn layer_amount(&self, i: usize, layers: usize) -> f64 {
+        match &self.per_layer {
+            Some(a) => a[i],
+            None if i + 1 == layers => self.sparsity * self.output_rate,
+            None => self.sparsity,
+        }
+    }
+
+    /// Whether layer `i` is pruned at all (an output rate of 0 leaves the output layer alone).
+    fn prunes_layer(&self, i: usize, layers: usize) -> bool {
+        self.per_layer
+            .as_ref()
+            .map_or(i + 1 < layers || self.output_rate > 0.0, |a| a[i] > 0.0)
+    }
+}
+
+/// Stage 1: importance, one matrix per layer (per weight) or one vector per layer (per neuron).
+#[derive(Debug, Clone)]
+pub enum Scores {
+    Weights(Vec<Array2<f32>>),
+    Neurons(Vec<Array1<f32>>),
+}
+
+/// Stage 2: the new masks, and for SparseGPT the compensated weights.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub masks: Vec<Array2<f32>>,
+    pub weights: Option<Vec<Array2<f32>>>,
+}
+
+/// Weights and survivors of one layer, named as in the checkpoint (`0.weight`, …).
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerCount {
+    pub name: String,
+    pub weights: usize,
+    pub remaining: usize,
+}
+
+pub fn layer_counts(model: &Mlp) -> Vec<LayerCount> {
+    model
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LayerCount {
+            name: format!("{}.weight", 2 * i),
+            weights: l.weight.len(),
+            remaining: l.kept(),
+        })
+        .collect()
+}
+
+fn calibration_for(method: Method, calibration: Option<&Calibration>) -> Result<&Calibration> {
+    calibration.ok_or_else(|| Error::Config(format!("{} needs calibration data", method.name())))
+}
+
+/// Stage 1. For Wanda and SparseGPT, layer l's scores are computed on the inputs it sees once the
+/// layers before it are pruned (that is how those methods calibrate), so `options` matter here.
+pub fn scores(
+    method: Method,
+    model: &Mlp,
+    calibration: Option<&Calibration>,
+    options: &PruneOptions,
+) -> Result<Scores> {
+    options.validate(method, model)?;
+    Ok(match method {
+        Method::Magnitude | Method::GlobalMagnitude => Scores::Weights(magnitude::scores(model)),
+        Method::Random => Scores::Weights(random::scores(model, options.seed)),
+        Method::StructuredL1 => Scores::Neurons(structured::neuron_norms(model, 1)),
+        Method::StructuredL2 => Scores::Neurons(structured::neuron_norms(model, 2)),
+        Method::Taylor => Scores::Weights(taylor::weight_scores(
+            model,
+            calibration_for(method, calibration)?,
+        )),
+        Method::TaylorNeuron => Scores::Neurons(taylor::neuron_scores(
+            model,
+            calibration_for(method, calibration)?,
+        )),
+        Method::Wanda => Scores::Weights(
+            layer_by_layer(
+                method,
+                model,
+                calibration_for(method, calibration)?,
+                options,
+            )?
+            .0,
+        ),
+        Method::SparseGpt => Scores::Weights(
+            layer_by_layer(
+                method,
+                model,
+                calibration_for(method, calibration)?,
+                options,
+            )?
+            .0,
+        ),
+    })
+}
+
+/// Stage 2: the masks (and weights) the scores imply under `options`.
+pub fn select(
+    method: Method,
+    model: &Mlp,
+    scores: &Scores,
+    calibration: Option<&Calibration>,
+    options: &PruneOptions,
+) -> Result<Selection> {
+    options.validate(method, model)?;
+    let layers = model.layers();
+    let n = layers.len();
+    if method == Method::SparseGpt {
+        let (_, selection) = layer_by_layer(
+            method,
+            model,
+            calibration_for(method, calibration)?,
+            options,
+        )?;
+        return Ok(selection);
+    }
+    let masks = match (method, scores) {
+        (Method::GlobalMagnitude, _) if options.per_layer.is_none() => {
+            global_magnitude::select(model, options.sparsity, options.output_rate)
+        }
+        (_, Scores::Neurons(neuron_scores)) => {
+            structured::select(model, neuron_scores, options.sparsity)
+        }
+        (_, Scores::Weights(weight_scores)) => layers
+            .iter()
+            .zip(weight_scores)
+            .enumerate()
+            .map(|(i, (l, s))| select_layer(method, s, &l.mask, i, n, options))
+            .collect(),
+    };
+    Ok(Selection {
+        masks,
+        weights: None,
+    })
+}
+
+/// One layer's mask from weight-level scores: N:M, per row (Wanda), or per layer.
+fn select_layer(
+    method: Method,
+    scores: &Array2<f32>,
+    mask: &Array2<f32>,
+    i: usize,
+    n: usize,
+    o: &PruneOptions,
+) -> Array2<f32> {
+    if !o.prunes_layer(i, n) {
+        return mask.clone();
+    }
+    match (o.pattern, method) {
+        (Some(p), _) => n_of_m(scores.view(), mask.view(), p),
+        (None, Method::Wanda) => {
+            prune_lowest_per_row(scores.view(), mask.view(), o.layer_amount(i, n))
+        }
+        (None, _) => prune_lowest(scores.view(), mask.view(), o.layer_amount(i, n)),
+    }
+}
+
+/// Wanda and SparseGPT: layer by layer, each scored (and for SparseGPT, solved) on the inputs
+/// that flow through the layers already pruned. Returns every layer's scores and the selection.
+fn layer_by_layer(
+    method: Method,
+    model: &Mlp,
+    calibration: &Calibration,
+    o: &PruneOptions,
+) -> Result<(Vec<Array2<f32>>, Selection)> {
+    let mut working = model.clone();
+    let n = model.layers().len();
+    let mut all_scores = Vec::with_capacity(n);
+    let mut weights = Vec::with_capacity(n);
+    for i in 0..n {
+        let inputs = calibration.layer_inputs(&working, i);
+        let layer = &working.layers()[i];
+        let (scores, mask, weight) = match method {
+            Method::SparseGpt if o.prunes_layer(i, n) => {
+                let opts = sparsegpt::SparseGptOptions {
+                    sparsity: o.layer_amount(i, n),
+                    pattern: o.pattern,
+                    ..Default::default()
+                };
+                let solved = sparsegpt::sparsegpt_layer(layer.weight.view(), inputs.view(), &opts)?;
+                // The saliency SparseGPT starts from: w² / [H⁻¹]_jj.
+                let mut s = layer.weight.mapv(|w| w * w);
+                s /= &solved.hinv_diag.mapv(|d| d.max(f32::MIN_POSITIVE));
+                // Keep what was pruned before pruned.
+                let mask = &solved.mask * &layer.mask;
+                (s, mask, solved.weight)
+            }
+            Method::SparseGpt => (
+                layer.weight.mapv(|w| w * w),
+                layer.mask.clone(),
+                layer.weight.clone(),
+            ),
+            _ => {
+                let s = wanda::layer_scores(&layer.weight, &wanda::input_norms(&inputs));
+                let mask = select_layer(method, &s, &layer.mask, i, n, o);
+                (s, mask, layer.weight.clone())
+            }
+        };
+        let layer = &mut working.layers_mut()[i];
+        layer.weight = weight.clone();
+        layer.set_mask(mask)?;
+        weights.push(layer.weight.clone());
+        all_scores.push(scores);
+    }
+    let masks = working.layers().iter().map(|l| l.mask.clone()).collect();
+    let weights = (method == Method::SparseGpt).then_some(weights);
+    Ok((all_scores, Selection { masks, weights }))
+}
+
+/// Stage 3: writes the selection into the model (pruned weights become exactly 0).
+pub fn apply(model: &mut Mlp, selection: &Selection) -> Result<()> {
+    for (i, (layer, mask)) in model
+        .layers_mut()
+        .iter_mut()
+        .zip(&selection.masks)
+        .enumerate()
+    {
+        if let Some(weights) = &selection.weights {
+            if weights[i].dim() != layer.weight.dim() {
+                return Err(Error::Shape {
+                    op: "prune::apply",
+                    detail: format!("layer {i}"),
+                });
+            }
+            layer.weight = weights[i].clone();
+        }
+        layer.set_mask(mask.clone())?;
+    }
+    Ok(())
+}
+
+/// All three stages at once.
+pub fn prune(
+    method: Method,
+    model: &mut Mlp,
+    calibration: Option<&Calibration>,
+    options: &PruneOptions,
+) -> Result<Selection> {
+    let s = scores(method, model, calibration, options)?;
+    let selection = select(method, model, &s, calibration, options)?;
+    apply(model, &selection)?;
+    Ok(selection)
+}
