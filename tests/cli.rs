@@ -132,3 +132,120 @@ fn a_diverging_learning_rate_stops_with_advice_and_keeps_the_model() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A small trained model saved by the CLI itself.
+fn trained_checkpoint(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("trained.safetensors");
+    let out = pruneplay(&["train", "--iters", "300", "--out", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    path
+}
+
+fn last_json(out: &Output) -> Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().expect("some output")).expect("JSON")
+}
+
+#[test]
+fn prune_lists_every_method_and_reports_a_json_summary() {
+    common::mnist();
+    let out = pruneplay(&["prune", "--list"]);
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    for name in [
+        "magnitude",
+        "global-magnitude",
+        "random",
+        "structured-l1",
+        "structured-l2",
+        "taylor",
+        "taylor-neuron",
+        "wanda",
+        "sparsegpt",
+        "imp",
+        "gradual",
+    ] {
+        assert!(
+            listed.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} missing from --list:\n{listed}"
+        );
+    }
+
+    let dir = std::env::temp_dir().join(format!("pruneplay-prune-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = trained_checkpoint(&dir);
+    let pruned_path = dir.join("pruned.safetensors");
+    let out = pruneplay(&[
+        "prune",
+        "--model",
+        model.to_str().unwrap(),
+        "--method",
+        "wanda",
+        "--sparsity",
+        "0.5",
+        "--json",
+        "--out",
+        pruned_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = last_json(&out);
+    assert_eq!(summary["method"], "wanda");
+    assert_eq!(summary["layers"][0]["name"], "0.weight");
+    assert_eq!(summary["layers"][0]["remaining"], 300 * (784 - 392));
+    assert!((summary["weights_remaining"].as_f64().unwrap() - 0.5).abs() < 0.01);
+    assert!(summary["test_acc_pruned"].as_f64().unwrap() > 0.8);
+    assert!(summary["seconds"].as_f64().unwrap() >= 0.0);
+    let saved = pruneplay::checkpoint::load(&pruned_path).unwrap();
+    assert!((saved.weights_remaining() - 0.5).abs() < 0.01);
+
+    let out = pruneplay(&[
+        "prune",
+        "--model",
+        model.to_str().unwrap(),
+        "--method",
+        "structured-l2",
+        "--sparsity",
+        "0.5",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(last_json(&out)["compacted"]["arch"], "784-150-50-10");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn prune_rejects_bad_settings_with_messages() {
+    common::mnist();
+    let dir = std::env::temp_dir().join(format!("pruneplay-prune-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = trained_checkpoint(&dir);
+    let m = model.to_str().unwrap();
+    assert_clean_failure(
+        &pruneplay(&["prune", "--model", m, "--method", "magnitudes"]),
+        "unknown method",
+    );
+    assert_clean_failure(
+        &pruneplay(&["prune", "--model", m, "--sparsity", "1"]),
+        "outside [0, 1)",
+    );
+    assert_clean_failure(
+        &pruneplay(&["prune", "--model", m, "--n", "5", "--m", "4"]),
+        "0 < N <= M",
+    );
+    assert_clean_failure(
+        &pruneplay(&["prune", "--model", m, "--method", "wanda", "--calib", "0"]),
+        "calibration size 0",
+    );
+    // A model for other data: 16 inputs, not 784 pixels.
+    let small = dir.join("small.safetensors");
+    let tiny = pruneplay::model::Mlp::new(
+        &"16-8-10".parse().unwrap(),
+        pruneplay::model::Init::Glorot,
+        &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1),
+    );
+    pruneplay::checkpoint::save(&tiny, &small).unwrap();
+    assert_clean_failure(
+        &pruneplay(&["prune", "--model", small.to_str().unwrap()]),
+        "the model is 16-8-10 but the data has 784 pixels",
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

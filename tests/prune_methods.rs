@@ -450,3 +450,74 @@ fn bad_options_are_clear_errors() {
             .contains("unknown method")
     );
 }
+
+#[test]
+fn iterative_magnitude_reaches_the_target_through_equal_rounds() {
+    use pruneplay::prune::iterative::{iterative_magnitude, per_round_amount};
+    let amount = per_round_amount(0.9, 3);
+    assert!(((1.0 - amount).powi(3) - 0.1).abs() < 1e-12);
+    let (model, mnist) = trained();
+    let mut m = model.clone();
+    let finetune = TrainConfig {
+        budget: Budget::Iters(20),
+        ..TrainConfig::default()
+    };
+    let mut seen = Vec::new();
+    let rounds = iterative_magnitude(
+        &mut m,
+        mnist,
+        Method::Magnitude,
+        &PruneOptions {
+            sparsity: 0.9,
+            ..Default::default()
+        },
+        3,
+        &finetune,
+        |r| seen.push(r.round),
+    )
+    .unwrap();
+    assert_eq!(seen, [1, 2, 3]);
+    // Each round keeps (1 − amount) of what was left, with PyTorch's rounding per layer.
+    for (l, original) in m.layers().iter().zip(model.layers()) {
+        let mut left = original.weight.len();
+        for _ in 0..3 {
+            left -= count_to_prune(amount, left);
+        }
+        assert_eq!(l.kept(), left);
+    }
+    assert!((rounds[2].weights_remaining - 0.1).abs() < 0.001);
+}
+
+#[test]
+fn gradual_pruning_follows_the_schedule_and_ends_at_the_target() {
+    use pruneplay::prune::gradual::{Schedule, train_with_gradual_pruning};
+    let (model, mnist) = trained();
+    let schedule = Schedule {
+        initial: 0.0,
+        target: 0.8,
+        start: 0,
+        pruning_steps: 4,
+        every: 10,
+    };
+    let config = TrainConfig {
+        budget: Budget::Iters(1_000),
+        ..TrainConfig::default()
+    };
+    let (pruned, points) =
+        train_with_gradual_pruning(model.clone(), mnist, &config, &schedule, 1.0, 10, |_| {})
+            .unwrap();
+    assert_eq!(
+        points.iter().map(|p| p.step).collect::<Vec<_>>(),
+        [0, 10, 20, 30, 40]
+    );
+    for p in &points {
+        assert!(
+            (1.0 - p.weights_remaining - p.target_sparsity).abs() < 0.001,
+            "{p:?}"
+        );
+    }
+    for l in pruned.layers() {
+        let n = l.weight.len();
+        assert_eq!(n - l.kept(), (0.8 * n as f64).round_ties_even() as usize);
+    }
+}

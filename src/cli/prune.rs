@@ -39,6 +39,18 @@ pub struct PruneArgs {
     /// Epochs of fine-tuning with the masks held (0: none).
     #[arg(long, default_value_t = 0)]
     finetune_epochs: u32,
+    /// imp: rounds of prune → fine-tune (--finetune-epochs per round, default 1).
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
+    /// imp: rank all layers together (global magnitude) instead of per layer.
+    #[arg(long)]
+    global: bool,
+    /// gradual: pruning steps after the first (n in Zhu & Gupta's schedule).
+    #[arg(long, default_value_t = 10)]
+    gradual_steps: u32,
+    /// gradual: training steps between pruning steps (Δt).
+    #[arg(long, default_value_t = 100)]
+    prune_every: u64,
     /// Per-layer fractions, e.g. 0.8,0.8,0.5 (overrides --sparsity and --output-rate).
     #[arg(long, value_delimiter = ',')]
     per_layer: Option<Vec<f64>>,
@@ -78,6 +90,10 @@ struct Summary {
     test_acc_pruned: f64,
     test_acc_finetuned: Option<f64>,
     compacted: Option<Compaction>,
+    /// imp: each round.
+    rounds: Option<Vec<pruneplay::prune::iterative::Round>>,
+    /// gradual: each pruning point.
+    schedule: Option<Vec<pruneplay::prune::gradual::Point>>,
     seconds: f64,
     out: Option<String>,
 }
@@ -87,7 +103,18 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         for m in Method::ALL {
             println!("{:<17} {}", m.name(), m.summary());
         }
+        println!(
+            "{:<17} iterative magnitude: --rounds of prune → fine-tune, 1 − (1 − s)^(1/n) per round",
+            "imp"
+        );
+        println!(
+            "{:<17} magnitude pruning during training on Zhu & Gupta's cubic schedule",
+            "gradual"
+        );
         return Ok(());
+    }
+    if args.method == "imp" || args.method == "gradual" {
+        return run_schedule(&args);
     }
     let method = Method::from_name(&args.method)?;
     let Some(path) = args.model.as_ref() else {
@@ -226,9 +253,126 @@ fn prune_and_report(
         test_acc_pruned: pruned,
         test_acc_finetuned: finetuned,
         compacted,
+        rounds: None,
+        schedule: None,
         seconds,
         out: None,
     })
+}
+
+/// `--method imp` and `--method gradual`: magnitude pruning spread over training.
+fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use pruneplay::prune::{gradual, iterative};
+    let Some(path) = args.model.as_ref() else {
+        return Err("--model is required".into());
+    };
+    let mut model = pruneplay::checkpoint::load(path)?;
+    let data = load_data(args.data.clone(), args.dataset)?;
+    check_fits(&model, &data)?;
+    let options = PruneOptions {
+        sparsity: args.sparsity,
+        per_layer: args.per_layer.clone(),
+        output_rate: args.output_rate,
+        seed: args.seed,
+        ..PruneOptions::default()
+    };
+    options.validate(Method::Magnitude, &model)?;
+    let arch = model.architecture();
+    let config = |budget| TrainConfig {
+        arch: arch.clone(),
+        budget,
+        seed: args.seed,
+        ..TrainConfig::default()
+    };
+    let before = evaluate(&model, &data.test).accuracy;
+    let reporter = Reporter::new(args.json, 1, "pruning");
+    let started = Instant::now();
+    let (rounds, schedule, pruned) = if args.method == "imp" {
+        let epochs = args.finetune_epochs.max(1);
+        let method = if args.global {
+            Method::GlobalMagnitude
+        } else {
+            Method::Magnitude
+        };
+        let rounds = iterative::iterative_magnitude(
+            &mut model,
+            &data,
+            method,
+            &options,
+            args.rounds,
+            &config(Budget::Epochs(epochs)),
+            |r| {
+                reporter.progress(u64::from(r.round), r, || {
+                    format!("round {}: {:.2}%", r.round, 100.0 * r.test_acc_finetuned)
+                })
+            },
+        )?;
+        let pruned = rounds.last().map_or(before, |r| r.test_acc_pruned);
+        (Some(rounds), None, pruned)
+    } else {
+        let plan = gradual::Schedule {
+            initial: 0.0,
+            target: args.sparsity,
+            start: 0,
+            pruning_steps: args.gradual_steps,
+            every: args.prune_every,
+        };
+        // After the last pruning step, fine-tune for --finetune-epochs (in steps).
+        let extra = u64::from(args.finetune_epochs)
+            * config(Budget::Epochs(1)).steps_per_epoch(data.train.len());
+        let (tuned, points) = gradual::train_with_gradual_pruning(
+            model.clone(),
+            &data,
+            &config(Budget::Iters(u64::MAX / 2)),
+            &plan,
+            args.output_rate,
+            extra,
+            |p| {
+                reporter.progress(p.step, p, || {
+                    format!("step {}: {:.1}% pruned", p.step, 100.0 * p.target_sparsity)
+                })
+            },
+        )?;
+        model = tuned;
+        let pruned = evaluate(&model, &data.test).accuracy;
+        (None, Some(points), pruned)
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let finetuned = evaluate(&model, &data.test).accuracy;
+    if let Some(out) = &args.out {
+        pruneplay::checkpoint::save(&model, out)?;
+    }
+    let summary = Summary {
+        event: "summary",
+        method: if args.method == "imp" {
+            "imp"
+        } else {
+            "gradual"
+        },
+        sparsity: args.sparsity,
+        n_m: None,
+        weights_remaining: model.weights_remaining(),
+        layers: prune::layer_counts(&model),
+        test_acc_before: before,
+        test_acc_pruned: pruned,
+        test_acc_finetuned: Some(finetuned),
+        compacted: None,
+        rounds,
+        schedule,
+        seconds,
+        out: args.out.as_ref().map(|p| p.display().to_string()),
+    };
+    reporter.summary(&summary, || {
+        format!(
+            "{}: {:.2}% of weights remain; test accuracy {:.2}% → {:.2}% ({:.1} s including training)",
+            summary.method,
+            100.0 * summary.weights_remaining,
+            100.0 * summary.test_acc_before,
+            100.0 * finetuned,
+            seconds
+        )
+    });
+    Ok(())
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,8 @@
 pub mod calibration;
 pub mod compaction;
 pub mod global_magnitude;
+pub mod gradual;
+pub mod iterative;
 pub mod linalg;
 pub mod magnitude;
 pub mod random;
