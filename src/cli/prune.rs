@@ -76,6 +76,23 @@ struct Compaction {
     parameters_before: usize,
     parameters_after: usize,
     neurons_removed: usize,
+    /// Forward pass over the test set: the masked dense model vs the compacted one (median of 5).
+    dense_forward_ms: f64,
+    compacted_forward_ms: f64,
+}
+
+/// Median wall time of `runs` forward passes over all of `data`, in milliseconds.
+fn forward_ms(model: &Mlp, data: &pruneplay::data::Dataset, runs: usize) -> f64 {
+    let (x, _) = data.batch(0, data.len());
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(model.logits(x.view()));
+            1e3 * t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[runs / 2]
 }
 
 #[derive(Serialize)]
@@ -171,8 +188,8 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         if let Some(c) = &summary.compacted {
             text.push_str(&format!(
-                "\ncompacted to {} ({} → {} parameters)",
-                c.arch, c.parameters_before, c.parameters_after
+                "\ncompacted to {} ({} → {} parameters); forward pass over the test set {:.1} ms → {:.1} ms",
+                c.arch, c.parameters_before, c.parameters_after, c.dense_forward_ms, c.compacted_forward_ms
             ));
         }
         text.push_str(&format!("\npruning took {:.3} s", summary.seconds));
@@ -238,6 +255,8 @@ fn prune_and_report(
             parameters_after: parameter_count(&c.model),
             neurons_removed: model.layers().iter().map(|l| l.outputs()).sum::<usize>()
                 - c.model.layers().iter().map(|l| l.outputs()).sum::<usize>(),
+            dense_forward_ms: forward_ms(model, &data.test, 5),
+            compacted_forward_ms: forward_ms(&c.model, &data.test, 5),
         })
     } else {
         None
