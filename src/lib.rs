@@ -1,8 +1,11 @@
 //! PrunePlay: learn and try neural-network pruning on an MNIST MLP.
 //!
 //! Layers, each with its own dependencies:
-//! - the core ([`data`], [`model`], [`train`], [`checkpoint`]): ndarray and friends only, no web or
-//!   GPU crate, so it runs and is tested natively and is the reference for the other engines;
+//! - the core ([`data`], [`model`], [`train`], [`checkpoint`], [`prune`]): ndarray and friends only,
+//!   no web or GPU crate, so it runs and is tested natively and is the reference for the other
+//!   engines;
+//! - the GPU layer ([`gpu`]): wgpu, natively and in the browser; [`engine`] puts both engines
+//!   behind one interface;
 //! - the web layer (`web`, wasm32 only): the only code that touches wasm-bindgen, web-sys and
 //!   js-sys.
 

@@ -521,3 +521,25 @@ fn gradual_pruning_follows_the_schedule_and_ends_at_the_target() {
         assert_eq!(n - l.kept(), (0.8 * n as f64).round_ties_even() as usize);
     }
 }
+
+#[test]
+fn the_selection_stage_reports_each_layers_threshold() {
+    // Layer 0 scores 1..8: pruning half takes 1, 2, 3, 4; the threshold is 4.
+    let model = Mlp::from_layers(vec![
+        layer(array![[1.0f32, -2.0, 3.0, -4.0], [5.0, 6.0, -7.0, 8.0]]),
+        layer(array![[1.0f32, 1.0]]),
+    ])
+    .unwrap();
+    let options = PruneOptions {
+        sparsity: 0.5,
+        output_rate: 0.0,
+        ..PruneOptions::default()
+    };
+    let scores = prune::scores(Method::Magnitude, &model, None, &options).unwrap();
+    let selection = prune::select(Method::Magnitude, &model, &scores, None, &options).unwrap();
+    assert_eq!(selection.thresholds, [Some(4.0), None]);
+    assert_eq!(
+        selection.masks[0],
+        array![[0.0f32, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]]
+    );
+}

@@ -258,6 +258,31 @@ pub enum Scores {
 pub struct Selection {
     pub masks: Vec<Array2<f32>>,
     pub weights: Option<Vec<Array2<f32>>>,
+    /// Per layer, the highest score among the weights this selection pruned (everything at or
+    /// below it went, ties aside); `None` where nothing new was pruned or scores are per neuron.
+    pub thresholds: Vec<Option<f32>>,
+}
+
+/// The highest score among the weights newly pruned in each layer.
+fn thresholds(scores: &Scores, model: &Mlp, masks: &[Array2<f32>]) -> Vec<Option<f32>> {
+    let Scores::Weights(scores) = scores else {
+        return vec![None; masks.len()];
+    };
+    scores
+        .iter()
+        .zip(model.layers())
+        .zip(masks)
+        .map(|((s, layer), new)| {
+            let newly_pruned = s
+                .iter()
+                .zip(layer.mask.iter().zip(new))
+                .filter(|&(_, (&old, &new))| old != 0.0 && new == 0.0)
+                .map(|(&score, _)| score);
+            newly_pruned.fold(None, |acc: Option<f32>, v| {
+                Some(acc.map_or(v, |a| a.max(v)))
+            })
+        })
+        .collect()
 }
 
 /// Weights and survivors of one layer, named as in the checkpoint (`0.weight`, …).
@@ -340,12 +365,13 @@ pub fn select(
     let layers = model.layers();
     let n = layers.len();
     if method == Method::SparseGpt {
-        let (_, selection) = layer_by_layer(
+        let (_, mut selection) = layer_by_layer(
             method,
             model,
             calibration_for(method, calibration)?,
             options,
         )?;
+        selection.thresholds = thresholds(scores, model, &selection.masks);
         return Ok(selection);
     }
     let masks = match (method, scores) {
@@ -362,9 +388,11 @@ pub fn select(
             .map(|(i, (l, s))| select_layer(method, s, &l.mask, i, n, options))
             .collect(),
     };
+    let thresholds = thresholds(scores, model, &masks);
     Ok(Selection {
         masks,
         weights: None,
+        thresholds,
     })
 }
 
@@ -438,7 +466,14 @@ fn layer_by_layer(
     }
     let masks = working.layers().iter().map(|l| l.mask.clone()).collect();
     let weights = (method == Method::SparseGpt).then_some(weights);
-    Ok((all_scores, Selection { masks, weights }))
+    Ok((
+        all_scores,
+        Selection {
+            masks,
+            weights,
+            thresholds: Vec::new(),
+        },
+    ))
 }
 
 /// Stage 3: writes the selection into the model (pruned weights become exactly 0).
