@@ -336,16 +336,13 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
             pruning_steps: args.gradual_steps,
             every: args.prune_every,
         };
-        // After the last pruning step, fine-tune for --finetune-epochs (in steps).
-        let extra = u64::from(args.finetune_epochs)
-            * config(Budget::Epochs(1)).steps_per_epoch(data.train.len());
         let (tuned, points) = gradual::train_with_gradual_pruning(
             model.clone(),
             &data,
             &config(Budget::Iters(u64::MAX / 2)),
             &plan,
             args.output_rate,
-            extra,
+            0,
             |p| {
                 reporter.progress(p.step, p, || {
                     format!("step {}: {:.1}% pruned", p.step, 100.0 * p.target_sparsity)
@@ -354,6 +351,13 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         )?;
         model = tuned;
         let pruned = evaluate(&model, &data.test).accuracy;
+        // Then --finetune-epochs of training with the final masks held.
+        if args.finetune_epochs > 0 {
+            let finetune = config(Budget::Epochs(args.finetune_epochs));
+            let mut trainer = Trainer::with_model(model.clone(), &finetune, &data.train)?;
+            trainer.train_steps(&data.train, finetune.total_steps(data.train.len()))?;
+            model = trainer.into_model();
+        }
         (None, Some(points), pruned)
     };
     let seconds = started.elapsed().as_secs_f64();
