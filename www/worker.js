@@ -2,11 +2,14 @@
 // trains a chunk of steps at a time (WGSL kernels on WebGPU, or Rust compiled to WebAssembly on the
 // CPU), posting progress after each chunk. Heavy work lives here so the page never blocks.
 //
-// Messages in:  {type: 'start', config}, {type: 'cancel'}, {type: 'continue-on-cpu'}
+// Messages in:  {type: 'start', config}, {type: 'cancel'}, {type: 'continue-on-cpu'},
+//               {type: 'prune-step', request}, {type: 'use-trained'}
 // Messages out: {type: 'download', loaded, total}, {type: 'decoding'}, {type: 'data', summary},
 //               {type: 'engine', webgpu, adapter, reason}, {type: 'started', backend},
 //               {type: 'progress', progress}, {type: 'evaluating'}, {type: 'done', report},
-//               {type: 'cancelled', step}, {type: 'error', message, fatal, gpuFailed}
+//               {type: 'cancelled', step}, {type: 'error', message, fatal, gpuFailed},
+//               {type: 'model', arch, testAcc, source}, {type: 'prune-stage', report, fields},
+//               {type: 'prune-error', message}
 
 import init, { Session } from '../pkg/pruneplay.js';
 
@@ -17,6 +20,8 @@ const FILES = [
   't10k-labels-idx1-ubyte.gz',
 ];
 const DATA_DIR = new URL('../data/mnist/', import.meta.url);
+// Trained at build time by the native CLI (cargo xtask build), so pruning works at once.
+const SHIPPED_MODEL = new URL('../model/lenet-300-100.safetensors', import.meta.url);
 // Steps between progress reports. Each report reads the model back and evaluates 1,000
 // validation images, about as much work as 17 steps of 60, so reporting much more often would
 // slow training down.
@@ -30,7 +35,7 @@ let ready = null;
 let cancelRequested = false;
 let currentConfig = null;
 
-const post = (message) => self.postMessage(message);
+const post = (message, transfer = []) => self.postMessage(message, transfer);
 const errorText = (e) => (e instanceof Error ? e.message : String(e));
 
 /** Downloads every file in parallel, reporting bytes received of the total. */
@@ -106,6 +111,34 @@ async function setUp() {
   const summary = session.loadData(a, b, c, d);
   await engine;
   post({ type: 'data', summary });
+  await loadShippedModel();
+}
+
+async function loadShippedModel() {
+  try {
+    const response = await fetch(SHIPPED_MODEL);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const loaded = session.loadModel(new Uint8Array(await response.arrayBuffer()));
+    post({ type: 'model', ...loaded, source: 'shipped' });
+  } catch (e) {
+    post({ type: 'prune-error', message: `The trained model could not be loaded (${errorText(e)}); train one above, then prune it.` });
+  }
+}
+
+/** One stage of step-by-step pruning; the receptive fields go along after the selection. */
+function pruneStep(request) {
+  try {
+    const report = session.pruneStep(request);
+    const message = { type: 'prune-stage', report };
+    const transfer = [];
+    if (report.stage === 'select' || report.stage === 'finetune' || report.stage === 'scores') {
+      message.fields = session.receptiveFields();
+      transfer.push(message.fields.buffer);
+    }
+    post(message, transfer);
+  } catch (e) {
+    post({ type: 'prune-error', message: errorText(e) });
+  }
 }
 
 /** Lets queued messages (a Cancel) run between chunks. */
@@ -158,6 +191,17 @@ self.onmessage = (event) => {
         post({ type: 'started', backend: 'cpu' });
         await run();
       });
+      break;
+    case 'prune-step':
+      ready.then((ok) => ok && pruneStep(message.request));
+      break;
+    case 'use-trained':
+      try {
+        session.useTrainedModel();
+        post({ type: 'model', arch: 'your trained model', testAcc: null, source: 'trained' });
+      } catch (e) {
+        post({ type: 'prune-error', message: errorText(e) });
+      }
       break;
     default:
       post({ type: 'error', message: `unexpected message ${JSON.stringify(message)}` });

@@ -46,7 +46,11 @@ pub fn draw_curves(
     };
     root.fill(&bg).map_err(js_error)?;
 
-    let x_max = x.iter().copied().fold(1.0, f64::max);
+    // Before any data, a 0..100 axis rather than 0..1 labelled "0 0 0 1 1 1".
+    let x_max = x
+        .iter()
+        .copied()
+        .fold(if x.is_empty() { 100.0 } else { 1.0 }, f64::max);
     let legend_position = if y_range.len() == 2 {
         SeriesLabelPosition::LowerRight
     } else {
@@ -104,6 +108,10 @@ pub fn draw_curves(
                 PathElement::new([(lx, ly), (lx + 18, ly)], colour.stroke_width(2))
             });
     }
+    if first.is_empty() && second.is_empty() {
+        root.present().map_err(js_error)?;
+        return Ok(());
+    }
     chart
         .configure_series_labels()
         .position(legend_position)
@@ -118,4 +126,72 @@ pub fn draw_curves(
 
 fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&format!("chart: {e}"))
+}
+
+/// A histogram (bar counts over equal bins from `lo` to `hi`), with a vertical line at
+/// `threshold` when it is finite: what the pruning stage "select" cuts at.
+#[wasm_bindgen(js_name = drawHistogram)]
+pub fn draw_histogram(
+    canvas: HtmlCanvasElement,
+    x_label: &str,
+    counts: &[f64],
+    lo: f64,
+    hi: f64,
+    threshold: f64,
+    dark: bool,
+) -> Result<(), JsError> {
+    let backend = CanvasBackend::with_canvas_object(canvas)
+        .ok_or_else(|| JsError::new("the chart canvas has no 2D context"))?;
+    let root = backend.into_drawing_area();
+    let (bg, fg, grid, blue) = if dark {
+        (
+            RGBColor(24, 26, 31),
+            RGBColor(220, 220, 220),
+            RGBColor(60, 63, 70),
+            SKY_BLUE,
+        )
+    } else {
+        (WHITE, RGBColor(40, 40, 40), RGBColor(225, 225, 225), BLUE)
+    };
+    root.fill(&bg).map_err(js_error)?;
+    let (lo, hi) = if hi > lo { (lo, hi) } else { (lo, lo + 1.0) };
+    let top = counts.iter().copied().fold(1.0, f64::max) * 1.05;
+    let text = ("sans-serif", 13).into_font().color(&fg);
+    let mut chart = ChartBuilder::on(&root)
+        .margin(10)
+        .margin_right(24)
+        .x_label_area_size(34)
+        .y_label_area_size(56)
+        .build_cartesian_2d(lo..hi, 0.0..top)
+        .map_err(js_error)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc("count")
+        .x_labels(6)
+        .y_labels(5)
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style(text)
+        .axis_style(fg)
+        .light_line_style(bg)
+        .bold_line_style(grid)
+        .draw()
+        .map_err(js_error)?;
+    let width = (hi - lo) / counts.len().max(1) as f64;
+    chart
+        .draw_series(counts.iter().enumerate().map(|(i, &c)| {
+            let x0 = lo + i as f64 * width;
+            Rectangle::new([(x0, 0.0), (x0 + width, c)], blue.filled())
+        }))
+        .map_err(js_error)?;
+    if threshold.is_finite() {
+        chart
+            .draw_series(LineSeries::new(
+                [(threshold, 0.0), (threshold, top)],
+                ORANGE.stroke_width(2),
+            ))
+            .map_err(js_error)?;
+    }
+    root.present().map_err(js_error)?;
+    Ok(())
 }

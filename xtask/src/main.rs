@@ -14,6 +14,7 @@ mod bench;
 mod cmd;
 mod data;
 mod dist;
+mod model;
 mod npm;
 mod serve;
 mod system;

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cmd, data, dist};
+use crate::{cmd, data, dist, model};
 
 pub const TARGET: &str = "wasm32-unknown-unknown";
 
@@ -48,6 +48,7 @@ pub fn build(root: &Path) -> Result<()> {
         )?;
     }
     dist::assemble(root)?;
+    model::ensure_shipped(root)?;
     step!("build: {} is ready", dist::dir(root).display());
     Ok(())
 }
