@@ -2,6 +2,7 @@
 // so it never blocks. Charts are drawn by the same Rust crate (plotters on a <canvas>).
 
 import init, { drawCurves, drawHistogram } from '../pkg/pruneplay.js';
+import { currentHash, followControls, readHash, writeHash } from './state.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -256,7 +257,9 @@ function onWorkerMessage({ data: m }) {
       if (m.webgpu) {
         setEngine('webgpu', `WebGPU (${m.adapter}) in a Web Worker`);
       } else {
-        setEngine('cpu', `CPU (WebAssembly) in a Web Worker. WebGPU is not available in this browser (${m.reason}); training on the CPU.`);
+        setEngine('cpu', 'CPU (WebAssembly) in a Web Worker. WebGPU is not available in this browser; training on the CPU.');
+        // The technical reason is for the curious, not for the sentence.
+        ui.engine.title = m.reason ?? '';
       }
       break;
     case 'started':
@@ -326,7 +329,31 @@ function onWorkerMessage({ data: m }) {
   }
 }
 
+/** Settings from the link first, so everything after starts from them. */
+function restoreSettings() {
+  const notes = readHash();
+  const note = $('url-note');
+  if (notes.length) {
+    note.textContent = `Some settings in the link were adjusted: ${notes.join('; ')}.`;
+    note.hidden = false;
+  }
+  writeHash();
+  followControls();
+  $('share').addEventListener('click', async () => {
+    const link = `${location.origin}${location.pathname}${currentHash()}`;
+    const status = $('share-status');
+    try {
+      await navigator.clipboard.writeText(link);
+      status.textContent = 'Link copied.';
+    } catch {
+      // No clipboard permission (or an insecure context): show it to copy by hand.
+      status.textContent = link;
+    }
+  });
+}
+
 async function main() {
+  restoreSettings();
   await init();
   drawCharts();
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -394,6 +421,7 @@ async function main() {
   // Keep the learning rate sensible when switching optimizers (Adam and SGD differ by ~40×).
   $('optimizer').addEventListener('change', (e) => {
     $('lr').value = e.target.value === 'sgd' ? '0.05' : '0.0012';
+    writeHash();
   });
 }
 

@@ -1,0 +1,75 @@
+// The page's settings in the address bar, TensorFlow Playground style: the link reproduces what
+// you see. The hash holds a version key and one entry per setting; every change replaces the
+// current history entry (no new entry per change). Ranges and choices come from the controls
+// themselves (min, max, step and <option>s), so there is one place to change a limit.
+
+export const VERSION = 1;
+
+// URL key → control id.
+const KEYS = {
+  arch: 'arch',
+  opt: 'optimizer',
+  lr: 'lr',
+  batch: 'batch',
+  steps: 'iters',
+  engine: 'backend',
+  seed: 'seed',
+  method: 'method',
+  sparsity: 'sparsity',
+};
+
+const control = (key) => document.getElementById(KEYS[key]);
+
+/** Checks one value against its control; returns [value to use, note or null]. */
+function validate(key, raw) {
+  const el = control(key);
+  if (el instanceof HTMLSelectElement) {
+    const choices = Array.from(el.options, (o) => o.value);
+    return choices.includes(raw) ? [raw, null] : [el.value, `${key} "${raw}" is not one of ${choices.join(', ')}; kept ${el.value}`];
+  }
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n)) return [el.value, `${key} "${raw}" is not a number; kept ${el.value}`];
+  const min = el.min === '' ? -Infinity : Number(el.min);
+  const max = el.max === '' ? Infinity : Number(el.max);
+  let v = Math.min(max, Math.max(min, n));
+  if (el.step === '1') v = Math.round(v);
+  return v === n ? [String(v), null] : [String(v), `${key} ${raw} is outside ${el.min}…${el.max}; used ${v}`];
+}
+
+/** Applies the hash to the controls. Returns notes about anything that had to change. */
+export function readHash(hash = location.hash) {
+  const params = new URLSearchParams(hash.replace(/^#/, ''));
+  const notes = [];
+  const version = params.get('v');
+  if (version !== null && version !== String(VERSION)) {
+    notes.push(`this link is from another version of PrunePlay (v=${version}); settings that still exist were kept`);
+  }
+  for (const [key, raw] of params) {
+    if (key === 'v') continue;
+    if (!(key in KEYS)) {
+      notes.push(`"${key}" is not a setting; ignored`);
+      continue;
+    }
+    const [value, note] = validate(key, raw);
+    control(key).value = value;
+    if (note) notes.push(note);
+  }
+  return notes;
+}
+
+/** The current settings as a hash. */
+export function currentHash() {
+  const params = new URLSearchParams({ v: String(VERSION) });
+  for (const key of Object.keys(KEYS)) params.set(key, control(key).value);
+  return `#${params}`;
+}
+
+/** Writes the settings into the address bar without adding a history entry. */
+export function writeHash() {
+  history.replaceState(null, '', currentHash());
+}
+
+/** Keeps the address bar in step with every control. */
+export function followControls() {
+  for (const key of Object.keys(KEYS)) control(key).addEventListener('change', writeHash);
+}
