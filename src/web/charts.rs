@@ -31,20 +31,7 @@ pub fn draw_curves(
 ) -> Result<(), JsError> {
     // Roughly one x label per 90 pixels, so narrow (phone) charts do not run them together.
     let x_labels = (canvas.width() / 90).clamp(3, 10) as usize;
-    let backend = CanvasBackend::with_canvas_object(canvas)
-        .ok_or_else(|| JsError::new("the chart canvas has no 2D context"))?;
-    let root = backend.into_drawing_area();
-    let (bg, fg, grid, blue) = if dark {
-        (
-            RGBColor(24, 26, 31),
-            RGBColor(220, 220, 220),
-            RGBColor(60, 63, 70),
-            SKY_BLUE,
-        )
-    } else {
-        (WHITE, RGBColor(40, 40, 40), RGBColor(225, 225, 225), BLUE)
-    };
-    root.fill(&bg).map_err(js_error)?;
+    let (root, Theme { bg, fg, grid, blue }) = themed_root(canvas, dark)?;
 
     // Before any data, a 0..100 axis rather than 0..1 labelled "0 0 0 1 1 1".
     let x_max = x
@@ -124,6 +111,41 @@ pub fn draw_curves(
     Ok(())
 }
 
+/// Colours of a chart in the page's light or dark theme.
+struct Theme {
+    bg: RGBColor,
+    fg: RGBColor,
+    grid: RGBColor,
+    blue: RGBColor,
+}
+
+/// The canvas as a plotters drawing area, filled with the theme's background.
+fn themed_root(
+    canvas: HtmlCanvasElement,
+    dark: bool,
+) -> Result<(DrawingArea<CanvasBackend, plotters::coord::Shift>, Theme), JsError> {
+    let backend = CanvasBackend::with_canvas_object(canvas)
+        .ok_or_else(|| JsError::new("the chart canvas has no 2D context"))?;
+    let root = backend.into_drawing_area();
+    let theme = if dark {
+        Theme {
+            bg: RGBColor(24, 26, 31),
+            fg: RGBColor(220, 220, 220),
+            grid: RGBColor(60, 63, 70),
+            blue: SKY_BLUE,
+        }
+    } else {
+        Theme {
+            bg: WHITE,
+            fg: RGBColor(40, 40, 40),
+            grid: RGBColor(225, 225, 225),
+            blue: BLUE,
+        }
+    };
+    root.fill(&theme.bg).map_err(js_error)?;
+    Ok((root, theme))
+}
+
 fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&format!("chart: {e}"))
 }
@@ -140,20 +162,7 @@ pub fn draw_histogram(
     threshold: f64,
     dark: bool,
 ) -> Result<(), JsError> {
-    let backend = CanvasBackend::with_canvas_object(canvas)
-        .ok_or_else(|| JsError::new("the chart canvas has no 2D context"))?;
-    let root = backend.into_drawing_area();
-    let (bg, fg, grid, blue) = if dark {
-        (
-            RGBColor(24, 26, 31),
-            RGBColor(220, 220, 220),
-            RGBColor(60, 63, 70),
-            SKY_BLUE,
-        )
-    } else {
-        (WHITE, RGBColor(40, 40, 40), RGBColor(225, 225, 225), BLUE)
-    };
-    root.fill(&bg).map_err(js_error)?;
+    let (root, Theme { bg, fg, grid, blue }) = themed_root(canvas, dark)?;
     let (lo, hi) = if hi > lo { (lo, hi) } else { (lo, lo + 1.0) };
     let top = counts.iter().copied().fold(1.0, f64::max) * 1.05;
     let text = ("sans-serif", 13).into_font().color(&fg);
