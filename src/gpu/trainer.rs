@@ -81,7 +81,6 @@ pub struct GpuTrainer {
     ctx: Rc<GpuContext>,
     config: TrainConfig,
     classes: usize,
-    train_len: usize,
     layers: Vec<LayerBuffers>,
     /// Copies of every layer's state, taken at the start of each `train_steps` call.
     saved: Vec<wgpu::Buffer>,
@@ -348,7 +347,6 @@ impl GpuTrainer {
         Ok(Self {
             config: config.clone(),
             classes,
-            train_len: train.len(),
             layers,
             saved,
             order: BatchOrder::new(train.len(), config.seed),
@@ -534,11 +532,6 @@ impl GpuTrainer {
             })
             .collect();
         Mlp::from_layers(layers)
-    }
-
-    /// Training samples this trainer was set up for.
-    pub fn train_len(&self) -> usize {
-        self.train_len
     }
 }
 

@@ -15,13 +15,13 @@ use crate::train::{Budget, OptimizerConfig, Split, TrainConfig};
 
 #[derive(Default)]
 struct State {
-    data: Option<Rc<Mnist>>,
     gpu: Option<Rc<GpuContext>>,
     engine: Option<Engine>,
 }
 
 #[wasm_bindgen]
 pub struct Bench {
+    data: Rc<Mnist>,
     state: Rc<RefCell<State>>,
 }
 
@@ -35,12 +35,9 @@ impl Bench {
     #[wasm_bindgen(constructor)]
     pub fn new(a: &[u8], b: &[u8], c: &[u8], d: &[u8]) -> Result<Bench, JsValue> {
         let data = Mnist::from_idx(a, b, c, d).map_err(js_error)?;
-        let state = State {
-            data: Some(Rc::new(data)),
-            ..State::default()
-        };
         Ok(Bench {
-            state: Rc::new(RefCell::new(state)),
+            data: Rc::new(data),
+            state: Rc::default(),
         })
     }
 
@@ -61,7 +58,7 @@ impl Bench {
     #[wasm_bindgen(js_name = setUp)]
     pub fn set_up(&self, backend: &str, batch: usize) -> Result<(), JsValue> {
         let mut state = self.state.borrow_mut();
-        let data = state.data.clone().ok_or_else(|| js_error("no data"))?;
+        let data = &self.data;
         let config = TrainConfig {
             optimizer: OptimizerConfig::sgd(),
             batch,
@@ -69,9 +66,9 @@ impl Bench {
             ..TrainConfig::default()
         };
         let engine = match (backend, &state.gpu) {
-            ("webgpu", Some(ctx)) => Engine::gpu(Rc::clone(ctx), &config, &data),
+            ("webgpu", Some(ctx)) => Engine::gpu(Rc::clone(ctx), &config, data),
             ("webgpu", None) => return Err(js_error("WebGPU is not initialised")),
-            _ => Engine::cpu(&config, &data),
+            _ => Engine::cpu(&config, data),
         };
         state.engine = Some(engine.map_err(js_error)?);
         Ok(())
@@ -80,9 +77,9 @@ impl Bench {
     /// Runs `steps` training steps; resolves when the GPU has finished them (their metrics are
     /// read back, as in training).
     pub fn train(&self, steps: u32) -> js_sys::Promise {
-        let state = Rc::clone(&self.state);
+        let (state, data) = (Rc::clone(&self.state), Rc::clone(&self.data));
         future_to_promise(async move {
-            let (mut engine, data) = take(&state)?;
+            let mut engine = take(&state)?;
             let result = engine.train_steps(&data, u64::from(steps)).await;
             state.borrow_mut().engine = Some(engine);
             let stats = result.map_err(js_error)?;
@@ -92,9 +89,9 @@ impl Bench {
 
     /// Evaluates the 10,000 test images; resolves to the accuracy.
     pub fn infer(&self) -> js_sys::Promise {
-        let state = Rc::clone(&self.state);
+        let (state, data) = (Rc::clone(&self.state), Rc::clone(&self.data));
         future_to_promise(async move {
-            let (engine, data) = take(&state)?;
+            let engine = take(&state)?;
             let result = engine.evaluate(&data, Split::Test).await;
             state.borrow_mut().engine = Some(engine);
             Ok(JsValue::from_f64(result.map_err(js_error)?.accuracy))
@@ -103,51 +100,29 @@ impl Bench {
 
     /// The first `n` training images in [0, 1], row-major `[n, 784]`, for TensorFlow.js.
     #[wasm_bindgen(js_name = trainImages)]
-    pub fn train_images(&self, n: usize) -> Result<Vec<f32>, JsValue> {
-        let data = self
-            .state
-            .borrow()
-            .data
-            .clone()
-            .ok_or_else(|| js_error("no data"))?;
-        Ok(data.train.batch(0, n).0.into_raw_vec_and_offset().0)
+    pub fn train_images(&self, n: usize) -> Vec<f32> {
+        self.data.train.batch(0, n).0.into_raw_vec_and_offset().0
     }
 
     #[wasm_bindgen(js_name = trainLabels)]
-    pub fn train_labels(&self, n: usize) -> Result<Vec<u8>, JsValue> {
-        let data = self
-            .state
-            .borrow()
-            .data
-            .clone()
-            .ok_or_else(|| js_error("no data"))?;
-        Ok(data.train.labels()[..n.min(data.train.len())].to_vec())
+    pub fn train_labels(&self, n: usize) -> Vec<u8> {
+        let labels = self.data.train.labels();
+        labels[..n.min(labels.len())].to_vec()
     }
 
     /// All test images in [0, 1], row-major `[10000, 784]`.
     #[wasm_bindgen(js_name = testImages)]
-    pub fn test_images(&self) -> Result<Vec<f32>, JsValue> {
-        let data = self
-            .state
-            .borrow()
-            .data
-            .clone()
-            .ok_or_else(|| js_error("no data"))?;
-        Ok(data
-            .test
-            .batch(0, data.test.len())
-            .0
-            .into_raw_vec_and_offset()
-            .0)
+    pub fn test_images(&self) -> Vec<f32> {
+        let test = &self.data.test;
+        test.batch(0, test.len()).0.into_raw_vec_and_offset().0
     }
 }
 
-fn take(state: &Rc<RefCell<State>>) -> Result<(Engine, Rc<Mnist>), JsValue> {
-    let mut s = state.borrow_mut();
-    let data = s.data.clone().ok_or_else(|| js_error("no data"))?;
-    let engine = s
+/// The engine, out of the state while a future uses it (no borrow is held across an await).
+fn take(state: &Rc<RefCell<State>>) -> Result<Engine, JsValue> {
+    state
+        .borrow_mut()
         .engine
         .take()
-        .ok_or_else(|| js_error("call setUp first"))?;
-    Ok((engine, data))
+        .ok_or_else(|| js_error("call setUp first"))
 }
