@@ -1,7 +1,9 @@
 // The page: controls, progress and charts. Training runs in ./worker.js; this thread only draws,
 // so it never blocks. Charts are drawn by the same Rust crate (plotters on a <canvas>).
 
-import init, { drawCurves, drawHistogram } from '../pkg/pruneplay.js';
+import init, { drawCurves, drawHistogram, drawSeries } from '../pkg/pruneplay.js';
+import { createCompare } from './compare.js';
+import { createPrunePanel } from './prune-panel.js';
 import { currentHash, followControls, readHash, writeHash } from './state.js';
 
 const $ = (id) => document.getElementById(id);
@@ -19,34 +21,6 @@ const ui = {
   lossChart: $('loss-chart'),
   accChart: $('acc-chart'),
 };
-
-const pruneUi = {
-  form: $('prune-form'),
-  step: $('step'),
-  reset: $('prune-reset'),
-  method: $('method'),
-  sparsity: $('sparsity'),
-  modelInfo: $('model-info'),
-  useTrained: $('use-trained'),
-  stages: $('stages'),
-  text: $('stage-text'),
-  histogram: $('hist-chart'),
-  fields: $('fields'),
-};
-const STAGES = ['scores', 'select', 'apply', 'finetune'];
-// What each method scores, in a sentence.
-const SCORE_RULE = {
-  magnitude: 'its absolute value |w|; each layer is ranked on its own',
-  'global-magnitude': 'its absolute value |w|, with all layers ranked together',
-  random: 'a random number: the baseline every real method must beat',
-  'structured-l1': "each hidden neuron's sum of |w| over its incoming weights",
-  'structured-l2': "each hidden neuron's Euclidean norm of its incoming weights",
-  taylor: '|w × ∂loss/∂w| summed over 128 training images: the first-order change in loss if it went',
-  'taylor-neuron': "a hidden neuron's Taylor scores summed: how much the loss would move without it",
-  wanda: "|w| × the size of the input it reads (over 128 images), compared within each neuron's row",
-  sparsegpt: 'w² / [H⁻¹]ᵢᵢ from the inputs\' second moments H, and the kept weights are then updated to make up for the pruned ones',
-};
-let pruneState = { next: 0, lastReport: null, fields: null, threshold: NaN, histogram: null };
 
 const darkScheme = window.matchMedia('(prefers-color-scheme: dark)');
 let history = emptyHistory();
@@ -86,6 +60,8 @@ function setEngine(backend, text) {
 }
 
 let webgpu = { available: false, adapter: null };
+// The prune and compare cards, created once the wasm module is in.
+const panels = {};
 
 function setRunning(running) {
   ui.train.disabled = running;
@@ -117,117 +93,6 @@ function drawCharts() {
   }
 }
 
-/** Draws every hidden unit's incoming weights as a 28×28 tile in one ImageData pass. */
-function drawFields(values) {
-  const canvas = pruneUi.fields;
-  const ctx = canvas.getContext('2d');
-  if (!values) return;
-  const units = values.length / 784;
-  const columns = 20;
-  const rows = Math.ceil(units / columns);
-  canvas.width = columns * 28;
-  canvas.height = rows * 28;
-  const image = ctx.createImageData(canvas.width, canvas.height);
-  let scale = 0;
-  for (const v of values) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
-  scale = scale || 1;
-  const data = image.data;
-  for (let u = 0; u < units; u++) {
-    const ox = (u % columns) * 28;
-    const oy = Math.floor(u / columns) * 28;
-    for (let p = 0; p < 784; p++) {
-      const v = values[u * 784 + p];
-      const i = ((oy + Math.floor(p / 28)) * canvas.width + ox + (p % 28)) * 4;
-      let rgb;
-      if (Number.isNaN(v)) {
-        rgb = [150, 150, 150]; // pruned: neutral grey
-      } else {
-        // Okabe–Ito orange for positive, blue for negative, fading to white at 0.
-        const t = Math.sqrt(Math.min(1, Math.abs(v) / scale));
-        const c = v >= 0 ? [230, 159, 0] : [0, 114, 178];
-        rgb = c.map((x) => Math.round(255 + (x - 255) * t));
-      }
-      data[i] = rgb[0];
-      data[i + 1] = rgb[1];
-      data[i + 2] = rgb[2];
-      data[i + 3] = 255;
-    }
-  }
-  ctx.putImageData(image, 0, 0);
-}
-
-function drawScoreHistogram() {
-  const h = pruneState.histogram;
-  if (!h) return;
-  try {
-    drawHistogram(pruneUi.histogram, h.perNeuron ? 'score (per neuron)' : 'score (per weight)',
-      Float64Array.from(h.counts), h.range[0], h.range[1], pruneState.threshold, darkScheme.matches);
-  } catch (e) {
-    showPruneError(`Could not draw the histogram: ${e.message ?? e}`);
-  }
-}
-
-function showPruneError(message) {
-  pruneUi.text.textContent = message;
-  pruneUi.text.classList.add('error-text');
-}
-
-function markStage(index) {
-  for (const li of pruneUi.stages.children) {
-    const i = STAGES.indexOf(li.dataset.stage);
-    li.classList.toggle('done', i < index);
-    li.classList.toggle('current', i === index);
-  }
-}
-
-function pruneRequest(stage) {
-  return { method: pruneUi.method.value, sparsity: Number(pruneUi.sparsity.value), stage };
-}
-
-function describeStage(r) {
-  const pct = (x) => `${(100 * x).toFixed(2)}%`;
-  switch (r.stage) {
-    case 'scores':
-      return `1. Every ${r.perNeuron ? 'hidden neuron' : 'weight'} gets an importance score: ${SCORE_RULE[r.method]}. `
-        + 'The histogram shows the first layer: most scores are small, and those are the candidates for removal.';
-    case 'select': {
-      const layers = r.layers.map((l) => `${l.name} keeps ${l.remaining.toLocaleString()} of ${l.weights.toLocaleString()}`).join(', ');
-      const t = r.thresholds?.[0];
-      return `2. The method keeps the highest scores and masks the rest: ${pct(r.weightsRemaining)} of the weights remain (${layers}). `
-        + (t != null ? `In the first layer everything scoring at or below ${t.toPrecision(3)} (the orange line) goes. ` : '')
-        + 'Grey pixels in the pictures are pruned weights: see how the border of the image, which is always blank, goes first.';
-    }
-    case 'apply':
-      return `3. With the pruned weights set to zero the network reads the 10,000 test images again: accuracy goes from ${pct(r.accuracyBefore)} to ${pct(r.accuracyAfter)}.`;
-    case 'finetune':
-      return `4. The surviving weights train for ${r.finetuneSteps} more steps while the mask holds the pruned ones at exactly zero: accuracy recovers from ${pct(r.accuracyBefore)} to ${pct(r.accuracyAfter)}, with ${pct(r.weightsRemaining)} of the weights.`;
-    default:
-      return '';
-  }
-}
-
-function onPruneStage(report, fields) {
-  pruneUi.text.classList.remove('error-text');
-  if (report.stage === 'scores') {
-    pruneState.histogram = { counts: report.histogram, range: report.range, perNeuron: report.perNeuron };
-    pruneState.threshold = NaN;
-  }
-  if (report.stage === 'select') pruneState.threshold = report.thresholds?.[0] ?? NaN;
-  drawScoreHistogram();
-  if (fields) {
-    pruneState.fields = fields;
-    drawFields(fields);
-  }
-  pruneUi.text.textContent = describeStage(report);
-  pruneUi.text.dataset.stage = report.stage;
-  const index = STAGES.indexOf(report.stage);
-  pruneState.next = index + 1;
-  markStage(index);
-  pruneUi.step.disabled = false;
-  pruneUi.reset.disabled = false;
-  pruneUi.step.textContent = pruneState.next < STAGES.length ? 'Step' : 'Again';
-}
-
 /** Reads the form; the browser's own validation has already checked the ranges. */
 function readConfig() {
   return {
@@ -242,6 +107,8 @@ function readConfig() {
 }
 
 function onWorkerMessage({ data: m }) {
+  if (m.type === 'model') panels.compare.ready(m.testAcc);
+  if (panels.prune.onMessage(m) || panels.compare.onMessage(m)) return;
   switch (m.type) {
     case 'download': {
       const known = m.total > 0;
@@ -295,27 +162,12 @@ function onWorkerMessage({ data: m }) {
       ui.testAcc.dataset.value = String(m.report.testAcc);
       setStatus(`Done: ${m.report.steps} steps, test accuracy ${percent(m.report.testAcc)} (loss ${m.report.testLoss.toFixed(4)}).`, 1, 1);
       setRunning(false);
-      pruneUi.useTrained.hidden = false;
+      panels.prune.offerTrained();
       break;
     case 'cancelled':
       ui.testAcc.textContent = 'run cancelled';
       setStatus(`Cancelled after ${m.step} steps.`, 0, 1);
       setRunning(false);
-      break;
-    case 'model':
-      pruneUi.modelInfo.textContent = m.source === 'shipped'
-        ? `LeNet-300-100 trained for two epochs when the site was built, ${percent(m.testAcc)} test accuracy`
-        : 'the model you trained above';
-      pruneUi.step.disabled = false;
-      pruneState.next = 0;
-      markStage(-1);
-      break;
-    case 'prune-stage':
-      onPruneStage(m.report, m.fields);
-      break;
-    case 'prune-error':
-      showPruneError(m.message);
-      pruneUi.step.disabled = false;
       break;
     case 'error':
       showError(m.message, Boolean(m.gpuFailed));
@@ -352,11 +204,34 @@ function restoreSettings() {
   });
 }
 
+/** Offline use after the first visit (see sw.js); the page works the same without it. */
+function registerOfflineCache() {
+  try {
+    navigator.serviceWorker?.register(new URL('../sw.js', import.meta.url)).catch(() => {});
+  } catch {
+    // Sandboxed or opaque-origin frames may not touch service workers at all.
+  }
+}
+
 async function main() {
   restoreSettings();
+  registerOfflineCache();
   await init();
   drawCharts();
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  const isDark = () => darkScheme.matches;
+  panels.prune = createPrunePanel(worker, { drawHistogram, isDark, showError });
+  panels.compare = createCompare(worker, {
+    drawSeries,
+    isDark,
+    // The sweep prunes with the walk-through's output rate and calibration settings (a pattern
+    // would fix the sparsity, so sweeps are always fractions).
+    settings: () => ({
+      outputRate: Number($('output-rate').value),
+      calibration: Number($('calibration').value),
+    }),
+  });
+  panels.compare.redraw();
   worker.onmessage = onWorkerMessage;
   worker.onerror = (e) => {
     showError(`The training worker failed: ${e.message ?? 'unknown error'}`);
@@ -385,29 +260,8 @@ async function main() {
   });
   darkScheme.addEventListener('change', () => {
     drawCharts();
-    drawScoreHistogram();
-  });
-  pruneUi.form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const stage = STAGES[pruneState.next % STAGES.length];
-    pruneUi.step.disabled = true;
-    pruneUi.text.textContent = stage === 'finetune' ? 'Fine-tuning…' : 'Working…';
-    worker.postMessage({ type: 'prune-step', request: pruneRequest(stage) });
-  });
-  pruneUi.reset.addEventListener('click', () => {
-    pruneState.next = 0;
-    markStage(-1);
-    pruneUi.text.textContent = 'Press Step to compute the importance scores.';
-    delete pruneUi.text.dataset.stage;
-    pruneUi.step.textContent = 'Step';
-  });
-  // A new method or sparsity starts the walk-through over.
-  for (const control of [pruneUi.method, pruneUi.sparsity]) {
-    control.addEventListener('change', () => pruneUi.reset.click());
-  }
-  pruneUi.useTrained.addEventListener('click', () => {
-    worker.postMessage({ type: 'use-trained' });
-    pruneUi.reset.click();
+    panels.prune.redraw();
+    panels.compare.redraw();
   });
   let resizePending = false;
   window.addEventListener('resize', () => {
@@ -416,6 +270,7 @@ async function main() {
     requestAnimationFrame(() => {
       resizePending = false;
       drawCharts();
+      panels.compare.redraw();
     });
   });
   // Keep the learning rate sensible when switching optimizers (Adam and SGD differ by ~40×).

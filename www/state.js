@@ -16,19 +16,63 @@ const KEYS = {
   seed: 'seed',
   method: 'method',
   sparsity: 'sparsity',
+  pattern: 'pattern',
+  orate: 'output-rate',
+  calib: 'calibration',
+  view: 'view',
+  compare: 'compare',
+  levels: 'levels',
 };
 
 const control = (key) => document.getElementById(KEYS[key]);
 
+const boxes = (el) => Array.from(el.querySelectorAll('input'));
+
+/** The control's current value as the hash writes it. */
+function valueOf(el) {
+  if (el instanceof HTMLFieldSetElement) {
+    const checked = boxes(el).filter((b) => b.checked).map((b) => b.value);
+    return checked.join(',');
+  }
+  return el.value;
+}
+
+/** Sets a control to a value that `validate` accepted. */
+function setValue(el, value) {
+  if (el instanceof HTMLFieldSetElement) {
+    const chosen = new Set(value.split(','));
+    for (const b of boxes(el)) b.checked = chosen.has(b.value);
+  } else {
+    el.value = value;
+  }
+}
+
 /** Checks one value against its control; returns [value to use, note or null]. */
 function validate(key, raw) {
   const el = control(key);
+  const kept = valueOf(el);
+  if (el instanceof HTMLFieldSetElement) {
+    // Radio buttons take one choice, checkboxes a comma-separated set of them.
+    const choices = boxes(el).map((b) => b.value);
+    const radio = boxes(el)[0]?.type === 'radio';
+    const given = radio ? [raw] : raw.split(',').filter(Boolean);
+    const bad = given.filter((v) => !choices.includes(v));
+    if (bad.length || (radio && given.length !== 1)) {
+      return [kept, `${key} "${raw}" is not ${radio ? 'one' : 'a list'} of ${choices.join(', ')}; kept ${kept}`];
+    }
+    return [given.join(','), null];
+  }
   if (el instanceof HTMLSelectElement) {
     const choices = Array.from(el.options, (o) => o.value);
-    return choices.includes(raw) ? [raw, null] : [el.value, `${key} "${raw}" is not one of ${choices.join(', ')}; kept ${el.value}`];
+    return choices.includes(raw) ? [raw, null] : [kept, `${key} "${raw}" is not one of ${choices.filter(Boolean).join(', ')}; kept ${kept || 'the default'}`];
+  }
+  if (el.type === 'text') {
+    // Free text checked by the control's own pattern (e.g. the sweep's list of sparsities).
+    const ok = new RegExp(`^(?:${el.pattern})$`, 'v').test(raw);
+    return ok ? [raw, null] : [kept, `${key} "${raw}" is not valid here; kept ${kept}`];
   }
   const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n)) return [el.value, `${key} "${raw}" is not a number; kept ${el.value}`];
+  if (raw.trim() === '' || !Number.isFinite(n)) return [kept, `${key} "${raw}" is not a number; kept ${kept}`];
   const min = el.min === '' ? -Infinity : Number(el.min);
   const max = el.max === '' ? Infinity : Number(el.max);
   let v = Math.min(max, Math.max(min, n));
@@ -51,7 +95,7 @@ export function readHash(hash = location.hash) {
       continue;
     }
     const [value, note] = validate(key, raw);
-    control(key).value = value;
+    setValue(control(key), value);
     if (note) notes.push(note);
   }
   return notes;
@@ -60,7 +104,7 @@ export function readHash(hash = location.hash) {
 /** The current settings as a hash. */
 export function currentHash() {
   const params = new URLSearchParams({ v: String(VERSION) });
-  for (const key of Object.keys(KEYS)) params.set(key, control(key).value);
+  for (const key of Object.keys(KEYS)) params.set(key, valueOf(control(key)));
   return `#${params}`;
 }
 

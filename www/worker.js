@@ -3,13 +3,18 @@
 // CPU), posting progress after each chunk. Heavy work lives here so the page never blocks.
 //
 // Messages in:  {type: 'start', config}, {type: 'cancel'}, {type: 'continue-on-cpu'},
-//               {type: 'prune-step', request}, {type: 'use-trained'}
+//               {type: 'prune-step', request}, {type: 'prune-cancel'}, {type: 'use-trained'},
+//               {type: 'layer-weights', layer}, {type: 'sweep', methods, levels, settings},
+//               {type: 'sweep-cancel'}
 // Messages out: {type: 'download', loaded, total}, {type: 'decoding'}, {type: 'data', summary},
 //               {type: 'engine', webgpu, adapter, reason}, {type: 'started', backend},
 //               {type: 'progress', progress}, {type: 'evaluating'}, {type: 'done', report},
 //               {type: 'cancelled', step}, {type: 'error', message, fatal, gpuFailed},
-//               {type: 'model', arch, testAcc, source}, {type: 'prune-stage', report, fields},
-//               {type: 'prune-error', message}
+//               {type: 'model', arch, testAcc, source}, {type: 'prune-stage', report, fields, maps},
+//               {type: 'prune-progress', step, total}, {type: 'prune-cancelled', step},
+//               {type: 'prune-error', message}, {type: 'layer-weights', layer, values},
+//               {type: 'sweep-point', point, done, total}, {type: 'sweep-done', total},
+//               {type: 'sweep-cancelled', done, total}, {type: 'sweep-error', message, done, total}
 
 import init, { Session } from '../pkg/pruneplay.js';
 
@@ -125,19 +130,83 @@ async function loadShippedModel() {
   }
 }
 
-/** One stage of step-by-step pruning; the receptive fields go along after the selection. */
-function pruneStep(request) {
+/** The first layer's weights (NaN where pruned) travel with the stages that change them. */
+function withFields(message, transfer) {
+  message.fields = session.layerWeights(0);
+  transfer.push(message.fields.buffer);
+}
+
+/** Steps of fine-tuning between progress reports (about a tenth of a second in wasm). */
+const FINETUNE_CHUNK = 20;
+let pruneCancelRequested = false;
+
+/** One stage of step-by-step pruning; fine-tuning runs in chunks with progress and Cancel. */
+async function pruneStep(request) {
   try {
-    const report = session.pruneStep(request);
-    const message = { type: 'prune-stage', report };
-    const transfer = [];
-    if (report.stage === 'select' || report.stage === 'finetune' || report.stage === 'scores') {
-      message.fields = session.receptiveFields();
-      transfer.push(message.fields.buffer);
+    if (request.stage === 'finetune') {
+      pruneCancelRequested = false;
+      const total = session.startFinetune();
+      for (;;) {
+        const progress = session.finetuneChunk(FINETUNE_CHUNK);
+        post({ type: 'prune-progress', step: progress.step, total });
+        if (progress.report) {
+          const message = { type: 'prune-stage', report: progress.report };
+          const transfer = [];
+          withFields(message, transfer);
+          post(message, transfer);
+          return;
+        }
+        await yieldToEvents();
+        if (pruneCancelRequested) {
+          session.cancelFinetune();
+          post({ type: 'prune-cancelled', step: progress.step });
+          return;
+        }
+      }
     }
+    const report = session.pruneStep(request);
+    const message = { type: 'prune-stage', report, maps: session.pixelMaps() };
+    const transfer = [];
+    if (report.stage !== 'apply') withFields(message, transfer);
     post(message, transfer);
   } catch (e) {
     post({ type: 'prune-error', message: errorText(e) });
+  }
+}
+
+/** Weights of one layer for the heatmap. */
+function layerWeights(layer) {
+  try {
+    const values = session.layerWeights(layer);
+    post({ type: 'layer-weights', layer, values }, [values.buffer]);
+  } catch (e) {
+    post({ type: 'prune-error', message: errorText(e) });
+  }
+}
+
+let sweepCancelRequested = false;
+
+/** "Run all": one-shot pruning of every (method, sparsity) pair, a point per message. */
+async function sweep({ methods, levels, settings }) {
+  sweepCancelRequested = false;
+  const total = methods.length * levels.length;
+  let done = 0;
+  try {
+    for (const method of methods) {
+      for (const sparsity of levels) {
+        const point = session.sweepPoint({ ...settings, method, sparsity });
+        done += 1;
+        post({ type: 'sweep-point', point, done, total });
+        await yieldToEvents();
+        if (sweepCancelRequested) {
+          post({ type: 'sweep-cancelled', done, total });
+          return;
+        }
+      }
+    }
+    post({ type: 'sweep-done', total });
+  } catch (e) {
+    post({ type: 'sweep-error', message: errorText(e), done, total });
   }
 }
 
@@ -195,10 +264,22 @@ self.onmessage = (event) => {
     case 'prune-step':
       ready.then((ok) => ok && pruneStep(message.request));
       break;
+    case 'prune-cancel':
+      pruneCancelRequested = true;
+      break;
+    case 'layer-weights':
+      ready.then((ok) => ok && layerWeights(message.layer));
+      break;
+    case 'sweep':
+      ready.then((ok) => ok && sweep(message));
+      break;
+    case 'sweep-cancel':
+      sweepCancelRequested = true;
+      break;
     case 'use-trained':
       try {
-        session.useTrainedModel();
-        post({ type: 'model', arch: 'your trained model', testAcc: null, source: 'trained' });
+        const arch = session.useTrainedModel();
+        post({ type: 'model', arch, testAcc: null, source: 'trained' });
       } catch (e) {
         post({ type: 'prune-error', message: errorText(e) });
       }

@@ -140,6 +140,53 @@ fn validate(
     Ok(())
 }
 
+/// H = 2XᵀX / samples with the damping λ = damp × mean(diag H) added to the diagonal, and which
+/// inputs are dead (zero in every calibration row).
+///
+/// A dead input gives H a zero row and column, and H would be singular; H_dd = 1 decouples it (the
+/// reference implementation does the same).
+fn damped_hessian(inputs: ArrayView2<f32>, damp: f64) -> (Array2<f64>, Vec<bool>) {
+    let x = inputs.mapv(f64::from);
+    let mut h = x.t().dot(&x);
+    h *= 2.0 / inputs.nrows() as f64;
+    let mut dead = vec![false; h.nrows()];
+    for (d, is_dead) in dead.iter_mut().enumerate() {
+        if h[[d, d]] == 0.0 {
+            *is_dead = true;
+            h[[d, d]] = 1.0;
+        }
+    }
+    let lambda = damp * h.diag().mean().unwrap_or(0.0);
+    h.diag_mut().mapv_inplace(|v| v + lambda);
+    (h, dead)
+}
+
+/// diag(H⁻¹) of a layer's calibration inputs, one value per input, without pruning anything: the
+/// page draws it for the first layer as a 28×28 picture. Large values are inputs the data hardly
+/// constrains (rarely lit pixels), whose weights SparseGPT can remove most cheaply.
+pub fn input_hinv_diag(inputs: ArrayView2<f32>, damp: f64) -> Result<Array1<f32>> {
+    if inputs.nrows() == 0 || inputs.ncols() == 0 || inputs.iter().any(|v| !v.is_finite()) {
+        return Err(Error::Config(
+            "SparseGPT: the calibration inputs are empty or contain a value that is not finite"
+                .into(),
+        ));
+    }
+    let (h, _) = damped_hessian(inputs, damp);
+    let u = upper_cholesky_of_inverse(h.view())?;
+    Ok(inverse_diag(&u).mapv(|v| v as f32))
+}
+
+/// diag(H⁻¹) from U, the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU): column sums of U².
+fn inverse_diag(u: &Array2<f64>) -> Array1<f64> {
+    let mut diag = Array1::<f64>::zeros(u.ncols());
+    for (k, row) in u.outer_iter().enumerate() {
+        for (j, v) in row.iter().enumerate().skip(k) {
+            diag[j] += v * v;
+        }
+    }
+    diag
+}
+
 /// Prunes one linear layer with SparseGPT and compensates the remaining weights.
 ///
 /// weight: [out, in] (PyTorch Linear layout); inputs: [samples, in], the calibration inputs to
@@ -159,29 +206,19 @@ pub fn sparsegpt_layer(
     validate(&weight, &inputs, opts)?;
     let (rows, cols) = weight.dim();
 
-    let x = inputs.mapv(f64::from);
-    let mut h = x.t().dot(&x);
-    h *= 2.0 / inputs.nrows() as f64;
+    let (h, dead) = damped_hessian(inputs, opts.damp);
 
     // Columns are the unit of work, so the weight is held transposed: column i of W is row i.
     let mut wt = Array2::from_shape_fn((cols, rows), |(i, r)| f64::from(weight[[r, i]]));
     let mut keep = Array2::from_elem((cols, rows), true);
-
-    // An input that is always 0 gives H a zero row and column, and H would be singular. Its weights
-    // never affect the output on the calibration data, so they are zeroed (score 0: pruned first),
-    // and H_dd = 1 decouples it (the reference implementation does the same).
-    let mut dead = vec![false; cols];
-    for (d, is_dead) in dead.iter_mut().enumerate() {
-        if h[[d, d]] == 0.0 {
-            *is_dead = true;
-            h[[d, d]] = 1.0;
+    // A dead input's weights never affect the output on the calibration data: zeroed, they score
+    // 0 and are pruned first.
+    for (d, &is_dead) in dead.iter().enumerate() {
+        if is_dead {
             wt.row_mut(d).fill(0.0);
         }
     }
     let dead_inputs = dead.iter().filter(|&&d| d).count();
-
-    let lambda = opts.damp * h.diag().mean().unwrap_or(0.0);
-    h.diag_mut().mapv_inplace(|v| v + lambda);
 
     let u = upper_cholesky_of_inverse(h.view()).map_err(|e| match e {
         Error::Config(msg) => Error::Config(format!(
@@ -191,12 +228,7 @@ pub fn sparsegpt_layer(
         other => other,
     })?;
 
-    let mut hinv_diag = Array1::<f64>::zeros(cols);
-    for (k, row) in u.outer_iter().enumerate() {
-        for (j, v) in row.iter().enumerate().skip(k) {
-            hinv_diag[j] += v * v;
-        }
-    }
+    let hinv_diag = inverse_diag(&u);
 
     let mut err = Array2::<f64>::zeros((opts.block.min(cols), rows));
     let mut candidates: Vec<(f64, usize, usize)> = Vec::new();
@@ -380,6 +412,19 @@ mod tests {
             }
             assert_eq!(pruned_count(&layer.mask), expected);
         }
+    }
+
+    #[test]
+    fn input_hinv_diag_is_the_diagonal_pruning_uses() {
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let weight = random(5, 24, &mut rng);
+        let mut inputs = correlated(40, 24, &mut rng);
+        inputs.column_mut(3).fill(0.0); // a dead input takes the H_dd = 1 path
+        let layer =
+            sparsegpt_layer(weight.view(), inputs.view(), &SparseGptOptions::default()).unwrap();
+        let diag = input_hinv_diag(inputs.view(), SparseGptOptions::default().damp).unwrap();
+        assert_eq!(diag, layer.hinv_diag);
+        assert!(input_hinv_diag(inputs.slice(s![..0, ..]), 0.01).is_err());
     }
 
     #[test]

@@ -204,3 +204,161 @@ pub fn draw_histogram(
     root.present().map_err(js_error)?;
     Ok(())
 }
+
+/// The Okabe–Ito palette, for charts with one series per method or arm.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(213, 94, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(240, 228, 66),
+    RGBColor(120, 120, 120),
+];
+
+/// One named line of points, as the page sends it.
+#[derive(serde::Deserialize)]
+struct Series {
+    name: String,
+    x: Vec<f64>,
+    y: Vec<f64>,
+}
+
+/// Lines with point markers, one per series (`[{name, x, y}]`), e.g. accuracy against weights
+/// remaining for each method. `log_x` puts x on a log axis (for weights remaining from 100% down
+/// to a few percent); `y_range` fixes y as in [`draw_curves`].
+#[wasm_bindgen(js_name = drawSeries)]
+pub fn draw_series(
+    canvas: HtmlCanvasElement,
+    x_label: &str,
+    y_label: &str,
+    series: JsValue,
+    log_x: bool,
+    y_range: &[f64],
+    dark: bool,
+) -> Result<(), JsError> {
+    let series: Vec<Series> = serde_wasm_bindgen::from_value(series)
+        .map_err(|e| JsError::new(&format!("chart: bad series: {e}")))?;
+    let (root, theme) = themed_root(canvas, dark)?;
+    let points = || {
+        series
+            .iter()
+            .flat_map(|s| s.x.iter().copied().zip(s.y.iter().copied()))
+            .filter(|(x, y)| x.is_finite() && y.is_finite() && (!log_x || *x > 0.0))
+    };
+    let (x_lo, x_hi) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (x, _)| {
+        (lo.min(x), hi.max(x))
+    });
+    let (x_lo, x_hi) = match (x_lo.is_finite(), x_hi > x_lo) {
+        (true, true) if log_x => (x_lo / 1.25, x_hi * 1.25),
+        (true, true) => (x_lo, x_hi),
+        (true, false) => (x_lo * 0.5, x_lo * 2.0 + 1.0),
+        _ => (1.0, 100.0),
+    };
+    let (y_lo, y_hi) = match y_range {
+        [lo, hi] if lo < hi => (*lo, *hi),
+        _ => {
+            let (lo, hi) = points().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, y)| {
+                (lo.min(y), hi.max(y))
+            });
+            if lo.is_finite() && hi > lo {
+                let pad = (hi - lo) * 0.08;
+                (lo - pad, hi + pad)
+            } else if lo.is_finite() {
+                (lo - 1.0, lo + 1.0)
+            } else {
+                (0.0, 1.0)
+            }
+        }
+    };
+    let text = ("sans-serif", 13).into_font().color(&theme.fg);
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .margin(10)
+        .margin_right(24)
+        .x_label_area_size(34)
+        .y_label_area_size(56);
+    if log_x {
+        let mut chart = builder
+            .build_cartesian_2d((x_lo..x_hi).log_scale(), y_lo..y_hi)
+            .map_err(js_error)?;
+        mesh_and_lines(&mut chart, &theme, text, x_label, y_label, &series)?;
+    } else {
+        let mut chart = builder
+            .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
+            .map_err(js_error)?;
+        mesh_and_lines(&mut chart, &theme, text, x_label, y_label, &series)?;
+    }
+    root.present().map_err(js_error)?;
+    Ok(())
+}
+
+/// The mesh, one line with markers per series, and the legend, on either x axis.
+fn mesh_and_lines<'a, X>(
+    chart: &mut ChartContext<
+        'a,
+        CanvasBackend,
+        Cartesian2d<X, plotters::coord::types::RangedCoordf64>,
+    >,
+    theme: &Theme,
+    text: TextStyle,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<(), JsError>
+where
+    X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_labels(8)
+        .y_labels(6)
+        .label_style(text.clone())
+        .axis_style(theme.fg)
+        .light_line_style(theme.bg)
+        .bold_line_style(theme.grid)
+        .draw()
+        .map_err(js_error)?;
+    for (i, s) in series.iter().enumerate() {
+        let colour = if i == 0 {
+            theme.blue
+        } else {
+            PALETTE[i % PALETTE.len()]
+        };
+        let mut points: Vec<(f64, f64)> =
+            s.x.iter()
+                .copied()
+                .zip(s.y.iter().copied())
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        chart
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+            .map_err(js_error)?
+            .label(s.name.as_str())
+            .legend(move |(lx, ly)| {
+                PathElement::new([(lx, ly), (lx + 18, ly)], colour.stroke_width(2))
+            });
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, colour.filled())),
+            )
+            .map_err(js_error)?;
+    }
+    if !series.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerLeft)
+            .label_font(text)
+            .background_style(theme.bg.mix(0.85))
+            .border_style(theme.grid)
+            .draw()
+            .map_err(js_error)?;
+    }
+    Ok(())
+}

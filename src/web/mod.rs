@@ -5,6 +5,7 @@
 
 mod bench;
 mod charts;
+mod pruning;
 mod session;
 
 use wasm_bindgen::prelude::*;

@@ -11,13 +11,12 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use super::pruning::PruneState;
 use crate::data::{Dataset, Mnist};
 use crate::engine::Engine;
 use crate::gpu::GpuContext;
 use crate::model::{Architecture, Mlp};
-use crate::prune::calibration::Calibration;
-use crate::prune::{self, Method, PruneOptions, Scores, Selection};
-use crate::train::{Budget, OptimizerConfig, OptimizerKind, Split, TrainConfig, Trainer, evaluate};
+use crate::train::{Budget, OptimizerConfig, OptimizerKind, Split, TrainConfig, evaluate};
 
 /// Validation images evaluated at each progress point, on the CPU from the model just read
 /// back. The full 5,000 cost about as much as 80 training steps in wasm; 1,000 give the curve's
@@ -82,8 +81,8 @@ struct TestReport {
 }
 
 #[derive(Default)]
-struct Inner {
-    data: Option<Rc<Mnist>>,
+pub(super) struct Inner {
+    pub(super) data: Option<Rc<Mnist>>,
     progress_validation: Option<Rc<Dataset>>,
     gpu: Option<Rc<GpuContext>>,
     gpu_disabled: bool,
@@ -91,92 +90,11 @@ struct Inner {
     config: Option<TrainConfig>,
     total_steps: u64,
     /// The model at the last progress point, and its step: what a lost device falls back to.
-    last_good: Option<(Mlp, u64)>,
+    pub(super) last_good: Option<(Mlp, u64)>,
     /// Steps taken by an earlier engine of this run (after falling back to the CPU).
     step_offset: u64,
-    /// The model pruning starts from (the shipped checkpoint, or the last trained model).
-    base: Option<Mlp>,
-    pruning: Option<Pruning>,
-}
-
-/// A step-by-step pruning in progress: what each stage produced so far.
-struct Pruning {
-    method: Method,
-    options: PruneOptions,
-    calibration: Option<Calibration>,
-    scores: Option<Scores>,
-    selection: Option<Selection>,
-    pruned: Option<Mlp>,
-}
-
-/// What the page sends with each pruning step (camelCase JSON).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PruneRequest {
-    method: String,
-    sparsity: f64,
-    /// "scores", "select", "apply" or "finetune".
-    stage: String,
-}
-
-/// Bins of the weight-score histogram the page draws.
-const HISTOGRAM_BINS: usize = 60;
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StageReport {
-    stage: &'static str,
-    method: &'static str,
-    /// scores: a histogram of the first layer's scores (per weight or per neuron).
-    histogram: Option<Vec<u32>>,
-    range: Option<(f32, f32)>,
-    per_neuron: bool,
-    /// select: the highest pruned score per layer, and what is left.
-    thresholds: Option<Vec<Option<f32>>>,
-    layers: Option<Vec<prune::LayerCount>>,
-    weights_remaining: Option<f64>,
-    /// apply / finetune: test accuracy before and after.
-    accuracy_before: Option<f64>,
-    accuracy_after: Option<f64>,
-    finetune_steps: Option<u64>,
-}
-
-impl StageReport {
-    fn new(stage: &'static str, method: Method) -> Self {
-        Self {
-            stage,
-            method: method.name(),
-            histogram: None,
-            range: None,
-            per_neuron: false,
-            thresholds: None,
-            layers: None,
-            weights_remaining: None,
-            accuracy_before: None,
-            accuracy_after: None,
-            finetune_steps: None,
-        }
-    }
-}
-
-/// Steps of fine-tuning in the page's last stage: about a fifth of an epoch, a few seconds in
-/// wasm, enough to show the recovery.
-const FINETUNE_STEPS: u64 = 200;
-
-fn histogram(values: &[f32]) -> (Vec<u32>, (f32, f32)) {
-    let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
-    let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut counts = vec![0u32; HISTOGRAM_BINS];
-    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
-        counts[0] = values.len() as u32;
-        return (counts, (lo.min(0.0), hi.max(1.0)));
-    }
-    let width = (hi - lo) / HISTOGRAM_BINS as f32;
-    for &v in values {
-        let bin = (((v - lo) / width) as usize).min(HISTOGRAM_BINS - 1);
-        counts[bin] += 1;
-    }
-    (counts, (lo, hi))
+    /// Everything about pruning: the model it starts from, the walk-through, sweeps.
+    pub(super) pruning: PruneState,
 }
 
 impl Inner {
@@ -188,14 +106,14 @@ impl Inner {
 /// The worker's state: the data set once loaded, the GPU if any, and the current run.
 #[wasm_bindgen]
 pub struct Session {
-    inner: Rc<RefCell<Inner>>,
+    pub(super) inner: Rc<RefCell<Inner>>,
 }
 
-fn js_error(e: impl std::fmt::Display) -> JsValue {
+pub(super) fn js_error(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
 }
 
-fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
+pub(super) fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
     serde_wasm_bindgen::to_value(value).map_err(js_error)
 }
 
@@ -412,195 +330,6 @@ impl Session {
         inner.step_offset = offset;
         inner.gpu = None;
         Ok(())
-    }
-
-    /// Sets the model pruning starts from (safetensors bytes, e.g. the shipped checkpoint).
-    /// Returns its architecture and test accuracy.
-    #[wasm_bindgen(js_name = loadModel)]
-    pub fn load_model(&self, bytes: &[u8]) -> Result<JsValue, JsValue> {
-        let model =
-            crate::checkpoint::from_safetensors("the shipped model", bytes).map_err(js_error)?;
-        let mut inner = self.inner.borrow_mut();
-        let data = inner
-            .data
-            .clone()
-            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
-        if model.architecture().inputs() != data.train.features()
-            || model.architecture().outputs() != data.train.classes()
-        {
-            return Err(js_error(format!(
-                "the model {} does not fit MNIST",
-                model.architecture()
-            )));
-        }
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Loaded {
-            arch: String,
-            test_acc: f64,
-        }
-        let loaded = Loaded {
-            arch: model.architecture().to_string(),
-            test_acc: evaluate(&model, &data.test).accuracy,
-        };
-        inner.base = Some(model);
-        inner.pruning = None;
-        to_js(&loaded)
-    }
-
-    /// Makes the model of the last training run (as of its last progress point) the one pruning
-    /// starts from.
-    #[wasm_bindgen(js_name = useTrainedModel)]
-    pub fn use_trained_model(&self) -> Result<(), JsValue> {
-        let mut inner = self.inner.borrow_mut();
-        let (model, _) = inner
-            .last_good
-            .clone()
-            .ok_or_else(|| js_error("no model has been trained yet"))?;
-        inner.base = Some(model);
-        inner.pruning = None;
-        Ok(())
-    }
-
-    /// Runs one stage of pruning the base model: "scores", then "select", "apply", "finetune".
-    /// Changing the method or sparsity starts over from "scores". Returns the stage's numbers.
-    #[wasm_bindgen(js_name = pruneStep)]
-    pub fn prune_step(&self, request: JsValue) -> Result<JsValue, JsValue> {
-        let request: PruneRequest = serde_wasm_bindgen::from_value(request)
-            .map_err(|e| js_error(format!("invalid pruning request: {e}")))?;
-        let method = Method::from_name(&request.method).map_err(js_error)?;
-        let mut inner = self.inner.borrow_mut();
-        let data = inner
-            .data
-            .clone()
-            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
-        let base = inner
-            .base
-            .clone()
-            .ok_or_else(|| js_error("there is no model to prune yet"))?;
-        let options = PruneOptions {
-            sparsity: request.sparsity,
-            ..PruneOptions::default()
-        };
-        options.validate(method, &base).map_err(js_error)?;
-        let fresh = request.stage == "scores"
-            || !inner
-                .pruning
-                .as_ref()
-                .is_some_and(|p| p.method == method && p.options == options);
-        if fresh {
-            let calibration = if method.needs_calibration() {
-                Some(
-                    Calibration::from_dataset(&data.train, options.calibration_samples)
-                        .map_err(js_error)?,
-                )
-            } else {
-                None
-            };
-            inner.pruning = Some(Pruning {
-                method,
-                options,
-                calibration,
-                scores: None,
-                selection: None,
-                pruned: None,
-            });
-        }
-        let Some(p) = inner.pruning.as_mut() else {
-            return Err(js_error("no pruning in progress"));
-        };
-        let report = match request.stage.as_str() {
-            "scores" => {
-                let scores = prune::scores(method, &base, p.calibration.as_ref(), &p.options)
-                    .map_err(js_error)?;
-                let mut report = StageReport::new("scores", method);
-                let (values, per_neuron): (Vec<f32>, bool) = match &scores {
-                    Scores::Weights(w) => (w[0].iter().copied().collect(), false),
-                    Scores::Neurons(n) => (n[0].to_vec(), true),
-                };
-                let (counts, range) = histogram(&values);
-                report.histogram = Some(counts);
-                report.range = Some(range);
-                report.per_neuron = per_neuron;
-                p.scores = Some(scores);
-                report
-            }
-            "select" => {
-                let scores = p
-                    .scores
-                    .as_ref()
-                    .ok_or_else(|| js_error("compute the scores first"))?;
-                let selection =
-                    prune::select(method, &base, scores, p.calibration.as_ref(), &p.options)
-                        .map_err(js_error)?;
-                let mut pruned = base.clone();
-                prune::apply(&mut pruned, &selection).map_err(js_error)?;
-                let mut report = StageReport::new("select", method);
-                report.thresholds = Some(selection.thresholds.clone());
-                report.layers = Some(prune::layer_counts(&pruned));
-                report.weights_remaining = Some(pruned.weights_remaining());
-                p.selection = Some(selection);
-                p.pruned = Some(pruned);
-                report
-            }
-            "apply" => {
-                let pruned = p
-                    .pruned
-                    .as_ref()
-                    .ok_or_else(|| js_error("select the weights first"))?;
-                let mut report = StageReport::new("apply", method);
-                report.accuracy_before = Some(evaluate(&base, &data.test).accuracy);
-                report.accuracy_after = Some(evaluate(pruned, &data.test).accuracy);
-                report.weights_remaining = Some(pruned.weights_remaining());
-                report
-            }
-            "finetune" => {
-                let pruned = p
-                    .pruned
-                    .clone()
-                    .ok_or_else(|| js_error("select the weights first"))?;
-                let config = TrainConfig {
-                    arch: pruned.architecture(),
-                    budget: Budget::Iters(FINETUNE_STEPS),
-                    ..TrainConfig::default()
-                };
-                let mut report = StageReport::new("finetune", method);
-                report.accuracy_before = Some(evaluate(&pruned, &data.test).accuracy);
-                let mut trainer =
-                    Trainer::with_model(pruned, &config, &data.train).map_err(js_error)?;
-                trainer
-                    .train_steps(&data.train, FINETUNE_STEPS)
-                    .map_err(js_error)?;
-                let tuned = trainer.into_model();
-                report.accuracy_after = Some(evaluate(&tuned, &data.test).accuracy);
-                report.weights_remaining = Some(tuned.weights_remaining());
-                report.finetune_steps = Some(FINETUNE_STEPS);
-                p.pruned = Some(tuned);
-                report
-            }
-            other => return Err(js_error(format!("unknown pruning stage {other:?}"))),
-        };
-        to_js(&report)
-    }
-
-    /// The first layer's incoming weights of every hidden unit as 28×28 tiles (row-major
-    /// `[units, 784]`), NaN where the current pruning has masked them: the receptive fields.
-    #[wasm_bindgen(js_name = receptiveFields)]
-    pub fn receptive_fields(&self) -> Result<Vec<f32>, JsValue> {
-        let inner = self.inner.borrow();
-        let model = inner
-            .pruning
-            .as_ref()
-            .and_then(|p| p.pruned.as_ref())
-            .or(inner.base.as_ref())
-            .ok_or_else(|| js_error("there is no model yet"))?;
-        let layer = &model.layers()[0];
-        Ok(layer
-            .weight
-            .iter()
-            .zip(&layer.mask)
-            .map(|(&w, &m)| if m == 0.0 { f32::NAN } else { w })
-            .collect())
     }
 
     /// Loss, accuracy and confusion matrix on the 10,000 test images.

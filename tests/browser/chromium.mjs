@@ -2,9 +2,11 @@
 // background networking, which this machine's closed network would refuse), and collects every
 // console error and page error so tests can assert there were none.
 
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 export const URL_UNDER_TEST = process.env.PRUNEPLAY_URL ?? 'http://127.0.0.1:8000/';
@@ -39,5 +41,26 @@ export async function launch({ webgpu = true } = {}) {
     if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
   });
   page.on('pageerror', (e) => errors.push(`page: ${e.message}`));
-  return { context, page, errors };
+  // Every request that leaves the page's origin (there should be none).
+  const foreign = [];
+  const origin = new URL(URL_UNDER_TEST).origin;
+  context.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.origin !== origin && !['data:', 'blob:'].includes(url.protocol)) foreign.push(request.url());
+  });
+  return { context, page, errors, foreign };
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The native CLI on the page's own model and data, for holding the page's numbers against it:
+ * runs `pruneplay <args> --model … --data … --json` and returns its summary (the last line).
+ */
+export function cli(args) {
+  const bin = process.env.PRUNEPLAY_CLI ?? join(ROOT, 'target/release/pruneplay');
+  const model = process.env.PRUNEPLAY_MODEL ?? join(ROOT, 'dist/model/lenet-300-100.safetensors');
+  const data = process.env.PRUNEPLAY_DATA ?? join(ROOT, 'data/mnist');
+  const out = execFileSync(bin, [...args, '--model', model, '--data', data, '--json'], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').at(-1));
 }

@@ -7,8 +7,16 @@ import { test } from 'node:test';
 import { ARTIFACTS, URL_UNDER_TEST, launch } from './chromium.mjs';
 
 test('the page trains LeNet-300-100 on MNIST on WebGPU to over 90% test accuracy', { timeout: 600_000 }, async () => {
-  const { context, page, errors } = await launch();
+  const { context, page, errors, foreign } = await launch();
   try {
+    // Long tasks on the page's main thread: training runs in the worker, so there should be none
+    // over 200 ms while it trains.
+    await page.addInitScript(() => {
+      window.longTasks = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) window.longTasks.push({ start: e.startTime, duration: e.duration });
+      }).observe({ type: 'longtask', buffered: true });
+    });
     await page.goto(URL_UNDER_TEST);
     // The Train button is enabled once the four files are downloaded and decoded.
     await page.locator('#train:enabled').waitFor({ timeout: 120_000 });
@@ -18,6 +26,7 @@ test('the page trains LeNet-300-100 on MNIST on WebGPU to over 90% test accuracy
     assert.match(await page.locator('#engine').textContent(), /^WebGPU \(.*swiftshader.*\)/i);
 
     await page.getByLabel('Training steps').fill('300');
+    const trainStart = await page.evaluate(() => performance.now());
     await page.getByRole('button', { name: 'Train' }).click();
     await page.locator('#cancel:enabled').waitFor();
 
@@ -40,6 +49,11 @@ test('the page trains LeNet-300-100 on MNIST on WebGPU to over 90% test accuracy
     });
     assert.ok(inked > 3, `the accuracy chart looks blank (${inked} colours)`);
     await page.screenshot({ path: join(ARTIFACTS, 'train.png'), fullPage: true });
+    const longTasks = await page.evaluate((t0) => window.longTasks.filter((t) => t.start >= t0), trainStart);
+    const longest = Math.max(0, ...longTasks.map((t) => t.duration));
+    console.log(`main-thread long tasks while training: ${longTasks.length}, longest ${longest.toFixed(0)} ms`);
+    assert.ok(longest <= 200, `a ${longest} ms long task blocked the page while training`);
+    assert.deepEqual(foreign, [], 'requests left the origin');
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
@@ -118,7 +132,7 @@ test('Cancel stops a long run between chunks', { timeout: 300_000 }, async () =>
     await page.getByLabel('Training steps').fill('100000');
     await page.getByRole('button', { name: 'Train' }).click();
     await page.locator('#status', { hasText: /^Step \d+ of 100000/ }).waitFor({ timeout: 120_000 });
-    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('#cancel').click();
     await page.locator('#status', { hasText: /^Cancelled after \d+ steps\.$/ }).waitFor({ timeout: 60_000 });
     await page.locator('#train:enabled').waitFor();
     assert.equal(await page.locator('#test-acc').getAttribute('data-value'), null);

@@ -14,6 +14,33 @@ pub fn dir(root: &Path) -> PathBuf {
     root.join("dist")
 }
 
+/// The offline cache's service worker, in www/ and copied to the root of dist/.
+const SERVICE_WORKER: &str = "sw.js";
+
+/// Every file of www/ the page loads must be in the service worker's list, or the page breaks
+/// offline in a way no online test sees.
+fn check_offline_list(www: &Path, sw: &Path) -> Result<()> {
+    let list = fs::read_to_string(sw).with_context(|| format!("reading {}", sw.display()))?;
+    let mut missing = Vec::new();
+    for entry in read_dir(www)? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let page_file = [".js", ".css", ".svg"]
+            .iter()
+            .any(|ext| name.ends_with(ext));
+        if page_file && name != SERVICE_WORKER && !list.contains(&format!("'./www/{name}'")) {
+            missing.push(name);
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "{} does not list {} for offline use: add them to its FILES",
+            sw.display(),
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
 #[derive(Default)]
 struct Tally {
     copied: usize,
@@ -45,6 +72,10 @@ pub fn assemble(root: &Path) -> Result<()> {
     // Pruning first also clears a file where a folder now is (and the reverse).
     prune(&www, &dist.join("www"), &mut tally)?;
     sync_tree(&www, &dist.join("www"), &mut tally)?;
+    // The service worker controls only pages at or below its folder, so it goes to the root.
+    let sw = www.join(SERVICE_WORKER);
+    check_offline_list(&www, &sw)?;
+    sync_file(&sw, &dist.join(SERVICE_WORKER), &mut tally)?;
 
     for (src, name) in [
         (data::mnist_dir(root), "mnist"),

@@ -102,6 +102,9 @@ fn browser_tests(root: &Path) -> Result<()> {
             dir.display()
         );
     }
+    // The browser tests hold the page's numbers against the native CLI's on the same model.
+    cmd::run(cmd::cargo().args(["build", "--release", "--quiet", "--bin", "pruneplay"]))?;
+    let cli = root.join("target").join("release").join("pruneplay");
     let artifacts = root.join("artifacts");
     fs::create_dir_all(&artifacts).with_context(|| format!("creating {}", artifacts.display()))?;
     // WebGPU needs a secure context: http://127.0.0.1 is one, 0.0.0.0 is not.
@@ -113,7 +116,10 @@ fn browser_tests(root: &Path) -> Result<()> {
             .args(&tests)
             .env("PRUNEPLAY_URL", server.url())
             .env("CHROMIUM", system::CHROMIUM)
-            .env("ARTIFACTS", &artifacts),
+            .env("ARTIFACTS", &artifacts)
+            .env("PRUNEPLAY_CLI", &cli)
+            .env("PRUNEPLAY_MODEL", crate::model::shipped_path(root))
+            .env("PRUNEPLAY_DATA", crate::data::mnist_dir(root)),
     );
     drop(server);
     result

@@ -1,0 +1,610 @@
+//! Pruning in the browser: the step-by-step walk-through (scores → mask → accuracy drop →
+//! fine-tuning), the pictures each stage feeds, and one-shot sweep points for "Run all".
+//!
+//! Every call does a bounded piece of work (at most one method's selection, or one chunk of
+//! fine-tuning steps) so the worker can post progress and notice a Cancel between calls.
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+use super::session::{Session, js_error, to_js};
+use crate::data::Mnist;
+use crate::model::Mlp;
+use crate::prune::calibration::Calibration;
+use crate::prune::sparsegpt::{SparseGptOptions, input_hinv_diag};
+use crate::prune::{self, Method, NM, PruneOptions, Scores, Selection, wanda};
+use crate::train::{Budget, TrainConfig, Trainer, evaluate};
+
+/// The pruning half of the session's state.
+#[derive(Default)]
+pub(crate) struct PruneState {
+    /// The model pruning starts from (the shipped checkpoint, or the last trained model).
+    base: Option<Mlp>,
+    walk: Option<Walk>,
+    /// Calibration images by sample count: shared by the walk-through and sweeps.
+    calibration: Option<Calibration>,
+}
+
+/// A step-by-step pruning in progress: what each stage produced so far.
+struct Walk {
+    method: Method,
+    options: PruneOptions,
+    scores: Option<Scores>,
+    selection: Option<Selection>,
+    pruned: Option<Mlp>,
+    finetune: Option<Finetune>,
+}
+
+/// Fine-tuning of the pruned model, run a chunk at a time.
+struct Finetune {
+    trainer: Trainer,
+    accuracy_before: f64,
+}
+
+/// What the page sends with each pruning step or sweep point (camelCase JSON).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PruneRequest {
+    method: String,
+    sparsity: f64,
+    /// "scores", "select", "apply" or "finetune"; absent for a sweep point.
+    stage: Option<String>,
+    /// "N:M" (e.g. "2:4") instead of a fraction; absent or empty for unstructured.
+    pattern: Option<String>,
+    /// The output layer prunes `outputRate × sparsity`.
+    output_rate: Option<f64>,
+    /// Calibration images for Taylor, Wanda and SparseGPT.
+    calibration: Option<usize>,
+}
+
+/// Most calibration images the page offers: more makes SparseGPT slower for little change.
+const MAX_CALIBRATION: usize = 1_024;
+
+impl PruneRequest {
+    fn parse(request: JsValue) -> Result<(Self, Method, PruneOptions), JsValue> {
+        let request: PruneRequest = serde_wasm_bindgen::from_value(request)
+            .map_err(|e| js_error(format!("invalid pruning request: {e}")))?;
+        let method = Method::from_name(&request.method).map_err(js_error)?;
+        let defaults = PruneOptions::default();
+        let pattern = match request.pattern.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(parse_pattern(text)?),
+        };
+        let calibration_samples = request.calibration.unwrap_or(defaults.calibration_samples);
+        if !(1..=MAX_CALIBRATION).contains(&calibration_samples) {
+            return Err(js_error(format!(
+                "calibration size {calibration_samples} is outside 1…{MAX_CALIBRATION}"
+            )));
+        }
+        let options = PruneOptions {
+            sparsity: match pattern {
+                Some(NM { n, m }) => 1.0 - n as f64 / m as f64,
+                None => request.sparsity,
+            },
+            output_rate: request.output_rate.unwrap_or(defaults.output_rate),
+            pattern,
+            calibration_samples,
+            ..defaults
+        };
+        Ok((request, method, options))
+    }
+}
+
+fn parse_pattern(text: &str) -> Result<NM, JsValue> {
+    let bad = || js_error(format!("pattern {text:?} is not of the form N:M, e.g. 2:4"));
+    let (n, m) = text.split_once(':').ok_or_else(bad)?;
+    let n = n.trim().parse().map_err(|_| bad())?;
+    let m = m.trim().parse().map_err(|_| bad())?;
+    Ok(NM { n, m })
+}
+
+/// Bins of the weight-score histogram the page draws.
+const HISTOGRAM_BINS: usize = 60;
+
+/// Steps of fine-tuning in the page's last stage: about a fifth of an epoch, a few seconds in
+/// wasm, enough to show the recovery.
+const FINETUNE_STEPS: u64 = 200;
+
+/// Test digits shown with their predictions before and after pruning.
+const DIGITS: usize = 12;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StageReport {
+    stage: &'static str,
+    method: &'static str,
+    /// scores: a histogram of the first layer's scores (per weight or per neuron).
+    histogram: Option<Vec<u32>>,
+    range: Option<(f32, f32)>,
+    per_neuron: bool,
+    /// select: the highest pruned score per layer, and what is left.
+    thresholds: Option<Vec<Option<f32>>>,
+    layers: Option<Vec<prune::LayerCount>>,
+    weights_remaining: Option<f64>,
+    /// apply / finetune: test accuracy before and after.
+    accuracy_before: Option<f64>,
+    accuracy_after: Option<f64>,
+    finetune_steps: Option<u64>,
+    /// apply / finetune: `confusion[true][predicted]` of the pruned model on the test set.
+    confusion: Option<Vec<Vec<u32>>>,
+    /// apply / finetune: a row of test digits with predictions before and after.
+    digits: Option<Digits>,
+}
+
+impl StageReport {
+    fn new(stage: &'static str, method: Method) -> Self {
+        Self {
+            stage,
+            method: method.name(),
+            histogram: None,
+            range: None,
+            per_neuron: false,
+            thresholds: None,
+            layers: None,
+            weights_remaining: None,
+            accuracy_before: None,
+            accuracy_after: None,
+            finetune_steps: None,
+            confusion: None,
+            digits: None,
+        }
+    }
+
+    /// Accuracy, confusion matrix and digits of `after` against `before` on the test set.
+    fn compare(&mut self, data: &Mnist, before: &Mlp, after: &Mlp) {
+        let b = evaluate(before, &data.test);
+        let a = evaluate(after, &data.test);
+        self.accuracy_before = Some(b.accuracy);
+        self.accuracy_after = Some(a.accuracy);
+        self.weights_remaining = Some(after.weights_remaining());
+        self.digits = Some(Digits::pick(data, &b.predictions, &a.predictions));
+        self.confusion = Some(a.confusion);
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Digits {
+    /// Indices into the test set.
+    index: Vec<usize>,
+    /// 28×28 bytes per digit, one after the other.
+    pixels: Vec<u8>,
+    label: Vec<u8>,
+    before: Vec<u8>,
+    after: Vec<u8>,
+}
+
+impl Digits {
+    /// Up to half the row from digits pruning got wrong (the interesting ones), the rest the first
+    /// test digits, in test-set order.
+    fn pick(data: &Mnist, before: &[u8], after: &[u8]) -> Self {
+        let labels = data.test.labels();
+        let mut index: Vec<usize> = (0..labels.len())
+            .filter(|&i| before[i] == labels[i] && after[i] != labels[i])
+            .take(DIGITS / 2)
+            .collect();
+        for i in 0..labels.len() {
+            if index.len() == DIGITS.min(labels.len()) {
+                break;
+            }
+            if !index.contains(&i) {
+                index.push(i);
+            }
+        }
+        index.sort_unstable();
+        Self {
+            pixels: index
+                .iter()
+                .flat_map(|&i| data.test.image(i))
+                .copied()
+                .collect(),
+            label: index.iter().map(|&i| labels[i]).collect(),
+            before: index.iter().map(|&i| before[i]).collect(),
+            after: index.iter().map(|&i| after[i]).collect(),
+            index,
+        }
+    }
+}
+
+fn histogram(values: &[f32]) -> (Vec<u32>, (f32, f32)) {
+    let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut counts = vec![0u32; HISTOGRAM_BINS];
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+        counts[0] = values.len() as u32;
+        return (counts, (lo.min(0.0), hi.max(1.0)));
+    }
+    let width = (hi - lo) / HISTOGRAM_BINS as f32;
+    for &v in values {
+        let bin = (((v - lo) / width) as usize).min(HISTOGRAM_BINS - 1);
+        counts[bin] += 1;
+    }
+    (counts, (lo, hi))
+}
+
+impl PruneState {
+    fn base(&self) -> Result<&Mlp, JsValue> {
+        self.base
+            .as_ref()
+            .ok_or_else(|| js_error("there is no model to prune yet"))
+    }
+
+    /// The calibration images for `options`, drawn once per sample count.
+    fn calibration(
+        &mut self,
+        data: &Mnist,
+        method: Method,
+        options: &PruneOptions,
+    ) -> Result<Option<&Calibration>, JsValue> {
+        if !method.needs_calibration() {
+            return Ok(None);
+        }
+        let samples = options.calibration_samples;
+        if self
+            .calibration
+            .as_ref()
+            .is_none_or(|c| c.y.len() != samples)
+        {
+            self.calibration =
+                Some(Calibration::from_dataset(&data.train, samples).map_err(js_error)?);
+        }
+        Ok(self.calibration.as_ref())
+    }
+
+    /// The model the pictures show: the pruned one once there is one, else the base.
+    fn shown(&self) -> Option<&Mlp> {
+        self.walk
+            .as_ref()
+            .and_then(|w| w.pruned.as_ref())
+            .or(self.base.as_ref())
+    }
+
+    fn walk(&mut self) -> Result<&mut Walk, JsValue> {
+        self.walk
+            .as_mut()
+            .ok_or_else(|| js_error("no pruning in progress; press Step from the start"))
+    }
+}
+
+/// What `finetuneChunk` reports.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FinetuneProgress {
+    step: u64,
+    total: u64,
+    loss: f32,
+    /// The stage report, once the last chunk is done.
+    report: Option<StageReport>,
+}
+
+/// Per-pixel pictures of the first layer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PixelMaps {
+    /// What the method measures per input pixel (e.g. Wanda's ‖X_j‖), when it has such a thing.
+    input: Option<PixelMap>,
+    /// The share of the first layer's units that keep each pixel's weight, after the selection.
+    kept: Option<Vec<f32>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PixelMap {
+    /// "input-norm", "hinv-diag" or "mean-score".
+    kind: &'static str,
+    values: Vec<f32>,
+}
+
+/// One point of an accuracy-vs-sparsity sweep.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SweepPoint {
+    method: &'static str,
+    sparsity: f64,
+    weights_remaining: f64,
+    accuracy: f64,
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// Sets the model pruning starts from (safetensors bytes, e.g. the shipped checkpoint).
+    /// Returns its architecture and test accuracy.
+    #[wasm_bindgen(js_name = loadModel)]
+    pub fn load_model(&self, bytes: &[u8]) -> Result<JsValue, JsValue> {
+        let model =
+            crate::checkpoint::from_safetensors("the shipped model", bytes).map_err(js_error)?;
+        let mut inner = self.inner.borrow_mut();
+        let data = inner
+            .data
+            .clone()
+            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        if model.architecture().inputs() != data.train.features()
+            || model.architecture().outputs() != data.train.classes()
+        {
+            return Err(js_error(format!(
+                "the model {} does not fit MNIST",
+                model.architecture()
+            )));
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Loaded {
+            arch: String,
+            test_acc: f64,
+        }
+        let loaded = Loaded {
+            arch: model.architecture().to_string(),
+            test_acc: evaluate(&model, &data.test).accuracy,
+        };
+        inner.pruning.base = Some(model);
+        inner.pruning.walk = None;
+        to_js(&loaded)
+    }
+
+    /// Makes the model of the last training run (as of its last progress point) the one pruning
+    /// starts from. Returns its architecture.
+    #[wasm_bindgen(js_name = useTrainedModel)]
+    pub fn use_trained_model(&self) -> Result<String, JsValue> {
+        let mut inner = self.inner.borrow_mut();
+        let (model, _) = inner
+            .last_good
+            .clone()
+            .ok_or_else(|| js_error("no model has been trained yet"))?;
+        let arch = model.architecture().to_string();
+        inner.pruning.base = Some(model);
+        inner.pruning.walk = None;
+        Ok(arch)
+    }
+
+    /// Runs one stage of pruning the base model: "scores", then "select", "apply". Changing the
+    /// method or settings starts over from "scores". Returns the stage's numbers. Fine-tuning, the
+    /// fourth stage, runs in chunks: `startFinetune`, then `finetuneChunk`.
+    #[wasm_bindgen(js_name = pruneStep)]
+    pub fn prune_step(&self, request: JsValue) -> Result<JsValue, JsValue> {
+        let (request, method, options) = PruneRequest::parse(request)?;
+        let mut inner = self.inner.borrow_mut();
+        let data = inner
+            .data
+            .clone()
+            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let state = &mut inner.pruning;
+        let base = state.base()?.clone();
+        options.validate(method, &base).map_err(js_error)?;
+        let stage = request.stage.as_deref().unwrap_or("scores");
+        let fresh = stage == "scores"
+            || !state
+                .walk
+                .as_ref()
+                .is_some_and(|w| w.method == method && w.options == options);
+        if fresh {
+            state.walk = Some(Walk {
+                method,
+                options: options.clone(),
+                scores: None,
+                selection: None,
+                pruned: None,
+                finetune: None,
+            });
+        }
+        let calibration = state.calibration(&data, method, &options)?.cloned();
+        let walk = state.walk()?;
+        walk.finetune = None;
+        let report = match stage {
+            "scores" => {
+                let scores = prune::scores(method, &base, calibration.as_ref(), &walk.options)
+                    .map_err(js_error)?;
+                let mut report = StageReport::new("scores", method);
+                let (values, per_neuron): (Vec<f32>, bool) = match &scores {
+                    Scores::Weights(w) => (w[0].iter().copied().collect(), false),
+                    Scores::Neurons(n) => (n[0].to_vec(), true),
+                };
+                let (counts, range) = histogram(&values);
+                report.histogram = Some(counts);
+                report.range = Some(range);
+                report.per_neuron = per_neuron;
+                walk.scores = Some(scores);
+                report
+            }
+            "select" => {
+                let scores = walk
+                    .scores
+                    .as_ref()
+                    .ok_or_else(|| js_error("compute the scores first"))?;
+                let selection =
+                    prune::select(method, &base, scores, calibration.as_ref(), &walk.options)
+                        .map_err(js_error)?;
+                let mut pruned = base.clone();
+                prune::apply(&mut pruned, &selection).map_err(js_error)?;
+                let mut report = StageReport::new("select", method);
+                report.thresholds = Some(selection.thresholds.clone());
+                report.layers = Some(prune::layer_counts(&pruned));
+                report.weights_remaining = Some(pruned.weights_remaining());
+                walk.selection = Some(selection);
+                walk.pruned = Some(pruned);
+                report
+            }
+            "apply" => {
+                let pruned = walk
+                    .pruned
+                    .as_ref()
+                    .ok_or_else(|| js_error("select the weights first"))?;
+                let mut report = StageReport::new("apply", method);
+                report.compare(&data, &base, pruned);
+                report
+            }
+            other => return Err(js_error(format!("unknown pruning stage {other:?}"))),
+        };
+        to_js(&report)
+    }
+
+    /// Sets up fine-tuning of the pruned model (the masks held); `finetuneChunk` then runs it.
+    /// Returns the number of steps it will take.
+    #[wasm_bindgen(js_name = startFinetune)]
+    pub fn start_finetune(&self) -> Result<u32, JsValue> {
+        let mut inner = self.inner.borrow_mut();
+        let data = inner
+            .data
+            .clone()
+            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let walk = inner.pruning.walk()?;
+        let pruned = walk
+            .pruned
+            .clone()
+            .ok_or_else(|| js_error("select the weights first"))?;
+        let config = TrainConfig {
+            arch: pruned.architecture(),
+            budget: Budget::Iters(FINETUNE_STEPS),
+            ..TrainConfig::default()
+        };
+        let accuracy_before = evaluate(&pruned, &data.test).accuracy;
+        let trainer = Trainer::with_model(pruned, &config, &data.train).map_err(js_error)?;
+        walk.finetune = Some(Finetune {
+            trainer,
+            accuracy_before,
+        });
+        Ok(FINETUNE_STEPS as u32)
+    }
+
+    /// Runs up to `n` more fine-tuning steps. After the last one, the fine-tuned model becomes
+    /// the pruned model and the progress carries the stage report.
+    #[wasm_bindgen(js_name = finetuneChunk)]
+    pub fn finetune_chunk(&self, n: u32) -> Result<JsValue, JsValue> {
+        let mut inner = self.inner.borrow_mut();
+        let data = inner
+            .data
+            .clone()
+            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let walk = inner.pruning.walk()?;
+        let method = walk.method;
+        let tune = walk
+            .finetune
+            .as_mut()
+            .ok_or_else(|| js_error("fine-tuning has not been started"))?;
+        let n = u64::from(n).min(FINETUNE_STEPS - tune.trainer.step());
+        let stats = tune.trainer.train_steps(&data.train, n).map_err(js_error)?;
+        let mut progress = FinetuneProgress {
+            step: tune.trainer.step(),
+            total: FINETUNE_STEPS,
+            loss: stats.loss,
+            report: None,
+        };
+        if progress.step >= FINETUNE_STEPS {
+            let accuracy_before = tune.accuracy_before;
+            let Some(done) = walk.finetune.take() else {
+                return Err(js_error("fine-tuning has not been started"));
+            };
+            let tuned = done.trainer.into_model();
+            let mut report = StageReport::new("finetune", method);
+            let base = inner.pruning.base()?;
+            report.compare(&data, base, &tuned);
+            // Before, here, is the pruned model: the recovery is what this stage shows.
+            report.accuracy_before = Some(accuracy_before);
+            report.finetune_steps = Some(FINETUNE_STEPS);
+            inner.pruning.walk()?.pruned = Some(tuned);
+            progress.report = Some(report);
+        }
+        to_js(&progress)
+    }
+
+    /// Drops a fine-tuning in progress; the pruned model stays as it was before it.
+    #[wasm_bindgen(js_name = cancelFinetune)]
+    pub fn cancel_finetune(&self) {
+        if let Some(walk) = self.inner.borrow_mut().pruning.walk.as_mut() {
+            walk.finetune = None;
+        }
+    }
+
+    /// Layer `layer`'s weights `[out, in]` (row-major) of the model on show, NaN where masked:
+    /// what the heatmaps and, for layer 0, the receptive fields draw.
+    #[wasm_bindgen(js_name = layerWeights)]
+    pub fn layer_weights(&self, layer: usize) -> Result<Vec<f32>, JsValue> {
+        let inner = self.inner.borrow();
+        let model = inner
+            .pruning
+            .shown()
+            .ok_or_else(|| js_error("there is no model yet"))?;
+        let layer = model.layers().get(layer).ok_or_else(|| {
+            js_error(format!(
+                "the model has {} layers, not {}",
+                model.layers().len(),
+                layer + 1
+            ))
+        })?;
+        Ok(layer
+            .weight
+            .iter()
+            .zip(&layer.mask)
+            .map(|(&w, &m)| if m == 0.0 { f32::NAN } else { w })
+            .collect())
+    }
+
+    /// Per-pixel pictures of the first layer for the walk-through's method: what it measures per
+    /// input (Wanda's ‖X_j‖, SparseGPT's diag(H⁻¹), else the mean score of the pixel's weights),
+    /// and after the selection the share of units that keep each pixel.
+    #[wasm_bindgen(js_name = pixelMaps)]
+    pub fn pixel_maps(&self) -> Result<JsValue, JsValue> {
+        let mut inner = self.inner.borrow_mut();
+        let data = inner
+            .data
+            .clone()
+            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let state = &mut inner.pruning;
+        let Some(walk) = state.walk.as_ref() else {
+            return to_js(&PixelMaps {
+                input: None,
+                kept: None,
+            });
+        };
+        let (method, options) = (walk.method, walk.options.clone());
+        let calibration = state.calibration(&data, method, &options)?.cloned();
+        let walk = state.walk()?;
+        let input = match (method, calibration.as_ref(), walk.scores.as_ref()) {
+            (Method::Wanda, Some(c), _) => Some(PixelMap {
+                kind: "input-norm",
+                values: wanda::input_norms(&c.x).to_vec(),
+            }),
+            (Method::SparseGpt, Some(c), _) => Some(PixelMap {
+                kind: "hinv-diag",
+                values: input_hinv_diag(c.x.view(), SparseGptOptions::default().damp)
+                    .map_err(js_error)?
+                    .to_vec(),
+            }),
+            (_, _, Some(Scores::Weights(w))) => Some(PixelMap {
+                kind: "mean-score",
+                values: w[0]
+                    .mean_axis(ndarray::Axis(0))
+                    .map(|m| m.to_vec())
+                    .unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        let kept = walk.pruned.as_ref().map(|m| {
+            let mask = &m.layers()[0].mask;
+            let units = mask.nrows().max(1) as f32;
+            mask.sum_axis(ndarray::Axis(0)).mapv(|k| k / units).to_vec()
+        });
+        to_js(&PixelMaps { input, kept })
+    }
+
+    /// One point of "Run all": prunes the base model one-shot (no fine-tuning) and tests it.
+    #[wasm_bindgen(js_name = sweepPoint)]
+    pub fn sweep_point(&self, request: JsValue) -> Result<JsValue, JsValue> {
+        let (_, method, options) = PruneRequest::parse(request)?;
+        let mut inner = self.inner.borrow_mut();
+        let data = inner
+            .data
+            .clone()
+            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let state = &mut inner.pruning;
+        let mut model = state.base()?.clone();
+        options.validate(method, &model).map_err(js_error)?;
+        let calibration = state.calibration(&data, method, &options)?;
+        prune::prune(method, &mut model, calibration, &options).map_err(js_error)?;
+        to_js(&SweepPoint {
+            method: method.name(),
+            sparsity: options.sparsity,
+            weights_remaining: model.weights_remaining(),
+            accuracy: evaluate(&model, &data.test).accuracy,
+        })
+    }
+}

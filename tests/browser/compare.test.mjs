@@ -1,0 +1,74 @@
+// "Compare methods": Run all sweeps the ticked methods over the typed sparsities and draws a
+// curve per method; the points match the native CLI's sweep of the same model.
+
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ARTIFACTS, URL_UNDER_TEST, cli, launch } from './chromium.mjs';
+
+test('Run all sweeps three sparsities for two methods and plots them', { timeout: 300_000 }, async () => {
+  const { context, page, errors } = await launch();
+  try {
+    await page.goto(URL_UNDER_TEST);
+    await page.locator('#run-all:enabled').waitFor({ timeout: 120_000 });
+    for (const box of await page.locator('#compare input').all()) await box.uncheck();
+    await page.getByRole('checkbox', { name: 'Magnitude', exact: true }).check();
+    await page.getByRole('checkbox', { name: 'SparseGPT' }).check();
+    await page.getByRole('textbox', { name: /^Sparsities/ }).fill('0.9, 0.5,0.8');
+    await page.getByRole('button', { name: 'Run all' }).click();
+    await page.locator('#sweep-status[data-done="6"]').waitFor({ timeout: 240_000 });
+
+    const rows = await page.locator('#sweep-table tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.cells, (c) => c.textContent)));
+    assert.equal(rows.length, 6);
+    // Sorted sparsities, one row per (method, sparsity), with the CLI's numbers.
+    assert.deepEqual(rows.map((r) => r[1]), ['0.50', '0.80', '0.90', '0.50', '0.80', '0.90']);
+    for (const [name, method] of [['magnitude', 'magnitude'], ['SparseGPT', 'sparsegpt']]) {
+      for (const sparsity of ['0.50', '0.80', '0.90']) {
+        const row = rows.find((r) => r[0] === name && r[1] === sparsity);
+        const reference = cli(['prune', '--method', method, '--sparsity', sparsity]);
+        const diff = Math.abs(parseFloat(row[3]) - 100 * reference.test_acc_pruned);
+        assert.ok(diff <= 0.15, `${method} at ${sparsity}: page ${row[3]} vs CLI ${reference.test_acc_pruned}`);
+      }
+    }
+    // The chart has both curves: the palette's first two colours appear.
+    const inked = await page.locator('#sweep-chart').evaluate((canvas) => {
+      const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+      let blue = 0;
+      let orange = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        if (data[i] === 0 && data[i + 1] === 114 && data[i + 2] === 178) blue += 1;
+        if (data[i] === 230 && data[i + 1] === 159 && data[i + 2] === 0) orange += 1;
+      }
+      return { blue, orange };
+    });
+    assert.ok(inked.blue > 50 && inked.orange > 50, `curves missing: ${JSON.stringify(inked)}`);
+    assert.match(page.url(), /compare=magnitude%2Csparsegpt/);
+    await page.locator('#sweep-chart').screenshot({ path: join(ARTIFACTS, 'compare.png') });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('Run all can be cancelled, and a bad list of sparsities is refused with a message', { timeout: 300_000 }, async () => {
+  const { context, page, errors } = await launch();
+  try {
+    await page.goto(URL_UNDER_TEST);
+    await page.locator('#run-all:enabled').waitFor({ timeout: 120_000 });
+    await page.getByRole('textbox', { name: /^Sparsities/ }).fill('0.5,1.5');
+    await page.getByRole('button', { name: 'Run all' }).click();
+    // The browser's own check on the field stops the form; nothing starts.
+    assert.equal(await page.locator('#levels').evaluate((el) => el.validity.valid), false);
+    assert.equal(await page.locator('#sweep-table tbody tr').count(), 0);
+
+    await page.getByRole('textbox', { name: /^Sparsities/ }).fill('0.5,0.6,0.7,0.8,0.9,0.95');
+    await page.getByRole('button', { name: 'Run all' }).click();
+    await page.locator('#sweep-table tbody tr').first().waitFor({ timeout: 120_000 });
+    await page.getByRole('button', { name: 'Cancel' }).and(page.locator('#sweep-cancel')).click();
+    await page.locator('#sweep-status', { hasText: /Cancelled after \d+ of 24/ }).waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('#run-all').isEnabled(), true);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

@@ -1,0 +1,317 @@
+// The "Prune it, step by step" card: the controls, the four stages and the pictures each stage
+// feeds. The work happens in the worker; this module sends requests and draws what comes back.
+
+import { drawConfusion, drawDigits, drawFields, drawHeatmap, drawPixelMap } from './views.js';
+import { writeHash } from './state.js';
+
+const $ = (id) => document.getElementById(id);
+const STAGES = ['scores', 'select', 'apply', 'finetune'];
+const NM_METHODS = new Set(['magnitude', 'wanda', 'sparsegpt']);
+const CALIBRATED = new Set(['taylor', 'taylor-neuron', 'wanda', 'sparsegpt']);
+
+// What each method scores, in a sentence.
+const SCORE_RULE = {
+  magnitude: 'its absolute value |w|; each layer is ranked on its own',
+  'global-magnitude': 'its absolute value |w|, with all layers ranked together',
+  random: 'a random number: the baseline every real method must beat',
+  'structured-l1': "each hidden neuron's sum of |w| over its incoming weights",
+  'structured-l2': "each hidden neuron's Euclidean norm of its incoming weights",
+  taylor: '|w × ∂loss/∂w| summed over the calibration images: the first-order change in loss if it went',
+  'taylor-neuron': "a hidden neuron's Taylor scores summed: how much the loss would move without it",
+  wanda: "|w| × the size of the input it reads over the calibration images, compared within each neuron's row",
+  sparsegpt: 'w² / [H⁻¹]ᵢᵢ from the inputs\' second moments H, and the kept weights are then updated to make up for the pruned ones',
+};
+
+// What the left pixel map shows, by the kind the worker reports.
+const INPUT_MAP = {
+  'input-norm': {
+    log: false,
+    caption: (lo, hi) => `Wanda's ‖X_j‖: how strongly each pixel is lit across the calibration images (${lo.toFixed(2)} to ${hi.toFixed(2)}). `
+      + 'A weight on a dark pixel scores 0 whatever its size, so the border goes first.',
+  },
+  'hinv-diag': {
+    log: true,
+    caption: (lo, hi) => `SparseGPT's diag(H⁻¹), log scale (${lo.toExponential(1)} to ${hi.toExponential(1)}): large where the data barely pins a pixel down. `
+      + 'Its score w² / [H⁻¹]ᵢᵢ is smallest there, so those weights cost least to remove.',
+  },
+  'mean-score': {
+    log: false,
+    caption: (lo, hi) => `The mean importance score of each pixel's 300 weights (${lo.toPrecision(2)} to ${hi.toPrecision(2)}): bright pixels matter most to this method.`,
+  },
+};
+
+const pct = (x) => `${(100 * x).toFixed(2)}%`;
+
+export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
+  const ui = {
+    form: $('prune-form'),
+    step: $('step'),
+    reset: $('prune-reset'),
+    method: $('method'),
+    sparsity: $('sparsity'),
+    pattern: $('pattern'),
+    outputRate: $('output-rate'),
+    calibration: $('calibration'),
+    modelInfo: $('model-info'),
+    useTrained: $('use-trained'),
+    stages: $('stages'),
+    text: $('stage-text'),
+    histogram: $('hist-chart'),
+    fields: $('fields'),
+    progressRow: $('prune-progress-row'),
+    progress: $('prune-progress'),
+    cancel: $('prune-cancel'),
+    views: $('view'),
+    heatLayer: $('heat-layer'),
+    heatmap: $('heatmap'),
+    inputMap: $('input-map'),
+    inputCaption: $('input-map-caption'),
+    keptMap: $('kept-map'),
+    confusion: $('confusion'),
+    digits: $('digits'),
+    cost: $('cost'),
+  };
+  const state = {
+    next: 0,
+    threshold: NaN,
+    histogram: null,
+    fields: null,
+    layers: [], // [{rows, cols}] of the model on show
+    heat: null, // {layer, values}
+    maps: null,
+    apply: null, // the last report with a confusion matrix and digits
+  };
+
+  const request = (stage) => ({
+    method: ui.method.value,
+    sparsity: Number(ui.sparsity.value),
+    pattern: ui.pattern.value,
+    outputRate: Number(ui.outputRate.value),
+    calibration: Number(ui.calibration.value),
+    stage,
+  });
+
+  function showPruneError(message) {
+    ui.text.textContent = message;
+    ui.text.classList.add('error-text');
+  }
+
+  function markStage(index) {
+    for (const li of ui.stages.children) {
+      const i = STAGES.indexOf(li.dataset.stage);
+      li.classList.toggle('done', i < index);
+      li.classList.toggle('current', i === index);
+    }
+  }
+
+  function drawScoreHistogram() {
+    const h = state.histogram;
+    if (!h) return;
+    try {
+      drawHistogram(ui.histogram, h.perNeuron ? 'score (per neuron)' : 'score (per weight)',
+        Float64Array.from(h.counts), h.range[0], h.range[1], state.threshold, isDark());
+    } catch (e) {
+      showPruneError(`Could not draw the histogram: ${e.message ?? e}`);
+    }
+  }
+
+  function describeStage(r) {
+    switch (r.stage) {
+      case 'scores':
+        return `1. Every ${r.perNeuron ? 'hidden neuron' : 'weight'} gets an importance score: ${SCORE_RULE[r.method]}. `
+          + 'The histogram shows the first layer: most scores are small, and those are the candidates for removal.';
+      case 'select': {
+        const layers = r.layers.map((l) => `${l.name} keeps ${l.remaining.toLocaleString()} of ${l.weights.toLocaleString()}`).join(', ');
+        const t = r.thresholds?.[0];
+        return `2. The method keeps the highest scores and masks the rest: ${pct(r.weightsRemaining)} of the weights remain (${layers}). `
+          + (t != null ? `In the first layer everything scoring at or below ${t.toPrecision(3)} (the orange line) goes. ` : '')
+          + 'Grey pixels in the pictures are pruned weights: see how the border of the image, which is always blank, goes first.';
+      }
+      case 'apply':
+        return `3. With the pruned weights set to zero the network reads the 10,000 test images again: accuracy goes from ${pct(r.accuracyBefore)} to ${pct(r.accuracyAfter)}. `
+          + 'The confusion matrix and the test digits under "Look closer" show which answers changed.';
+      case 'finetune':
+        return `4. The surviving weights train for ${r.finetuneSteps} more steps while the mask holds the pruned ones at exactly zero: accuracy recovers from ${pct(r.accuracyBefore)} to ${pct(r.accuracyAfter)}, with ${pct(r.weightsRemaining)} of the weights.`;
+      default:
+        return '';
+    }
+  }
+
+  function drawMaps() {
+    const maps = state.maps;
+    const input = maps?.input;
+    if (input) {
+      const spec = INPUT_MAP[input.kind];
+      const [lo, hi] = drawPixelMap(ui.inputMap, input.values, { log: spec.log });
+      ui.inputCaption.textContent = spec.caption(lo, hi);
+    } else {
+      ui.inputMap.getContext('2d').clearRect(0, 0, 28, 28);
+      ui.inputCaption.textContent = maps
+        ? 'This method scores whole neurons, not single weights, so it has no per-pixel score.'
+        : 'Press Step: the scores stage fills this in.';
+    }
+    if (maps?.kept) drawPixelMap(ui.keptMap, maps.kept);
+    else ui.keptMap.getContext('2d').clearRect(0, 0, 28, 28);
+  }
+
+  function drawHeat() {
+    if (state.heat) {
+      const { rows, cols } = state.layers[state.heat.layer];
+      drawHeatmap(ui.heatmap, state.heat.values, rows, cols);
+    }
+  }
+
+  function requestHeat() {
+    if (state.layers.length) worker.postMessage({ type: 'layer-weights', layer: Number(ui.heatLayer.value) });
+  }
+
+  function drawApply() {
+    if (!state.apply) return;
+    drawConfusion(ui.confusion, state.apply.confusion);
+    drawDigits(ui.digits, state.apply.digits);
+  }
+
+  function redraw() {
+    drawScoreHistogram();
+    if (state.fields) drawFields(ui.fields, state.fields);
+    drawHeat();
+    drawMaps();
+    drawApply();
+  }
+
+  function showView(view) {
+    for (const panel of document.querySelectorAll('.view')) panel.hidden = panel.dataset.view !== view;
+  }
+
+  function onStage(report, fields, maps) {
+    ui.text.classList.remove('error-text');
+    ui.progressRow.hidden = true;
+    if (report.stage === 'scores') {
+      state.histogram = { counts: report.histogram, range: report.range, perNeuron: report.perNeuron };
+      state.threshold = NaN;
+      state.apply = null;
+    }
+    if (report.stage === 'select') state.threshold = report.thresholds?.[0] ?? NaN;
+    if (report.confusion) state.apply = report;
+    if (maps) state.maps = maps;
+    if (fields) state.fields = fields;
+    redraw();
+    requestHeat();
+    ui.text.textContent = describeStage(report);
+    ui.text.dataset.stage = report.stage;
+    const index = STAGES.indexOf(report.stage);
+    state.next = index + 1;
+    markStage(index);
+    ui.step.disabled = false;
+    ui.reset.disabled = false;
+    ui.step.textContent = state.next < STAGES.length ? 'Step' : 'Again';
+  }
+
+  function startOver() {
+    state.next = 0;
+    markStage(-1);
+    ui.text.textContent = 'Press Step to compute the importance scores.';
+    ui.text.classList.remove('error-text');
+    delete ui.text.dataset.stage;
+    ui.step.textContent = 'Step';
+  }
+
+  /** N:M only for the methods that have it; the pattern then fixes the sparsity. */
+  function syncControls() {
+    const nm = NM_METHODS.has(ui.method.value);
+    if (!nm) ui.pattern.value = '';
+    ui.pattern.disabled = !nm;
+    ui.sparsity.disabled = ui.pattern.value !== '';
+    ui.calibration.disabled = !CALIBRATED.has(ui.method.value);
+  }
+
+  function setModel(arch) {
+    const sizes = arch.split('-').map(Number);
+    state.layers = sizes.slice(1).map((rows, i) => ({ rows, cols: sizes[i] }));
+    ui.heatLayer.replaceChildren(...state.layers.map(({ rows, cols }, i) => {
+      const option = document.createElement('option');
+      option.value = String(i);
+      option.textContent = `Layer ${i + 1}: ${cols} inputs → ${rows} units`;
+      return option;
+    }));
+    state.heat = null;
+    requestHeat();
+  }
+
+  ui.form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const stage = STAGES[state.next % STAGES.length];
+    ui.step.disabled = true;
+    ui.text.classList.remove('error-text');
+    ui.text.textContent = stage === 'finetune' ? 'Fine-tuning…' : 'Working…';
+    if (stage === 'finetune') {
+      ui.progress.value = 0;
+      ui.progressRow.hidden = false;
+    }
+    worker.postMessage({ type: 'prune-step', request: request(stage) });
+  });
+  ui.reset.addEventListener('click', startOver);
+  ui.cancel.addEventListener('click', () => worker.postMessage({ type: 'prune-cancel' }));
+  for (const control of [ui.method, ui.sparsity, ui.pattern, ui.outputRate, ui.calibration]) {
+    control.addEventListener('change', () => {
+      syncControls();
+      startOver();
+    });
+  }
+  ui.useTrained.addEventListener('click', () => {
+    worker.postMessage({ type: 'use-trained' });
+    startOver();
+  });
+  ui.heatLayer.addEventListener('change', requestHeat);
+  ui.views.addEventListener('change', () => {
+    showView(ui.views.querySelector('input:checked').value);
+    writeHash();
+  });
+  showView(ui.views.querySelector('input:checked').value);
+  syncControls();
+
+  return {
+    redraw,
+    offerTrained() {
+      ui.useTrained.hidden = false;
+    },
+    /** Handles the worker's pruning messages; false for anything else. */
+    onMessage(m) {
+      switch (m.type) {
+        case 'model':
+          ui.modelInfo.textContent = m.source === 'shipped'
+            ? `LeNet-300-100 trained for two epochs when the site was built, ${pct(m.testAcc)} test accuracy`
+            : `the model you trained above (${m.arch})`;
+          ui.step.disabled = false;
+          setModel(m.arch);
+          startOver();
+          return true;
+        case 'prune-stage':
+          onStage(m.report, m.fields, m.maps);
+          return true;
+        case 'prune-progress':
+          ui.progress.max = m.total;
+          ui.progress.value = m.step;
+          ui.text.textContent = `Fine-tuning: step ${m.step} of ${m.total}…`;
+          return true;
+        case 'prune-cancelled':
+          ui.progressRow.hidden = true;
+          ui.text.textContent = `Fine-tuning cancelled after ${m.step} steps; the pruned model is as it was before it. Press Step to fine-tune again.`;
+          ui.step.disabled = false;
+          return true;
+        case 'layer-weights':
+          state.heat = { layer: m.layer, values: m.values };
+          drawHeat();
+          return true;
+        case 'prune-error':
+          ui.progressRow.hidden = true;
+          showPruneError(m.message);
+          ui.step.disabled = false;
+          return true;
+        default:
+          return false;
+      }
+    },
+    showError,
+  };
+}
