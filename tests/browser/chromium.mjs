@@ -26,14 +26,18 @@ const FLAGS = [
 const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader'];
 const NO_WEBGPU_FLAGS = ['--disable-features=WebGPU'];
 
-/** Chromium with WebGPU on (the default) or off (`{ webgpu: false }`). */
-export async function launch({ webgpu = true } = {}) {
+/**
+ * Chromium with WebGPU on (the default) or off (`{ webgpu: false }`), in the light or dark
+ * colour scheme, at a given window size.
+ */
+export async function launch({ webgpu = true, colorScheme = 'light', viewport = { width: 1280, height: 900 } } = {}) {
   const userDataDir = mkdtempSync(join(tmpdir(), 'pruneplay-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     args: [...FLAGS, ...(webgpu ? WEBGPU_FLAGS : NO_WEBGPU_FLAGS)],
-    viewport: { width: 1280, height: 900 },
+    viewport,
+    colorScheme,
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const errors = [];
