@@ -26,6 +26,8 @@ test('the page trains LeNet-300-100 on MNIST on WebGPU to over 90% test accuracy
     assert.match(await page.locator('#engine').textContent(), /^WebGPU \(.*swiftshader.*\)/i);
 
     await page.getByLabel('Training steps').fill('300');
+    // The observer can only report what the browser measures.
+    assert.equal(await page.evaluate(() => PerformanceObserver.supportedEntryTypes.includes('longtask')), true);
     const trainStart = await page.evaluate(() => performance.now());
     await page.getByRole('button', { name: 'Train' }).click();
     await page.locator('#cancel:enabled').waitFor();
