@@ -2,9 +2,9 @@
 //! model in (`safetensors.torch.load_file` → `model.load_state_dict`) and take one out.
 //!
 //! `nn.Sequential(Linear, ReLU, Linear, ReLU, Linear)` numbers its Linear layers 0, 2, 4, …; each
-//! has `N.weight` (`[out, in]`, f32) and `N.bias`. Masks are stored as `N.weight_mask`, the name
-//! `torch.nn.utils.prune` gives them. A pruned PyTorch state dict holds `N.weight_orig` instead of
-//! `N.weight`; loading accepts either and multiplies by the mask.
+//! has `N.weight` (`[out, in]`, f32) and `N.bias`. A pruned layer's mask is stored as
+//! `N.weight_mask`, the name `torch.nn.utils.prune` gives it. A pruned PyTorch state dict holds
+//! `N.weight_orig` instead of `N.weight`; loading accepts either and multiplies by the mask.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -40,11 +40,15 @@ pub fn to_safetensors(model: &Mlp) -> Result<Vec<u8>> {
             vec![layer.outputs()],
             le_bytes(layer.bias.iter().copied()),
         ));
-        buffers.push((
-            format!("{n}.weight_mask"),
-            shape,
-            le_bytes(layer.mask.iter().copied()),
-        ));
+        // As in PyTorch, only a pruned layer carries a mask: a dense model's file is half the
+        // size (what the page downloads), and loading gives a missing mask all ones.
+        if layer.mask.iter().any(|&m| m == 0.0) {
+            buffers.push((
+                format!("{n}.weight_mask"),
+                shape,
+                le_bytes(layer.mask.iter().copied()),
+            ));
+        }
     }
     let views = buffers
         .iter()

@@ -1,7 +1,8 @@
 // The page: controls, progress and charts. Training runs in ./worker.js; this thread only draws,
 // so it never blocks. Charts are drawn by the same Rust crate (plotters on a <canvas>).
 
-import init, { drawCurves, drawHistogram, drawSeries } from '../pkg/pruneplay.js';
+import init from '../pkg/pruneplay.js';
+import { drawCurves, drawHistogram, drawSeries } from './charts.js';
 import { createCompare } from './compare.js';
 import { createPrunePanel } from './prune-panel.js';
 import { currentHash, followControls, readHash, writeHash } from './state.js';

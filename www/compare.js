@@ -1,19 +1,9 @@
 // The "Compare methods" card: "Run all" sweeps the chosen methods over the chosen sparsities in
 // the worker, one point per message, and overlays their accuracy-vs-weights-left curves.
 
-const $ = (id) => document.getElementById(id);
+import { shortName } from './methods.js';
 
-const NAMES = {
-  magnitude: 'magnitude',
-  'global-magnitude': 'global magnitude',
-  random: 'random',
-  'structured-l1': 'neurons, L1',
-  'structured-l2': 'neurons, L2',
-  taylor: 'Taylor',
-  'taylor-neuron': 'neurons, Taylor',
-  wanda: 'Wanda',
-  sparsegpt: 'SparseGPT',
-};
+const $ = (id) => document.getElementById(id);
 
 /** The sparsities typed in, or null (with the reason) if they are not all fractions in [0, 0.99]. */
 export function parseLevels(text) {
@@ -54,7 +44,7 @@ export function createCompare(worker, { drawSeries, isDark, settings }) {
       byMethod.get(p.method).push({ x: 100 * p.weightsRemaining, y: 100 * p.accuracy });
     }
     const series = [...byMethod].map(([method, pts]) => ({
-      name: NAMES[method] ?? method,
+      name: shortName(method),
       x: pts.map((p) => p.x),
       y: pts.map((p) => p.y),
     }));
@@ -72,7 +62,7 @@ export function createCompare(worker, { drawSeries, isDark, settings }) {
 
   function addRow(p) {
     const row = ui.table.insertRow();
-    for (const text of [NAMES[p.method] ?? p.method, p.sparsity.toFixed(2),
+    for (const text of [shortName(p.method), p.sparsity.toFixed(2),
       `${(100 * p.weightsRemaining).toFixed(2)}%`, `${(100 * p.accuracy).toFixed(2)}%`]) {
       row.insertCell().textContent = text;
     }
@@ -113,7 +103,7 @@ export function createCompare(worker, { drawSeries, isDark, settings }) {
           points.push(m.point);
           addRow(m.point);
           ui.progress.value = m.done;
-          ui.status.textContent = `${m.done} of ${m.total}: ${NAMES[m.point.method]} at ${m.point.sparsity}, ${(100 * m.point.accuracy).toFixed(2)}%`;
+          ui.status.textContent = `${m.done} of ${m.total}: ${shortName(m.point.method)} at ${m.point.sparsity}, ${(100 * m.point.accuracy).toFixed(2)}%`;
           draw();
           return true;
         case 'sweep-done':

@@ -2,26 +2,11 @@
 // feeds. The work happens in the worker; this module sends requests and draws what comes back.
 
 import { drawConfusion, drawDigits, drawFields, drawHeatmap, drawPixelMap } from './views.js';
+import { CALIBRATED, METHODS, NM_METHODS } from './methods.js';
 import { writeHash } from './state.js';
 
 const $ = (id) => document.getElementById(id);
 const STAGES = ['scores', 'select', 'apply', 'finetune'];
-const NM_METHODS = new Set(['magnitude', 'wanda', 'sparsegpt']);
-const CALIBRATED = new Set(['taylor', 'taylor-neuron', 'wanda', 'sparsegpt']);
-
-// What each method scores, in a sentence.
-const SCORE_RULE = {
-  magnitude: 'its absolute value |w|; each layer is ranked on its own',
-  'global-magnitude': 'its absolute value |w|, with all layers ranked together',
-  random: 'a random number: the baseline every real method must beat',
-  'structured-l1': "each hidden neuron's sum of |w| over its incoming weights",
-  'structured-l2': "each hidden neuron's Euclidean norm of its incoming weights",
-  taylor: '|w × ∂loss/∂w| summed over the calibration images: the first-order change in loss if it went',
-  'taylor-neuron': "a hidden neuron's Taylor scores summed: how much the loss would move without it",
-  wanda: "|w| × the size of the input it reads over the calibration images, compared within each neuron's row",
-  sparsegpt: 'w² / [H⁻¹]ᵢᵢ from the inputs\' second moments H, and the kept weights are then updated to make up for the pruned ones',
-};
-
 // What the left pixel map shows, by the kind the worker reports.
 const INPUT_MAP = {
   'input-norm': {
@@ -118,7 +103,7 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
   function describeStage(r) {
     switch (r.stage) {
       case 'scores':
-        return `1. Every ${r.perNeuron ? 'hidden neuron' : 'weight'} gets an importance score: ${SCORE_RULE[r.method]}. `
+        return `1. Every ${r.perNeuron ? 'hidden neuron' : 'weight'} gets an importance score: ${METHODS[r.method].rule}. `
           + 'The histogram shows the first layer: most scores are small, and those are the candidates for removal.';
       case 'select': {
         const layers = r.layers.map((l) => `${l.name} keeps ${l.remaining.toLocaleString()} of ${l.weights.toLocaleString()}`).join(', ');

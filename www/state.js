@@ -22,9 +22,14 @@ const KEYS = {
   view: 'view',
   compare: 'compare',
   levels: 'levels',
+  // Embeds only: parts of the frame to leave out.
+  hide: 'hide',
 };
 
 const control = (key) => document.getElementById(KEYS[key]);
+// A page holds some of the settings (an embed has no training controls); the rest are not
+// settings there.
+const present = () => Object.keys(KEYS).filter((key) => control(key));
 
 const boxes = (el) => Array.from(el.querySelectorAll('input'));
 
@@ -90,8 +95,8 @@ export function readHash(hash = location.hash) {
   }
   for (const [key, raw] of params) {
     if (key === 'v') continue;
-    if (!(key in KEYS)) {
-      notes.push(`"${key}" is not a setting; ignored`);
+    if (!(key in KEYS) || !control(key)) {
+      notes.push(`"${key}" is not a setting${key in KEYS ? ' here' : ''}; ignored`);
       continue;
     }
     const [value, note] = validate(key, raw);
@@ -104,7 +109,7 @@ export function readHash(hash = location.hash) {
 /** The current settings as a hash. */
 export function currentHash() {
   const params = new URLSearchParams({ v: String(VERSION) });
-  for (const key of Object.keys(KEYS)) params.set(key, valueOf(control(key)));
+  for (const key of present()) params.set(key, valueOf(control(key)));
   return `#${params}`;
 }
 
@@ -115,5 +120,5 @@ export function writeHash() {
 
 /** Keeps the address bar in step with every control. */
 export function followControls() {
-  for (const key of Object.keys(KEYS)) control(key).addEventListener('change', writeHash);
+  for (const key of present()) control(key).addEventListener('change', writeHash);
 }

@@ -18,6 +18,9 @@ pub const FILE_NAMES: [&str; 4] = [
     "t10k-labels-idx1-ubyte.gz",
 ];
 
+/// The bytes of an images file and its labels file, when a part of a data set is given.
+pub type IdxPair<'a> = Option<(&'a [u8], &'a [u8])>;
+
 /// Images and labels of one split.
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -190,6 +193,61 @@ impl Mnist {
         })
     }
 
+    /// The data of a view that trains nothing (an embedded picture), each part only if given:
+    /// the calibration images (the first images of the training split, all the data-aware
+    /// pruning methods look at) stand in for the training split, and the test split is there for
+    /// views that measure accuracy. There is no validation split. Images are 28×28 unless a
+    /// given part says otherwise.
+    pub fn for_pruning(calibration: IdxPair<'_>, test: IdxPair<'_>) -> Result<Self> {
+        const CALIBRATION: [&str; 2] = [
+            "calibration-images-idx3-ubyte.gz",
+            "calibration-labels-idx1-ubyte.gz",
+        ];
+        let [.., test_images, test_labels] = FILE_NAMES;
+        let read = |names: [&str; 2], part: IdxPair<'_>| -> Result<Option<_>> {
+            let Some((x, y)) = part else { return Ok(None) };
+            let images = read_idx_images(names[0], x)?;
+            let labels = read_idx_labels(names[1], y)?;
+            if images.count != labels.len() {
+                return Err(Error::DataMismatch(format!(
+                    "{} has {} images but {} has {} labels",
+                    names[0],
+                    images.count,
+                    names[1],
+                    labels.len()
+                )));
+            }
+            Ok(Some((images, labels)))
+        };
+        let calibration = read(CALIBRATION, calibration)?;
+        let test = read([test_images, test_labels], test)?;
+        let side = |p: &Option<(super::idx::IdxImages, Vec<u8>)>| {
+            p.as_ref().map(|(x, _)| (x.rows, x.cols))
+        };
+        let (rows, cols) = match (side(&calibration), side(&test)) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(Error::DataMismatch(format!(
+                    "calibration images are {}×{} but test images are {}×{}",
+                    a.0, a.1, b.0, b.1
+                )));
+            }
+            (Some(a), _) | (None, Some(a)) => a,
+            (None, None) => (28, 28),
+        };
+        let features = rows * cols;
+        let split = |part: Option<(super::idx::IdxImages, Vec<u8>)>| match part {
+            Some((x, y)) => Dataset::new(x.pixels, y, features, CLASSES),
+            None => Dataset::new(Vec::new(), Vec::new(), features, CLASSES),
+        };
+        Ok(Self {
+            train: split(calibration)?,
+            validation: split(None)?,
+            test: split(test)?,
+            rows,
+            cols,
+        })
+    }
+
     /// Reads the four standard files from `dir` (e.g. `data/mnist`), gzip or not: for each name
     /// the `.gz` file is used when present, else the uncompressed one.
     #[cfg(not(target_arch = "wasm32"))]
@@ -222,6 +280,34 @@ mod tests {
         }
         v.resize(v.len() + dims.iter().product::<u32>() as usize, fill);
         v
+    }
+
+    #[test]
+    fn pruning_data_takes_each_part_only_if_given() {
+        let calibration = (idx(&[7, 2, 2], 3), idx(&[7], 4));
+        let test = (idx(&[3, 2, 2], 0), idx(&[3], 1));
+        let both = Some((calibration.0.as_slice(), calibration.1.as_slice()));
+        let data = Mnist::for_pruning(both, None).unwrap();
+        assert_eq!(
+            (data.train.len(), data.validation.len(), data.test.len()),
+            (7, 0, 0)
+        );
+        assert_eq!((data.rows, data.cols, data.train.features()), (2, 2, 4));
+        let data = Mnist::for_pruning(both, Some((&test.0, &test.1))).unwrap();
+        assert_eq!(data.test.len(), 3);
+        let data = Mnist::for_pruning(None, None).unwrap();
+        assert_eq!((data.rows, data.cols, data.train.len()), (28, 28, 0));
+        let e = Mnist::for_pruning(Some((&calibration.0, &idx(&[6], 4))), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("7 images but calibration-labels"), "{e}");
+        let e = Mnist::for_pruning(both, Some((&idx(&[3, 3, 3], 0), &idx(&[3], 1))))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("calibration images are 2×2 but test images are 3×3"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -4,5 +4,5 @@
 mod dataset;
 mod idx;
 
-pub use dataset::{Dataset, Mnist, VALIDATION_SIZE};
+pub use dataset::{Dataset, IdxPair, Mnist, VALIDATION_SIZE};
 pub use idx::{IdxImages, read_idx_images, read_idx_labels};

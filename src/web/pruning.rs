@@ -90,6 +90,16 @@ impl PruneRequest {
     }
 }
 
+/// Accuracy needs the test images, which an embedded picture may not have loaded.
+fn need_test(data: &Mnist) -> Result<(), JsValue> {
+    if data.test.is_empty() {
+        return Err(js_error(
+            "no test images are loaded here, so accuracy cannot be measured",
+        ));
+    }
+    Ok(())
+}
+
 fn parse_pattern(text: &str) -> Result<NM, JsValue> {
     let bad = || js_error(format!("pattern {text:?} is not of the form N:M, e.g. 2:4"));
     let (n, m) = text.split_once(':').ok_or_else(bad)?;
@@ -330,11 +340,12 @@ impl Session {
         #[serde(rename_all = "camelCase")]
         struct Loaded {
             arch: String,
-            test_acc: f64,
+            /// None where no test images are loaded (an embedded picture).
+            test_acc: Option<f64>,
         }
         let loaded = Loaded {
             arch: model.architecture().to_string(),
-            test_acc: evaluate(&model, &data.test).accuracy,
+            test_acc: (!data.test.is_empty()).then(|| evaluate(&model, &data.test).accuracy),
         };
         inner.pruning.base = Some(model);
         inner.pruning.walk = None;
@@ -424,6 +435,7 @@ impl Session {
                 report
             }
             "apply" => {
+                need_test(&data)?;
                 let pruned = walk
                     .pruned
                     .as_ref()
@@ -446,6 +458,7 @@ impl Session {
             .data
             .clone()
             .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        need_test(&data)?;
         let walk = inner.pruning.walk()?;
         let pruned = walk
             .pruned
@@ -595,6 +608,7 @@ impl Session {
             .data
             .clone()
             .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        need_test(&data)?;
         let state = &mut inner.pruning;
         let mut model = state.base()?.clone();
         options.validate(method, &model).map_err(js_error)?;

@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::pruning::PruneState;
-use crate::data::{Dataset, Mnist};
+use crate::data::{Dataset, IdxPair, Mnist};
 use crate::engine::Engine;
 use crate::gpu::GpuContext;
 use crate::model::{Architecture, Mlp};
@@ -154,6 +154,46 @@ impl Session {
         to_js(&summary)
     }
 
+    /// Decodes only what pruning views need (gzip IDX), each pair only if given: the calibration
+    /// images and labels for methods that calibrate, the test images and labels for views that
+    /// measure accuracy. Training is not possible after this; `loadData` loads everything.
+    #[wasm_bindgen(js_name = loadPruningData)]
+    pub fn load_pruning_data(
+        &self,
+        calibration_images: Option<Vec<u8>>,
+        calibration_labels: Option<Vec<u8>>,
+        test_images: Option<Vec<u8>>,
+        test_labels: Option<Vec<u8>>,
+    ) -> Result<JsValue, JsValue> {
+        fn pair<'a>(
+            what: &str,
+            x: &'a Option<Vec<u8>>,
+            y: &'a Option<Vec<u8>>,
+        ) -> Result<IdxPair<'a>, JsValue> {
+            match (x, y) {
+                (Some(x), Some(y)) => Ok(Some((x, y))),
+                (None, None) => Ok(None),
+                _ => Err(js_error(format!("{what} images and labels go together"))),
+            }
+        }
+        let mnist = Mnist::for_pruning(
+            pair("calibration", &calibration_images, &calibration_labels)?,
+            pair("test", &test_images, &test_labels)?,
+        )
+        .map_err(js_error)?;
+        let summary = DataSummary {
+            train: mnist.train.len(),
+            validation: 0,
+            test: mnist.test.len(),
+            rows: mnist.rows,
+            cols: mnist.cols,
+        };
+        let mut inner = self.inner.borrow_mut();
+        inner.progress_validation = None;
+        inner.data = Some(Rc::new(mnist));
+        to_js(&summary)
+    }
+
     /// Asks the browser for a WebGPU adapter and device. Resolves to `{webgpu, adapter, reason}`;
     /// never rejects: no WebGPU simply means the CPU engine.
     #[wasm_bindgen(js_name = initGpu)]
@@ -203,6 +243,11 @@ impl Session {
             .data
             .clone()
             .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        if inner.progress_validation.is_none() {
+            return Err(js_error(
+                "only the pruning data is loaded here; training needs the full data set",
+            ));
+        }
         let run: RunConfig = serde_wasm_bindgen::from_value(config)
             .map_err(|e| js_error(format!("invalid training settings: {e}")))?;
         let kind: OptimizerKind = run

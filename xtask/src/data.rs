@@ -136,10 +136,54 @@ pub fn fashion_dir(root: &Path) -> PathBuf {
     root.join("data").join("fashion")
 }
 
+/// The small calibration set embeds load instead of the 10 MB training images: the first
+/// images of the training split (after the 5,000 validation images), the same ones the page's
+/// data-aware methods calibrate on, so an embed prunes exactly as the page does.
+pub fn calibration_dir(root: &Path) -> PathBuf {
+    root.join("data").join("calibration")
+}
+
+/// Images in the calibration set: the most the page lets a method calibrate on.
+const CALIBRATION_COUNT: u32 = 1_024;
+/// Training images held out for validation before the training split starts.
+const VALIDATION_COUNT: usize = 5_000;
+
 /// `cargo xtask data`: cheap when everything is already there.
 pub fn ensure(root: &Path) -> Result<()> {
     ensure_mnist(root)?;
+    ensure_calibration(root)?;
     ensure_fashion(root)
+}
+
+/// Cuts the calibration set out of the MNIST training files (once; the header check says when
+/// it is there).
+fn ensure_calibration(root: &Path) -> Result<()> {
+    let (src, dst) = (mnist_dir(root), calibration_dir(root));
+    for (full, name) in [
+        (&FILES[0], "calibration-images-idx3-ubyte"),
+        (&FILES[1], "calibration-labels-idx1-ubyte"),
+    ] {
+        let part = Idx {
+            name,
+            magic: full.magic,
+            count: CALIBRATION_COUNT,
+        };
+        let out = dst.join(part.gz_name());
+        if is_valid_gz(&out, &part) {
+            continue;
+        }
+        let raw = read_gz(&src.join(full.gz_name()))?;
+        full.check(&raw)?;
+        let start = full.header_len() + VALIDATION_COUNT * full.item_len();
+        let end = start + CALIBRATION_COUNT as usize * full.item_len();
+        let mut cut = raw[..full.header_len()].to_vec();
+        cut[4..8].copy_from_slice(&CALIBRATION_COUNT.to_be_bytes());
+        cut.extend_from_slice(&raw[start..end]);
+        part.check(&cut)?;
+        write_gz_atomically(&out, &cut)?;
+        step!("calibration: wrote {}", out.display());
+    }
+    Ok(())
 }
 
 fn ensure_mnist(root: &Path) -> Result<()> {

@@ -24,7 +24,7 @@ fn check_offline_list(www: &Path, sw: &Path) -> Result<()> {
     let mut missing = Vec::new();
     for entry in read_dir(www)? {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let page_file = [".js", ".css", ".svg"]
+        let page_file = [".js", ".css", ".svg", ".html"]
             .iter()
             .any(|ext| name.ends_with(ext));
         if page_file && name != SERVICE_WORKER && !list.contains(&format!("'./www/{name}'")) {
@@ -80,6 +80,7 @@ pub fn assemble(root: &Path) -> Result<()> {
     for (src, name) in [
         (data::mnist_dir(root), "mnist"),
         (data::fashion_dir(root), "fashion"),
+        (data::calibration_dir(root), "calibration"),
     ] {
         if src.is_dir() {
             sync_gz(&src, &dist.join("data").join(name), &mut tally)?;

@@ -173,6 +173,10 @@ fn file_response(path: &Path) -> io::Result<Response<File>> {
     let headers = vec![
         header("Content-Type", content_type(path)),
         header("Cache-Control", "no-cache"),
+        // An embed in <iframe sandbox="allow-scripts"> has an opaque origin, so even its own
+        // module scripts, wasm and data arrive as cross-origin (CORS) requests. Static hosts
+        // such as GitHub Pages send the same header.
+        header("Access-Control-Allow-Origin", "*"),
     ];
     // tiny_http switches to chunked encoding above 32 KiB, which drops Content-Length; the
     // page needs it to show download progress for the data sets.
@@ -313,6 +317,10 @@ mod tests {
             Some("text/html; charset=utf-8")
         );
         assert_eq!(index.header("cache-control").as_deref(), Some("no-cache"));
+        assert_eq!(
+            index.header("access-control-allow-origin").as_deref(),
+            Some("*")
+        );
 
         let gz = request(addr, "GET", "/data/x.gz?v=1");
         assert_eq!(gz.status, 200);

@@ -1,0 +1,129 @@
+// Embedding: views in <iframe sandbox="allow-scripts"> under the embed's strict CSP, their
+// postMessage events, the host's commands, and what an embed costs to load.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ARTIFACTS, URL_UNDER_TEST, cli, launch } from './chromium.mjs';
+
+const EMBED = new URL('www/embed.html', URL_UNDER_TEST).href;
+
+/** A host page (about:blank, so a foreign origin) with one sandboxed frame; events land in `window.events`. */
+async function host(page, hash) {
+  await page.setContent(`<!doctype html><body>
+    <iframe id="frame" sandbox="allow-scripts" style="width:900px;height:600px" src="${EMBED}${hash}"></iframe>
+  </body>`);
+  await page.evaluate(() => {
+    window.events = [];
+    window.addEventListener('message', (e) => {
+      if (e.source === document.getElementById('frame').contentWindow) window.events.push(e.data);
+    });
+  });
+}
+
+const events = (page) => page.evaluate(() => window.events);
+const waitEvent = (page, predicate, timeout = 120_000) => page.waitForFunction(
+  `window.events.some(${predicate})`, null, { timeout },
+);
+
+test('the glossary example embeds three views in sandboxed frames, and they report ready', { timeout: 300_000 }, async () => {
+  const { context, page, errors, foreign } = await launch();
+  try {
+    // What each frame downloads: the bytes of every response it received.
+    const bytes = new Map();
+    page.on('requestfinished', async (request) => {
+      const frame = request.frame();
+      if (frame === page.mainFrame()) return;
+      const { responseBodySize } = await request.sizes();
+      bytes.set(frame.url(), (bytes.get(frame.url()) ?? 0) + responseBodySize);
+      if (request.url().includes('train-images')) bytes.set('training set', true);
+    });
+    await page.goto(new URL('www/examples/glossary.html', URL_UNDER_TEST).href);
+    for (const frame of [1, 2, 3]) {
+      await page.locator(`#events li[data-event="ready"][data-frame="${frame}"]`).waitFor({ timeout: 180_000 });
+    }
+    const log = await page.locator('#events li').allTextContents();
+    // Frame 1 is magnitude at 90%: the pruned event says 10% of the weights are left.
+    const pruned = log.find((l) => l.startsWith('frame 1:') && l.includes('"event":"pruned"'));
+    assert.match(pruned, /"weightsRemaining":0\.1\b/);
+    // Frame 3 compares methods: its chart is drawn.
+    const frame3 = page.frameLocator('iframe >> nth=2');
+    await frame3.locator('#caption', { hasText: /One-shot pruning/ }).waitFor({ timeout: 180_000 });
+    assert.equal(bytes.get('training set'), undefined, 'an embed downloaded the training set');
+    const sizes = Object.fromEntries([...bytes].map(([url, n]) => [new URL(url).hash, n]));
+    writeFileSync(join(ARTIFACTS, 'embed-bytes.json'), `${JSON.stringify(sizes, null, 2)}\n`);
+    console.log('bytes per embed (all responses, uncompressed bodies):', sizes);
+    await page.screenshot({ path: join(ARTIFACTS, 'embed-glossary.png'), fullPage: true });
+    assert.deepEqual(foreign, []);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('an embed measures what the CLI measures, and obeys only well-formed host commands', { timeout: 300_000 }, async () => {
+  const { context, page, errors } = await launch();
+  try {
+    await host(page, '#view=confusion&method=wanda&sparsity=0.5&hide=controls');
+    await waitEvent(page, (e) => e.event === 'ready');
+    const first = (await events(page)).find((e) => e.event === 'pruned');
+    const reference = cli(['prune', '--method', 'wanda', '--sparsity', '0.5']);
+    assert.equal(first.weightsRemaining, reference.weights_remaining);
+    assert.ok(Math.abs(first.accuracyAfter - reference.test_acc_pruned) <= 0.0015,
+      `embed ${first.accuracyAfter} vs CLI ${reference.test_acc_pruned}`);
+    // The frame could not start a worker (no same-origin in the sandbox), so it worked on its
+    // own thread, and says so.
+    assert.equal((await events(page)).find((e) => e.event === 'ready').where, 'main thread');
+
+    // Malformed or foreign messages are ignored: no new event follows them.
+    const frame = page.locator('#frame');
+    const send = (message) => frame.evaluate((f, m) => f.contentWindow.postMessage(m, '*'), message);
+    const before = (await events(page)).length;
+    for (const bad of [
+      'set sparsity 0.9',
+      { source: 'someone-else', command: 'set', settings: { sparsity: 0.9 } },
+      { source: 'pruneplay-host', command: 'explode' },
+      { source: 'pruneplay-host', command: 'set', settings: { lr: 5 } },
+      { source: 'pruneplay-host', command: 'set', settings: { sparsity: { nested: true } } },
+    ]) await send(bad);
+    await page.waitForTimeout(1_000);
+    assert.equal((await events(page)).length, before, 'a malformed message had an effect');
+
+    // A well-formed one re-prunes.
+    await send({ source: 'pruneplay-host', command: 'set', settings: { method: 'magnitude', sparsity: 0.8 } });
+    await waitEvent(page, (e) => e.event === 'pruned' && e.method === 'magnitude');
+    const second = (await events(page)).filter((e) => e.event === 'pruned').at(-1);
+    assert.equal(second.sparsity, 0.8);
+    assert.ok(Math.abs(second.weightsRemaining - 0.2) < 1e-9);
+    // Out-of-range values are clamped like a link's, and the frame says so.
+    await send({ source: 'pruneplay-host', command: 'set', settings: { sparsity: 7 } });
+    await waitEvent(page, (e) => e.event === 'error' && /sparsity 7 is outside/.test(e.message));
+    await page.screenshot({ path: join(ARTIFACTS, 'embed-confusion.png') });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('an embed opened directly runs in a worker under its CSP and shows controls', { timeout: 300_000 }, async () => {
+  const { context, page, errors } = await launch();
+  try {
+    await page.goto(`${EMBED}#view=heatmap&method=sparsegpt&sparsity=0.6`);
+    await page.waitForFunction(() => document.body.dataset.rendered, null, { timeout: 120_000 });
+    assert.match(await page.locator('#caption').textContent(), /SparseGPT.*60\.00% sparsity: 40\.00% of the weights left/);
+    assert.equal(await page.locator('body').getAttribute('data-where'), 'worker');
+    assert.equal(await page.locator('#embed-controls').isVisible(), true);
+    // Moving the slider re-prunes.
+    await page.locator('#sparsity').fill('0.3');
+    await page.locator('#sparsity').dispatchEvent('change');
+    await page.locator('#caption', { hasText: /70\.00% of the weights left/ }).waitFor({ timeout: 60_000 });
+    // The CSP is the strict one the README promises.
+    const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+    assert.equal(csp, "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'");
+    await page.screenshot({ path: join(ARTIFACTS, 'embed-heatmap.png') });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

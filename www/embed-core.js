@@ -1,0 +1,57 @@
+// What an embedded view computes, without touching the DOM, so it runs the same in the embed's
+// worker or, where a sandboxed frame cannot start one, on the frame's main thread.
+//
+// An embed loads only what its view needs: the shipped model, the 1,024-image calibration set
+// (only for methods that calibrate) and the test set (only for views that show accuracy). Never
+// the 10 MB training set.
+
+import init, { Session } from '../pkg/pruneplay.js';
+
+const MODEL = new URL('../model/lenet-300-100.safetensors', import.meta.url);
+const DATA = new URL('../data/', import.meta.url);
+const CALIBRATION = ['calibration/calibration-images-idx3-ubyte.gz', 'calibration/calibration-labels-idx1-ubyte.gz'];
+const TEST = ['mnist/t10k-images-idx3-ubyte.gz', 'mnist/t10k-labels-idx1-ubyte.gz'];
+
+async function bytes(url) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`Could not download ${url.pathname}: ${e.message ?? e}`);
+  }
+  if (!response.ok) throw new Error(`Could not download ${url.pathname}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/**
+ * Loads the wasm module, the model, and the data `needs` asks for: `calibration` (for methods
+ * that calibrate) and `test` (for views that measure accuracy). Returns the session, the model
+ * summary and the bytes downloaded.
+ */
+export async function open(needs) {
+  await init();
+  const session = new Session();
+  const parts = [[MODEL], needs.calibration ? CALIBRATION : [], needs.test ? TEST : []];
+  const [model, calibration, test] = await Promise.all(parts.map((files) =>
+    Promise.all(files.map((f) => bytes(f instanceof URL ? f : new URL(f, DATA))))));
+  session.loadPruningData(calibration[0], calibration[1], test[0], test[1]);
+  const loaded = session.loadModel(model[0]);
+  const downloaded = [...model, ...calibration, ...test].reduce((n, f) => n + f.length, 0);
+  return { session, loaded, downloaded };
+}
+
+/** Prunes the model as `request` says and returns what the views draw. */
+export function picture(session, request, { accuracy, layer }) {
+  const stages = ['scores', 'select', ...(accuracy ? ['apply'] : [])];
+  const reports = {};
+  for (const stage of stages) reports[stage] = session.pruneStep({ ...request, stage });
+  return {
+    reports,
+    fields: session.layerWeights(0),
+    heat: session.layerWeights(layer),
+    maps: session.pixelMaps(),
+  };
+}
+
+/** One point of a sweep: one-shot pruning at `request.sparsity`, tested. */
+export const sweepPoint = (session, request) => session.sweepPoint(request);

@@ -1,0 +1,57 @@
+// The pruning methods as the page names and explains them, in one place for every view.
+
+/** id → { label (for pickers), short (for legends and tables), rule (what it scores, a clause) }. */
+export const METHODS = {
+  magnitude: {
+    label: 'Magnitude, per layer',
+    short: 'magnitude',
+    rule: 'its absolute value |w|; each layer is ranked on its own',
+  },
+  'global-magnitude': {
+    label: 'Magnitude, global',
+    short: 'global magnitude',
+    rule: 'its absolute value |w|, with all layers ranked together',
+  },
+  random: {
+    label: 'Random (baseline)',
+    short: 'random',
+    rule: 'a random number: the baseline every real method must beat',
+  },
+  'structured-l1': {
+    label: 'Whole neurons, L1 norm',
+    short: 'neurons, L1',
+    rule: "each hidden neuron's sum of |w| over its incoming weights",
+  },
+  'structured-l2': {
+    label: 'Whole neurons, L2 norm',
+    short: 'neurons, L2',
+    rule: "each hidden neuron's Euclidean norm of its incoming weights",
+  },
+  taylor: {
+    label: 'Gradient × weight (Taylor)',
+    short: 'Taylor',
+    rule: '|w × ∂loss/∂w| summed over the calibration images: the first-order change in loss if it went',
+  },
+  'taylor-neuron': {
+    label: 'Whole neurons, Taylor',
+    short: 'neurons, Taylor',
+    rule: "a hidden neuron's Taylor scores summed: how much the loss would move without it",
+  },
+  wanda: {
+    label: 'Wanda (weight × input norm)',
+    short: 'Wanda',
+    rule: "|w| × the size of the input it reads over the calibration images, compared within each neuron's row",
+  },
+  sparsegpt: {
+    label: 'SparseGPT (with weight updates)',
+    short: 'SparseGPT',
+    rule: 'w² / [H⁻¹]ᵢᵢ from the inputs\' second moments H, and the kept weights are then updated to make up for the pruned ones',
+  },
+};
+
+/** Methods with an N:M form. */
+export const NM_METHODS = new Set(['magnitude', 'wanda', 'sparsegpt']);
+/** Methods that look at calibration images. */
+export const CALIBRATED = new Set(['taylor', 'taylor-neuron', 'wanda', 'sparsegpt']);
+
+export const shortName = (id) => METHODS[id]?.short ?? id;
