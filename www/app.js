@@ -4,6 +4,7 @@
 import init from '../pkg/pruneplay.js';
 import { drawCurves, drawHistogram, drawSeries } from './charts.js';
 import { createCompare } from './compare.js';
+import { createPractice } from './practice.js';
 import { createPrunePanel } from './prune-panel.js';
 import { currentHash, followControls, readHash, writeHash } from './state.js';
 
@@ -108,8 +109,11 @@ function readConfig() {
 }
 
 function onWorkerMessage({ data: m }) {
-  if (m.type === 'model') panels.compare.ready(m.testAcc);
-  if (panels.prune.onMessage(m) || panels.compare.onMessage(m)) return;
+  if (m.type === 'model') {
+    panels.compare.ready(m.testAcc);
+    panels.practice.ready();
+  }
+  if (panels.prune.onMessage(m) || panels.compare.onMessage(m) || panels.practice.onMessage(m)) return;
   switch (m.type) {
     case 'download': {
       const known = m.total > 0;
@@ -233,6 +237,7 @@ async function main() {
     }),
   });
   panels.compare.redraw();
+  panels.practice = createPractice(worker, { isDark });
   worker.onmessage = onWorkerMessage;
   worker.onerror = (e) => {
     showError(`The training worker failed: ${e.message ?? 'unknown error'}`);
@@ -263,6 +268,7 @@ async function main() {
     drawCharts();
     panels.prune.redraw();
     panels.compare.redraw();
+    panels.practice.redraw();
   });
   let resizePending = false;
   window.addEventListener('resize', () => {

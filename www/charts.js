@@ -6,7 +6,9 @@
 // wrong and the browser logs a violation). The same declarations set through the CSSOM
 // (element.style) are allowed, so while a chart draws, a span's style attribute goes there.
 
-import { drawCurves as curves, drawHistogram as histogram, drawSeries as series } from '../pkg/pruneplay.js';
+import {
+  drawBars as bars, drawCurves as curves, drawHistogram as histogram, drawSeries as series,
+} from '../pkg/pruneplay.js';
 
 function styleThroughCssom(draw) {
   const proto = HTMLSpanElement.prototype;
@@ -24,3 +26,4 @@ function styleThroughCssom(draw) {
 export const drawCurves = (...args) => styleThroughCssom(() => curves(...args));
 export const drawHistogram = (...args) => styleThroughCssom(() => histogram(...args));
 export const drawSeries = (...args) => styleThroughCssom(() => series(...args));
+export const drawBars = (...args) => styleThroughCssom(() => bars(...args));

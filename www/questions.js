@@ -452,7 +452,7 @@ export const QUESTIONS = [
       const kept = Array.isArray(r.keptPerGroup) && r.keptPerGroup.length
         ? r.keptPerGroup
         : groups.map((g) => g.filter((w) => isNum(w) && w !== 0).length);
-      const out = [`The first ${row.length} weights of one first-layer row after ${n}:${m} magnitude pruning, in groups of ${m}: ${groups.map((g) => g.map(fmt).join(' ')).join(' | ')}.`];
+      const out = [`${row.length} consecutive weights from the middle of one first-layer row (pixels at the centre of the image) after ${n}:${m} magnitude pruning, in groups of ${m}: ${groups.map((g) => g.map(fmt).join(' ')).join(' | ')}.`];
       const over = kept.filter((k) => isNum(k) && k > n).length;
       const under = kept.filter((k) => isNum(k) && k < n).length;
       let check = `Nonzeros kept per group: ${kept.map((k) => (isNum(k) ? String(k) : '?')).join(', ')}`;
@@ -460,11 +460,7 @@ export const QUESTIONS = [
       else if (under > 0) check += `; a group keeping fewer than ${n} means some of its kept weights were already exactly zero`;
       else check += `, exactly ${n} in every group of ${m}`;
       out.push(`${check}.`);
-      const nonzero = row.some((w) => isNum(w) && w !== 0);
-      const topRow = row.length <= 28 && nonzero
-        ? '; these first inputs are the top row of pixels, almost always blank in MNIST, so magnitude pruning keeps weights here that hardly ever carry a signal'
-        : '';
-      out.push(`In all, ${share(r.weightsRemaining)} of the weights remain${topRow}.`);
+      out.push(`In all, ${share(r.weightsRemaining)} of the weights remain.`);
       return out.join(' ');
     },
   },

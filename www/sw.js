@@ -15,6 +15,8 @@ const FILES = [
   './www/questions.js',
   './www/compare.js',
   './www/methods.js',
+  './www/practice.js',
+  './www/experiments.js',
   './www/prune-panel.js',
   './www/state.js',
   './www/views.js',

@@ -5,7 +5,7 @@
 // Messages in:  {type: 'start', config}, {type: 'cancel'}, {type: 'continue-on-cpu'},
 //               {type: 'prune-step', request}, {type: 'prune-cancel'}, {type: 'use-trained'},
 //               {type: 'layer-weights', layer}, {type: 'sweep', methods, levels, settings},
-//               {type: 'sweep-cancel'}
+//               {type: 'sweep-cancel'}, {type: 'experiment', id, name}, {type: 'experiment-cancel'}
 // Messages out: {type: 'download', loaded, total}, {type: 'decoding'}, {type: 'data', summary},
 //               {type: 'engine', webgpu, adapter, reason}, {type: 'started', backend},
 //               {type: 'progress', progress}, {type: 'evaluating'}, {type: 'done', report},
@@ -14,9 +14,12 @@
 //               {type: 'prune-progress', step, total}, {type: 'prune-cancelled', step},
 //               {type: 'prune-error', message}, {type: 'layer-weights', layer, values},
 //               {type: 'sweep-point', point, done, total}, {type: 'sweep-done', total},
-//               {type: 'sweep-cancelled', done, total}, {type: 'sweep-error', message, done, total}
+//               {type: 'sweep-cancelled', done, total}, {type: 'sweep-error', message, done, total},
+//               {type: 'experiment-progress', id, fraction, text}, {type: 'experiment-result', id, name, result},
+//               {type: 'experiment-cancelled', id}, {type: 'experiment-error', id, message}
 
 import init, { Session } from '../pkg/pruneplay.js';
+import { Cancelled, runExperiment } from './experiments.js';
 
 const FILES = [
   'train-images-idx3-ubyte.gz',
@@ -210,6 +213,27 @@ async function sweep({ methods, levels, settings }) {
   }
 }
 
+let experimentCancelRequested = false;
+
+/** A practice question's live demonstration, with progress and Cancel. */
+async function experiment({ id, name }) {
+  experimentCancelRequested = false;
+  const ctx = {
+    async tick(fraction, text) {
+      post({ type: 'experiment-progress', id, fraction: Math.min(1, fraction), text });
+      await yieldToEvents();
+      if (experimentCancelRequested) throw new Cancelled();
+    },
+  };
+  try {
+    const result = await runExperiment(session, name, ctx);
+    post({ type: 'experiment-result', id, name, result });
+  } catch (e) {
+    if (e instanceof Cancelled) post({ type: 'experiment-cancelled', id });
+    else post({ type: 'experiment-error', id, message: errorText(e) });
+  }
+}
+
 /** Lets queued messages (a Cancel) run between chunks. */
 const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -275,6 +299,12 @@ self.onmessage = (event) => {
       break;
     case 'sweep-cancel':
       sweepCancelRequested = true;
+      break;
+    case 'experiment':
+      ready.then((ok) => ok && experiment(message));
+      break;
+    case 'experiment-cancel':
+      experimentCancelRequested = true;
       break;
     case 'use-trained':
       try {

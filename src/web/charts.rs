@@ -362,3 +362,92 @@ where
     }
     Ok(())
 }
+
+/// Horizontal bars, one per label, e.g. forward-pass times of a model's variants or accuracies
+/// before and after. Values label their bars; `unit` follows each value ("ms", "%").
+#[wasm_bindgen(js_name = drawBars)]
+pub fn draw_bars(
+    canvas: HtmlCanvasElement,
+    x_label: &str,
+    labels: Vec<String>,
+    values: &[f64],
+    unit: &str,
+    dark: bool,
+) -> Result<(), JsError> {
+    if labels.len() != values.len() {
+        return Err(JsError::new(&format!(
+            "chart: {} labels for {} values",
+            labels.len(),
+            values.len()
+        )));
+    }
+    let (root, theme) = themed_root(canvas, dark)?;
+    let top = values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE)
+        * 1.2;
+    let text = ("sans-serif", 13).into_font().color(&theme.fg);
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(4) as u32;
+    let n = labels.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .margin(10)
+        .margin_right(24)
+        .x_label_area_size(34)
+        .y_label_area_size((longest * 7 + 10).clamp(40, 200))
+        .build_cartesian_2d(0.0..top, 0.0..n)
+        .map_err(js_error)?;
+    let names = labels.clone();
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_desc(x_label)
+        .x_labels(6)
+        .y_labels(labels.len() * 2 + 1)
+        // Bars sit at i + 0.5 counted from the top; label only those positions.
+        .y_label_formatter(&move |y| {
+            let i = (n - y - 0.5).round();
+            if (n - y - 0.5 - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+                names[i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .label_style(text.clone())
+        .axis_style(theme.fg)
+        .light_line_style(theme.bg)
+        .bold_line_style(theme.grid)
+        .draw()
+        .map_err(js_error)?;
+    for (i, &v) in values.iter().enumerate() {
+        if !v.is_finite() {
+            continue;
+        }
+        let y = n - i as f64 - 1.0;
+        let colour = if i == 0 { theme.blue } else { PALETTE[i % PALETTE.len()] };
+        chart
+            .draw_series([Rectangle::new([(0.0, y + 0.2), (v, y + 0.8)], colour.filled())])
+            .map_err(js_error)?;
+        chart
+            .draw_series([Text::new(
+                format!("{} {unit}", format_value(v)),
+                (v + top * 0.01, y + 0.62),
+                text.clone(),
+            )])
+            .map_err(js_error)?;
+    }
+    root.present().map_err(js_error)?;
+    Ok(())
+}
+
+/// Three significant digits, without an exponent for the sizes the page shows.
+fn format_value(v: f64) -> String {
+    match v.abs() {
+        a if a >= 100.0 => format!("{v:.0}"),
+        a if a >= 10.0 => format!("{v:.1}"),
+        a if a >= 1.0 => format!("{v:.2}"),
+        _ => format!("{v:.3}"),
+    }
+}

@@ -6,6 +6,7 @@
 mod bench;
 mod charts;
 mod pruning;
+mod scratch;
 mod session;
 
 use wasm_bindgen::prelude::*;

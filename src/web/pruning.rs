@@ -44,7 +44,7 @@ struct Finetune {
 /// What the page sends with each pruning step or sweep point (camelCase JSON).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PruneRequest {
+pub(super) struct PruneRequest {
     method: String,
     sparsity: f64,
     /// "scores", "select", "apply" or "finetune"; absent for a sweep point.
@@ -61,7 +61,7 @@ struct PruneRequest {
 const MAX_CALIBRATION: usize = 1_024;
 
 impl PruneRequest {
-    fn parse(request: JsValue) -> Result<(Self, Method, PruneOptions), JsValue> {
+    pub(super) fn parse(request: JsValue) -> Result<(Self, Method, PruneOptions), JsValue> {
         let request: PruneRequest = serde_wasm_bindgen::from_value(request)
             .map_err(|e| js_error(format!("invalid pruning request: {e}")))?;
         let method = Method::from_name(&request.method).map_err(js_error)?;
@@ -233,14 +233,14 @@ fn histogram(values: &[f32]) -> (Vec<u32>, (f32, f32)) {
 }
 
 impl PruneState {
-    fn base(&self) -> Result<&Mlp, JsValue> {
+    pub(super) fn base(&self) -> Result<&Mlp, JsValue> {
         self.base
             .as_ref()
             .ok_or_else(|| js_error("there is no model to prune yet"))
     }
 
     /// The calibration images for `options`, drawn once per sample count.
-    fn calibration(
+    pub(super) fn calibration(
         &mut self,
         data: &Mnist,
         method: Method,

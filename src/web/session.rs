@@ -12,6 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::pruning::PruneState;
+use super::scratch::Scratch;
 use crate::data::{Dataset, IdxPair, Mnist};
 use crate::engine::Engine;
 use crate::gpu::GpuContext;
@@ -95,6 +96,8 @@ pub(super) struct Inner {
     step_offset: u64,
     /// Everything about pruning: the model it starts from, the walk-through, sweeps.
     pub(super) pruning: PruneState,
+    /// The practice experiments' model, apart from the walk-through's.
+    pub(super) scratch: Scratch,
 }
 
 impl Inner {

@@ -1,0 +1,151 @@
+// The practice questions' experiments, run in the worker on the visitor's model (the shipped
+// checkpoint, or the one they trained). Each strings together the session's scratch-model
+// operations, reports progress, stops at a Cancel between pieces, and returns the result object
+// questions.js describes.
+
+/** Thrown (and reported as "cancelled") when the visitor presses Cancel. */
+export class Cancelled extends Error {}
+
+const MEDIAN_OF = 5;
+const FINETUNE_CHUNK = 20;
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Fine-tunes the scratch model `steps` steps in chunks, reporting each. */
+async function finetune(session, steps, ctx, label, offset = 0, total = steps) {
+  for (let done = 0; done < steps; done += FINETUNE_CHUNK) {
+    session.scratchFinetune(Math.min(FINETUNE_CHUNK, steps - done));
+    await ctx.tick((offset + done + FINETUNE_CHUNK) / total, label);
+  }
+}
+
+const prune = (session, method, sparsity, extra = {}) =>
+  session.scratchPrune({ method, sparsity, ...extra }, extra.from ?? 'base');
+
+/** Share of the first layer's weights pruned on a region of the 28×28 image. */
+function prunedShare(keptPerPixel, inRegion) {
+  let kept = 0;
+  let n = 0;
+  for (let p = 0; p < 784; p++) {
+    if (!inRegion(Math.floor(p / 28), p % 28)) continue;
+    kept += keptPerPixel[p];
+    n += 1;
+  }
+  return 1 - kept / n;
+}
+const border = (r, c) => r < 4 || r >= 24 || c < 4 || c >= 24;
+const centre = (r, c) => r >= 8 && r < 20 && c >= 8 && c < 20;
+
+const EXPERIMENTS = {
+  async 'finetune-recovery'(session, ctx) {
+    const sparsity = 0.5;
+    const steps = 200;
+    prune(session, 'magnitude', sparsity);
+    const accBefore = session.scratchAccuracy('base');
+    const accPruned = session.scratchAccuracy('scratch');
+    await finetune(session, steps, ctx, 'fine-tuning the pruned network');
+    return { sparsity, method: 'magnitude', accBefore, accPruned, accFinetuned: session.scratchAccuracy('scratch'), steps };
+  },
+
+  async 'structured-compaction'(session, ctx) {
+    const sparsity = 0.5;
+    prune(session, 'structured-l1', sparsity);
+    const accPruned = session.scratchAccuracy('scratch');
+    const info = session.scratchCompact();
+    const masked = [];
+    const compacted = [];
+    // Alternating runs, so a slow moment of the machine hits both alike.
+    for (let i = 0; i < MEDIAN_OF; i++) {
+      for (const [which, times] of [['masked', masked], ['compacted', compacted]]) {
+        const t0 = performance.now();
+        session.scratchForward(which);
+        times.push(performance.now() - t0);
+      }
+      await ctx.tick((i + 1) / MEDIAN_OF, 'timing both forward passes on the 10,000 test images');
+    }
+    return { sparsity, arch: info.arch, params: info.params, paramsDense: info.paramsDense, msMasked: median(masked), msCompacted: median(compacted), accPruned };
+  },
+
+  async 'sparsegpt-vs-magnitude'(session, ctx) {
+    const levels = [0.5, 0.6, 0.7];
+    const methods = ['magnitude', 'wanda', 'sparsegpt'];
+    const points = [];
+    for (const [i, sparsity] of levels.entries()) {
+      const point = { sparsity };
+      for (const [j, method] of methods.entries()) {
+        prune(session, method, sparsity);
+        point[method] = session.scratchAccuracy('scratch');
+        await ctx.tick((i * methods.length + j + 1) / (levels.length * methods.length), `${method} at ${sparsity}`);
+      }
+      points.push(point);
+    }
+    return { points };
+  },
+
+  async 'global-layers'(session) {
+    const sparsity = 0.8;
+    return { sparsity, layers: prune(session, 'global-magnitude', sparsity).layers };
+  },
+
+  async 'wanda-pixels'(session, ctx) {
+    const sparsity = 0.5;
+    const wanda = prune(session, 'wanda', sparsity).keptPerPixel;
+    await ctx.tick(0.5, 'Wanda');
+    const magnitude = prune(session, 'magnitude', sparsity).keptPerPixel;
+    return {
+      sparsity,
+      borderPruned: prunedShare(wanda, border),
+      centrePruned: prunedShare(wanda, centre),
+      magnitudeBorderPruned: prunedShare(magnitude, border),
+      magnitudeCentrePruned: prunedShare(magnitude, centre),
+      keptWanda: wanda,
+      keptMagnitude: magnitude,
+    };
+  },
+
+  async 'nm-row'(session) {
+    const r = prune(session, 'magnitude', 0.5, { pattern: '2:4' });
+    const row = Array.from(r.rowSegment);
+    const keptPerGroup = [];
+    for (let g = 0; g < row.length; g += 4) keptPerGroup.push(row.slice(g, g + 4).filter((w) => w !== 0).length);
+    return { n: 2, m: 4, row, keptPerGroup, weightsRemaining: r.weightsRemaining };
+  },
+
+  async 'iterative-vs-oneshot'(session, ctx) {
+    const target = 0.95;
+    const rounds = 3;
+    const steps = 300; // the same fine-tuning budget for both
+    const total = 2 * steps;
+    prune(session, 'magnitude', target);
+    await finetune(session, steps, ctx, 'one shot: fine-tuning', 0, total);
+    const oneShotAcc = session.scratchAccuracy('scratch');
+    // Each round prunes the same fraction of what is left: 1 − (1 − target)^(1/rounds).
+    const amount = 1 - (1 - target) ** (1 / rounds);
+    for (let r = 0; r < rounds; r++) {
+      prune(session, 'magnitude', amount, { from: r === 0 ? 'base' : 'scratch' });
+      await finetune(session, steps / rounds, ctx, `iterative: round ${r + 1} of ${rounds}`, steps + (r * steps) / rounds, total);
+    }
+    return { target, oneShotAcc, iterativeAcc: session.scratchAccuracy('scratch'), rounds };
+  },
+
+  async 'random-baseline'(session, ctx) {
+    const sparsity = 0.8;
+    prune(session, 'magnitude', sparsity);
+    const magnitudeAcc = session.scratchAccuracy('scratch');
+    await ctx.tick(0.5, 'random');
+    prune(session, 'random', sparsity);
+    return { sparsity, magnitudeAcc, randomAcc: session.scratchAccuracy('scratch') };
+  },
+};
+
+/** Runs experiment `name`; `ctx.tick(fraction, text)` reports and yields, throwing Cancelled. */
+export async function runExperiment(session, name, ctx) {
+  const run = EXPERIMENTS[name];
+  if (!run) throw new Error(`no experiment called ${name}`);
+  return run(session, ctx);
+}
+
+export const EXPERIMENT_NAMES = Object.keys(EXPERIMENTS);

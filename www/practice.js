@@ -1,0 +1,286 @@
+// Practice mode: each question of questions.js with an answer form, immediate feedback and an
+// explanation, and a "Run it" button that runs its experiment in the worker on the visitor's
+// model and shows the numbers and a picture. Answers are remembered in localStorage when the
+// browser allows it (a sandboxed embed does not, and works without).
+
+import { drawBars, drawSeries } from './charts.js';
+import { QUESTIONS } from './questions.js';
+import { drawHeatmap, drawPixelMap } from './views.js';
+
+const STORAGE_KEY = 'pruneplay.practice.v1';
+const pctOf = (x) => 100 * x;
+
+/** localStorage, or a stand-in that forgets, where storage is off limits. */
+function storage() {
+  try {
+    const s = window.localStorage;
+    s.getItem(STORAGE_KEY);
+    return s;
+  } catch {
+    const memory = new Map();
+    return { getItem: (k) => memory.get(k) ?? null, setItem: (k, v) => memory.set(k, v), removeItem: (k) => memory.delete(k) };
+  }
+}
+
+/** Draws the picture for an experiment's result into `figure` (replacing what was there). */
+function drawResult(figure, name, r, dark) {
+  const canvas = () => {
+    const c = document.createElement('canvas');
+    c.width = Math.max(320, Math.min(720, Math.round(figure.clientWidth) || 560));
+    c.height = 240;
+    c.setAttribute('role', 'img');
+    return c;
+  };
+  const c = canvas();
+  figure.replaceChildren(c);
+  const bars = (label, labels, values, unit) => {
+    c.setAttribute('aria-label', `${label}: ${labels.map((l, i) => `${l} ${values[i].toFixed(2)} ${unit}`).join(', ')}`);
+    c.height = 60 + 36 * labels.length;
+    drawBars(c, label, labels, Float64Array.from(values), unit, dark);
+  };
+  switch (name) {
+    case 'forward-timing': {
+      const v = r.variants.filter((x) => Number.isFinite(x.ms));
+      bars(`forward pass of ${r.batch} images on ${r.backend}`, v.map((x) => x.name), v.map((x) => x.ms), 'ms');
+      break;
+    }
+    case 'structured-compaction':
+      bars('forward pass of the 10,000 test images', ['masked 784-300-100-10', `compacted ${r.arch}`], [r.msMasked, r.msCompacted], 'ms');
+      break;
+    case 'finetune-recovery':
+      bars('test accuracy', ['dense', `pruned ${Math.round(100 * r.sparsity)}%`, `fine-tuned ${r.steps} steps`],
+        [r.accBefore, r.accPruned, r.accFinetuned].map(pctOf), '%');
+      break;
+    case 'iterative-vs-oneshot':
+      bars(`test accuracy at ${Math.round(100 * r.target)}% sparsity`, ['one shot', `${r.rounds} rounds`],
+        [r.oneShotAcc, r.iterativeAcc].map(pctOf), '%');
+      break;
+    case 'random-baseline':
+      bars(`test accuracy at ${Math.round(100 * r.sparsity)}% sparsity`, ['magnitude', 'random'], [r.magnitudeAcc, r.randomAcc].map(pctOf), '%');
+      break;
+    case 'global-layers':
+      bars('weights kept, per layer', r.layers.map((l) => `${l.name} (${l.weights.toLocaleString()})`),
+        r.layers.map((l) => (100 * l.remaining) / l.weights), '%');
+      break;
+    case 'sparsegpt-vs-magnitude':
+    case 'lottery-short': {
+      const series = name === 'lottery-short'
+        ? [['winning ticket', 'ticketAcc'], ['random reinit', 'reinitAcc']].map(([n, k]) => ({
+          name: n, x: r.rounds.map((p) => 100 * p.weightsRemaining), y: r.rounds.map((p) => 100 * p[k]),
+        }))
+        : ['magnitude', 'wanda', 'sparsegpt'].map((m) => ({
+          name: m, x: r.points.map((p) => 100 * (1 - p.sparsity)), y: r.points.map((p) => 100 * p[m]),
+        }));
+      c.setAttribute('aria-label', 'test accuracy against weights left');
+      c.height = 300;
+      drawSeries(c, 'weights left (%)', 'test accuracy (%)', series, name === 'lottery-short', new Float64Array(0), dark);
+      break;
+    }
+    case 'wanda-pixels': {
+      const maps = [['Wanda', r.keptWanda], ['magnitude', r.keptMagnitude]].map(([label, values]) => {
+        const f = document.createElement('figure');
+        const m = document.createElement('canvas');
+        m.className = 'pixels map small';
+        m.setAttribute('role', 'img');
+        m.setAttribute('aria-label', `share of units keeping each pixel, ${label}`);
+        drawPixelMap(m, values);
+        const cap = document.createElement('figcaption');
+        cap.textContent = `${label}: share of units keeping each pixel`;
+        f.append(m, cap);
+        return f;
+      });
+      figure.replaceChildren(...maps);
+      break;
+    }
+    case 'nm-row': {
+      c.className = 'pixels strip';
+      c.setAttribute('aria-label', `16 weights of a row after 2:4 pruning: ${r.row.map((w) => (w === 0 ? '0' : w.toFixed(3))).join(', ')}`);
+      drawHeatmap(c, Float32Array.from(r.row, (w) => (w === 0 ? NaN : w)), 1, r.row.length);
+      break;
+    }
+    default:
+      figure.replaceChildren();
+  }
+}
+
+export function createPractice(worker, { isDark, onAnswered = () => {} }) {
+  const list = document.getElementById('questions');
+  const score = document.getElementById('practice-score');
+  const store = storage();
+  let answers = {};
+  try {
+    answers = JSON.parse(store.getItem(STORAGE_KEY) ?? '{}') ?? {};
+  } catch {
+    answers = {};
+  }
+  const items = new Map(); // question id → its elements
+  const results = new Map(); // question id → last experiment result (for redraws)
+  let running = null; // id of the question whose experiment runs
+  let modelReady = false;
+
+  const save = () => store.setItem(STORAGE_KEY, JSON.stringify(answers));
+
+  function updateScore() {
+    const answered = QUESTIONS.filter((q) => answers[q.id]);
+    const right = answered.filter((q) => answers[q.id].correct).length;
+    score.textContent = `${answered.length} of ${QUESTIONS.length} answered, ${right} right`;
+    score.dataset.answered = String(answered.length);
+  }
+
+  function showFeedback(q, choice) {
+    const el = items.get(q.id);
+    const correct = choice === q.answer;
+    el.feedback.hidden = false;
+    el.feedback.classList.toggle('right', correct);
+    el.feedback.classList.toggle('wrong', !correct);
+    el.feedback.textContent = `${correct ? 'Right.' : `Not quite: the answer is "${q.choices[q.answer]}".`} ${q.explanation}`;
+    el.item.classList.toggle('answered', true);
+  }
+
+  function setRunning(id) {
+    running = id;
+    for (const [qid, el] of items) {
+      el.run.disabled = !modelReady || (running !== null);
+      el.cancel.hidden = qid !== running;
+      el.progress.hidden = qid !== running;
+    }
+  }
+
+  for (const [n, q] of QUESTIONS.entries()) {
+    const item = document.createElement('li');
+    item.className = 'question';
+    item.id = `q-${q.id}`;
+    item.dataset.question = q.id;
+    // Collapsed to its title until opened: twelve questions fit on a screen.
+    const details = document.createElement('details');
+    const title = document.createElement('summary');
+    title.textContent = q.title;
+    const prompt = document.createElement('p');
+    prompt.textContent = q.prompt;
+    const form = document.createElement('form');
+    form.className = 'answer';
+    const fieldset = document.createElement('fieldset');
+    const legend = document.createElement('legend');
+    legend.textContent = 'Your answer';
+    fieldset.append(legend);
+    for (const [i, choice] of q.choices.entries()) {
+      const label = document.createElement('label');
+      const input = document.createElement('input');
+      input.type = 'radio';
+      input.name = `answer-${n}`;
+      input.value = String(i);
+      input.required = true;
+      label.append(input, ` ${choice}`);
+      fieldset.append(label);
+    }
+    const check = document.createElement('button');
+    check.type = 'submit';
+    check.textContent = 'Check';
+    form.append(fieldset, check);
+    const feedback = document.createElement('p');
+    feedback.className = 'feedback';
+    feedback.setAttribute('aria-live', 'polite');
+    feedback.hidden = true;
+    const demo = document.createElement('div');
+    demo.className = 'demo';
+    const run = document.createElement('button');
+    run.type = 'button';
+    run.className = 'run';
+    run.textContent = q.runLabel;
+    run.disabled = true;
+    const cancel = document.createElement('button');
+    cancel.type = 'button';
+    cancel.textContent = 'Cancel';
+    cancel.hidden = true;
+    const progress = document.createElement('progress');
+    progress.max = 1;
+    progress.hidden = true;
+    progress.setAttribute('aria-label', `Progress of: ${q.runLabel}`);
+    const text = document.createElement('p');
+    text.className = 'demo-text';
+    text.setAttribute('aria-live', 'polite');
+    const figure = document.createElement('div');
+    figure.className = 'demo-figure';
+    demo.append(run, cancel, progress, text, figure);
+    details.append(title, prompt, form, feedback, demo);
+    item.append(details);
+    list.append(item);
+    items.set(q.id, { item, form, feedback, run, cancel, progress, text, figure });
+
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const choice = Number(new FormData(form).get(`answer-${n}`));
+      answers[q.id] = { choice, correct: choice === q.answer };
+      save();
+      showFeedback(q, choice);
+      updateScore();
+      onAnswered({ question: q.id, choice, correct: choice === q.answer });
+    });
+    run.addEventListener('click', () => {
+      setRunning(q.id);
+      progress.removeAttribute('value');
+      text.textContent = 'Running on your model…';
+      text.classList.remove('error-text');
+      worker.postMessage({ type: 'experiment', id: q.id, name: q.experiment });
+    });
+    cancel.addEventListener('click', () => worker.postMessage({ type: 'experiment-cancel' }));
+
+    // A remembered answer shows as answered.
+    const saved = answers[q.id];
+    if (saved && Number.isInteger(saved.choice) && saved.choice >= 0 && saved.choice < q.choices.length) {
+      fieldset.querySelectorAll('input')[saved.choice].checked = true;
+      showFeedback(q, saved.choice);
+    } else {
+      delete answers[q.id];
+    }
+  }
+  updateScore();
+
+  document.getElementById('practice-reset').addEventListener('click', () => {
+    answers = {};
+    store.removeItem(STORAGE_KEY);
+    for (const el of items.values()) {
+      el.form.reset();
+      el.feedback.hidden = true;
+      el.item.classList.remove('answered');
+    }
+    updateScore();
+  });
+
+  return {
+    ready() {
+      modelReady = true;
+      setRunning(running);
+    },
+    redraw() {
+      for (const [id, { name, result }] of results) drawResult(items.get(id).figure, name, result, isDark());
+    },
+    onMessage(m) {
+      const el = items.get(m.id);
+      if (!m.type?.startsWith('experiment-') || !el) return false;
+      const q = QUESTIONS.find((x) => x.id === m.id);
+      switch (m.type) {
+        case 'experiment-progress':
+          el.progress.value = m.fraction;
+          el.text.textContent = `${m.text}…`;
+          return true;
+        case 'experiment-result':
+          setRunning(null);
+          el.text.textContent = q.describe(m.result);
+          el.item.dataset.ran = 'true';
+          results.set(m.id, { name: m.name, result: m.result });
+          drawResult(el.figure, m.name, m.result, isDark());
+          return true;
+        case 'experiment-cancelled':
+          setRunning(null);
+          el.text.textContent = 'Cancelled.';
+          return true;
+        default:
+          setRunning(null);
+          el.text.textContent = `The experiment stopped: ${m.message}`;
+          el.text.classList.add('error-text');
+          return true;
+      }
+    },
+  };
+}
