@@ -6,6 +6,7 @@
 // the 10 MB training set.
 
 import init, { Session } from '../pkg/pruneplay.js';
+import { runExperiment } from './experiments.js';
 
 const MODEL = new URL('../model/lenet-300-100.safetensors', import.meta.url);
 const DATA = new URL('../data/', import.meta.url);
@@ -55,3 +56,8 @@ export function picture(session, request, { accuracy, layer }) {
 
 /** One point of a sweep: one-shot pruning at `request.sparsity`, tested. */
 export const sweepPoint = (session, request) => session.sweepPoint(request);
+
+/** A practice question's demonstration; `yieldEach` lets the frame breathe between its pieces. */
+export function experiment(session, name, yieldEach) {
+  return runExperiment(session, name, { tick: yieldEach });
+}

@@ -1,10 +1,10 @@
 // The embed's worker: the same computations as embed-core.js, off the frame's main thread.
 //
 // Messages in:  {id, op: 'open', needs} | {id, op: 'picture', request, options}
-//               | {id, op: 'sweep-point', request}
+//               | {id, op: 'sweep-point', request} | {id, op: 'experiment', name}
 // Messages out: {id, ok: true, value} | {id, ok: false, error}
 
-import { open, picture, sweepPoint } from './embed-core.js';
+import { experiment, open, picture, sweepPoint } from './embed-core.js';
 
 let opened = null;
 
@@ -20,6 +20,8 @@ self.onmessage = async ({ data: m }) => {
       value = picture(opened.session, m.request, m.options);
     } else if (m.op === 'sweep-point') {
       value = sweepPoint(opened.session, m.request);
+    } else if (m.op === 'experiment') {
+      value = await experiment(opened.session, m.name, async () => {});
     } else {
       throw new Error(`unknown operation ${m.op}`);
     }

@@ -5,6 +5,7 @@
 //   {source: 'pruneplay', event: 'ready', view, settings, bytes}
 //   {source: 'pruneplay', event: 'pruned', method, sparsity, pattern, weightsRemaining,
 //    accuracyBefore, accuracyAfter}          (accuracies only in views that measure them)
+//   {source: 'pruneplay', event: 'answered', question, choice, correct}   (view=practice)
 //   {source: 'pruneplay', event: 'error', message}
 // and may send {source: 'pruneplay-host', command: 'set', settings: {method?, sparsity?, …}};
 // anything else is ignored.
@@ -12,6 +13,8 @@
 import init from '../pkg/pruneplay.js';
 import { drawHistogram, drawSeries } from './charts.js';
 import { CALIBRATED, METHODS, NM_METHODS, shortName } from './methods.js';
+import { createPractice } from './practice.js';
+import { QUESTIONS } from './questions.js';
 import { currentHash, readHash } from './state.js';
 import { drawConfusion, drawDigits, drawFields, drawHeatmap, drawPixelMap } from './views.js';
 
@@ -28,9 +31,12 @@ const VIEWS = {
   confusion: { accuracy: true },
   digits: { accuracy: true },
   compare: { accuracy: true },
+  practice: { accuracy: true },
 };
+// Demonstrations that fine-tune need the training set, which an embed does not load.
+const NEEDS_TRAINING = new Set(['finetune-recovery', 'iterative-vs-oneshot', 'lottery-short']);
 // Settings a host may set with a message, as URL keys.
-const HOST_KEYS = new Set(['method', 'sparsity', 'pattern', 'orate', 'calib', 'view', 'compare', 'levels']);
+const HOST_KEYS = new Set(['method', 'sparsity', 'pattern', 'orate', 'calib', 'view', 'compare', 'levels', 'question']);
 
 /** Tells the host page (if any) what happened. */
 function tell(event, detail = {}) {
@@ -95,6 +101,7 @@ async function mainThreadClient() {
         return { loaded: opened.loaded, downloaded: opened.downloaded };
       }
       if (op === 'picture') return core.picture(opened.session, args.request, args.options);
+      if (op === 'experiment') return core.experiment(opened.session, args.name, () => new Promise((r) => setTimeout(r, 0)));
       return core.sweepPoint(opened.session, args.request);
     },
     close() {},
@@ -231,6 +238,36 @@ async function renderCompare(token) {
   $('caption').textContent = `One-shot pruning, no fine-tuning: test accuracy of ${methods.map(shortName).join(', ')} as the weights thin out.`;
 }
 
+let practice = null;
+
+/** One practice question, its demonstration run through the embed's client. */
+async function renderPractice() {
+  const { client } = await ensureConnected({ test: true, calibration: true });
+  $('practice').hidden = false;
+  $('picture').replaceChildren();
+  const id = $('question').value;
+  $('questions').replaceChildren();
+  // The practice card talks to a worker; this stands in for one, over the embed's client.
+  const relay = {
+    postMessage(m) {
+      if (m.type !== 'experiment') return;
+      client.call('experiment', { name: m.name })
+        .then((result) => practice.onMessage({ type: 'experiment-result', id: m.id, name: m.name, result }))
+        .catch((e) => practice.onMessage({ type: 'experiment-error', id: m.id, message: e.message ?? String(e) }));
+    },
+  };
+  practice = createPractice(relay, {
+    isDark: dark,
+    only: id,
+    onAnswered: (answer) => tell('answered', answer),
+    unavailable: (q) => (NEEDS_TRAINING.has(q.experiment)
+      ? 'This demonstration fine-tunes the network on the 55,000 training images, which an embedded view does not download: open it in PrunePlay (link below).'
+      : null),
+  });
+  practice.ready();
+  $('caption').textContent = `Practice question ${QUESTIONS.findIndex((q) => q.id === id) + 1} of ${QUESTIONS.length}.`;
+}
+
 async function render() {
   const token = ++generation;
   const name = view();
@@ -239,7 +276,9 @@ async function render() {
   $('caption').textContent = 'Working…';
   $('open-full').href = `../index.html${currentHash()}`;
   try {
+    $('practice').hidden = true;
     if (name === 'compare') await renderCompare(token);
+    else if (name === 'practice') await renderPractice();
     else await renderPicture(name, token);
     if (token === generation) $('embed-progress').hidden = true;
   } catch (e) {
@@ -257,7 +296,7 @@ async function render() {
 
 function applyVisibility() {
   const hidden = new Set(Array.from($('hide').querySelectorAll('input:checked'), (b) => b.value));
-  $('embed-controls').hidden = hidden.has('controls');
+  $('embed-controls').hidden = hidden.has('controls') || view() === 'practice';
   $('caption').hidden = hidden.has('caption');
   $('embed-link').hidden = hidden.has('link');
   $('compare').hidden = view() !== 'compare';
@@ -286,6 +325,7 @@ function onHostMessage(event) {
 
 async function main() {
   for (const [id, m] of Object.entries(METHODS)) $('method').add(new Option(m.label, id));
+  for (const q of QUESTIONS) $('question').add(new Option(q.title, q.id));
   const notes = readHash();
   if (notes.length) {
     $('url-note').textContent = `Some settings in the link were adjusted: ${notes.join('; ')}.`;

@@ -103,7 +103,12 @@ function drawResult(figure, name, r, dark) {
   }
 }
 
-export function createPractice(worker, { isDark, onAnswered = () => {} }) {
+/**
+ * The practice card. `worker` takes {type: 'experiment', id, name} / {type: 'experiment-cancel'}
+ * messages and its replies go to `onMessage`. `only` shows one question, opened (an embed);
+ * `unavailable(question)` returns why its demonstration cannot run here, or null.
+ */
+export function createPractice(worker, { isDark, onAnswered = () => {}, only = null, unavailable = () => null }) {
   const list = document.getElementById('questions');
   const score = document.getElementById('practice-score');
   const store = storage();
@@ -121,9 +126,9 @@ export function createPractice(worker, { isDark, onAnswered = () => {} }) {
   const save = () => store.setItem(STORAGE_KEY, JSON.stringify(answers));
 
   function updateScore() {
-    const answered = QUESTIONS.filter((q) => answers[q.id]);
+    const answered = shown.filter((q) => answers[q.id]);
     const right = answered.filter((q) => answers[q.id].correct).length;
-    score.textContent = `${answered.length} of ${QUESTIONS.length} answered, ${right} right`;
+    score.textContent = `${answered.length} of ${shown.length} answered, ${right} right`;
     score.dataset.answered = String(answered.length);
   }
 
@@ -146,18 +151,21 @@ export function createPractice(worker, { isDark, onAnswered = () => {} }) {
     }
   }
 
-  for (const [n, q] of QUESTIONS.entries()) {
+  const shown = only ? QUESTIONS.filter((q) => q.id === only) : QUESTIONS;
+  for (const [n, q] of shown.entries()) {
     const item = document.createElement('li');
     item.className = 'question';
     item.id = `q-${q.id}`;
     item.dataset.question = q.id;
     // Collapsed to its title until opened: twelve questions fit on a screen.
     const details = document.createElement('details');
+    details.open = Boolean(only);
     const title = document.createElement('summary');
     title.textContent = q.title;
     const prompt = document.createElement('p');
     prompt.textContent = q.prompt;
-    const form = document.createElement('form');
+    // Not a <form>: a sandboxed embed may not submit forms, and nothing here is sent anywhere.
+    const form = document.createElement('div');
     form.className = 'answer';
     const fieldset = document.createElement('fieldset');
     const legend = document.createElement('legend');
@@ -169,12 +177,11 @@ export function createPractice(worker, { isDark, onAnswered = () => {} }) {
       input.type = 'radio';
       input.name = `answer-${n}`;
       input.value = String(i);
-      input.required = true;
       label.append(input, ` ${choice}`);
       fieldset.append(label);
     }
     const check = document.createElement('button');
-    check.type = 'submit';
+    check.type = 'button';
     check.textContent = 'Check';
     form.append(fieldset, check);
     const feedback = document.createElement('p');
@@ -207,9 +214,15 @@ export function createPractice(worker, { isDark, onAnswered = () => {} }) {
     list.append(item);
     items.set(q.id, { item, form, feedback, run, cancel, progress, text, figure });
 
-    form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      const choice = Number(new FormData(form).get(`answer-${n}`));
+    check.addEventListener('click', () => {
+      const picked = fieldset.querySelector('input:checked');
+      if (!picked) {
+        feedback.hidden = false;
+        feedback.classList.remove('right', 'wrong');
+        feedback.textContent = 'Pick an answer first.';
+        return;
+      }
+      const choice = Number(picked.value);
       answers[q.id] = { choice, correct: choice === q.answer };
       save();
       showFeedback(q, choice);
@@ -217,6 +230,11 @@ export function createPractice(worker, { isDark, onAnswered = () => {} }) {
       onAnswered({ question: q.id, choice, correct: choice === q.answer });
     });
     run.addEventListener('click', () => {
+      const reason = unavailable(q);
+      if (reason) {
+        text.textContent = reason;
+        return;
+      }
       setRunning(q.id);
       progress.removeAttribute('value');
       text.textContent = 'Running on your model…';
@@ -240,7 +258,7 @@ export function createPractice(worker, { isDark, onAnswered = () => {} }) {
     answers = {};
     store.removeItem(STORAGE_KEY);
     for (const el of items.values()) {
-      el.form.reset();
+      for (const input of el.form.querySelectorAll('input')) input.checked = false;
       el.feedback.hidden = true;
       el.item.classList.remove('answered');
     }

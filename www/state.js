@@ -22,8 +22,9 @@ const KEYS = {
   view: 'view',
   compare: 'compare',
   levels: 'levels',
-  // Embeds only: parts of the frame to leave out.
+  // Embeds only: parts of the frame to leave out, and the practice question to show.
   hide: 'hide',
+  question: 'question',
 };
 
 const control = (key) => document.getElementById(KEYS[key]);

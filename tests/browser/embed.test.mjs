@@ -127,3 +127,31 @@ test('an embed opened directly runs in a worker under its CSP and shows controls
     await context.close();
   }
 });
+
+test('a practice question embeds on its own and tells the host the answer', { timeout: 300_000 }, async () => {
+  const { context, page, errors } = await launch();
+  try {
+    await host(page, '#view=practice&question=wanda-border');
+    await waitEvent(page, (e) => e.event === 'ready');
+    const frame = page.frameLocator('#frame');
+    assert.equal(await frame.locator('.question').count(), 1);
+    // Try the choices in order until one is right, as a learner might.
+    const choices = await frame.locator('.question input[type=radio]').count();
+    for (let i = 0; i < choices; i++) {
+      await frame.locator('.question input[type=radio]').nth(i).check();
+      await frame.getByRole('button', { name: 'Check' }).click();
+      if ((await frame.locator('.feedback').textContent()).startsWith('Right.')) break;
+    }
+    const answers = (await events(page)).filter((e) => e.event === 'answered');
+    assert.ok(answers.length >= 1);
+    assert.equal(answers.at(-1).correct, true);
+    assert.equal(answers.at(-1).question, 'wanda-border');
+    // Its demonstration runs inside the frame, on the embed's own data.
+    await frame.locator('button.run').click();
+    await frame.locator('.demo-text', { hasText: /Wanda pruned \d+\.\d% of the first-layer weights/ }).waitFor({ timeout: 120_000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'embed-practice.png') });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
