@@ -11,15 +11,16 @@ const EMBED = new URL('www/embed.html', URL_UNDER_TEST).href;
 
 /** A host page (about:blank, so a foreign origin) with one sandboxed frame; events land in `window.events`. */
 async function host(page, hash) {
+  // The listener is in place before the frame loads, so no event can be missed.
   await page.setContent(`<!doctype html><body>
+    <script>
+      window.events = [];
+      window.addEventListener('message', (e) => {
+        if (e.source === document.getElementById('frame').contentWindow) window.events.push(e.data);
+      });
+    </script>
     <iframe id="frame" sandbox="allow-scripts" style="width:900px;height:600px" src="${EMBED}${hash}"></iframe>
-  </body>`);
-  await page.evaluate(() => {
-    window.events = [];
-    window.addEventListener('message', (e) => {
-      if (e.source === document.getElementById('frame').contentWindow) window.events.push(e.data);
-    });
-  });
+  </body>`, { waitUntil: 'domcontentloaded' });
 }
 
 const events = (page) => page.evaluate(() => window.events);
