@@ -24,9 +24,15 @@ async function host(page, hash) {
 }
 
 const events = (page) => page.evaluate(() => window.events);
-const waitEvent = (page, predicate, timeout = 120_000) => page.waitForFunction(
-  `window.events.some(${predicate})`, null, { timeout },
-);
+/** Waits for an event from the frame; a timeout says what the frame was showing. */
+async function waitEvent(page, predicate, timeout = 120_000) {
+  try {
+    await page.waitForFunction(`window.events.some(${predicate})`, null, { timeout });
+  } catch (e) {
+    const caption = await page.frameLocator('#frame').locator('#caption').textContent().catch(() => '?');
+    throw new Error(`no event matching ${predicate} (frame caption: ${caption}; events: ${JSON.stringify(await events(page))})`, { cause: e });
+  }
+}
 
 test('the glossary example embeds three views in sandboxed frames, and they report ready', { timeout: 300_000 }, async () => {
   const { context, page, errors, foreign } = await launch();
@@ -40,7 +46,8 @@ test('the glossary example embeds three views in sandboxed frames, and they repo
       bytes.set(frame.url(), (bytes.get(frame.url()) ?? 0) + responseBodySize);
       if (request.url().includes('train-images')) bytes.set('training set', true);
     });
-    await page.goto(new URL('www/examples/glossary.html', URL_UNDER_TEST).href);
+    // Not waiting for every frame's load: the frames' own work is what the test waits for next.
+    await page.goto(new URL('www/examples/glossary.html', URL_UNDER_TEST).href, { waitUntil: 'domcontentloaded' });
     for (const frame of [1, 2, 3]) {
       await page.locator(`#events li[data-event="ready"][data-frame="${frame}"]`).waitFor({ timeout: 180_000 });
     }
