@@ -4,6 +4,7 @@
 import init from '../pkg/pruneplay.js';
 import { drawCurves, drawHistogram, drawSeries } from './charts.js';
 import { createCompare } from './compare.js';
+import { tell } from './host.js';
 import { createPractice } from './practice.js';
 import { createPrunePanel } from './prune-panel.js';
 import { currentHash, followControls, readHash, writeHash } from './state.js';
@@ -112,6 +113,13 @@ function onWorkerMessage({ data: m }) {
   if (m.type === 'model') {
     panels.compare.ready(m.testAcc);
     panels.practice.ready();
+    tell('ready', { view: 'page', settings: currentHash() });
+  }
+  if (m.type === 'prune-stage' && m.report.stage !== 'scores') {
+    const r = m.report;
+    tell('pruned', {
+      method: r.method, stage: r.stage, weightsRemaining: r.weightsRemaining, accuracyBefore: r.accuracyBefore ?? null, accuracyAfter: r.accuracyAfter ?? null,
+    });
   }
   if (panels.prune.onMessage(m) || panels.compare.onMessage(m) || panels.practice.onMessage(m)) return;
   switch (m.type) {
@@ -163,6 +171,7 @@ function onWorkerMessage({ data: m }) {
       setStatus('Evaluating on the 10,000 test images…', null);
       break;
     case 'done':
+      tell('trained', { steps: m.report.steps, testAcc: m.report.testAcc, backend: m.report.backend });
       ui.testAcc.textContent = percent(m.report.testAcc);
       ui.testAcc.dataset.value = String(m.report.testAcc);
       setStatus(`Done: ${m.report.steps} steps, test accuracy ${percent(m.report.testAcc)} (loss ${m.report.testLoss.toFixed(4)}).`, 1, 1);
@@ -237,7 +246,7 @@ async function main() {
     }),
   });
   panels.compare.redraw();
-  panels.practice = createPractice(worker, { isDark });
+  panels.practice = createPractice(worker, { isDark, onAnswered: (answer) => tell('answered', answer) });
   worker.onmessage = onWorkerMessage;
   worker.onerror = (e) => {
     showError(`The training worker failed: ${e.message ?? 'unknown error'}`);

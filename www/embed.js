@@ -13,6 +13,7 @@
 import init from '../pkg/pruneplay.js';
 import { drawHistogram, drawSeries } from './charts.js';
 import { CALIBRATED, METHODS, NM_METHODS, shortName } from './methods.js';
+import { tell } from './host.js';
 import { createPractice } from './practice.js';
 import { QUESTIONS } from './questions.js';
 import { currentHash, readHash } from './state.js';
@@ -38,10 +39,6 @@ const NEEDS_TRAINING = new Set(['finetune-recovery', 'iterative-vs-oneshot', 'lo
 // Settings a host may set with a message, as URL keys.
 const HOST_KEYS = new Set(['method', 'sparsity', 'pattern', 'orate', 'calib', 'view', 'compare', 'levels', 'question']);
 
-/** Tells the host page (if any) what happened. */
-function tell(event, detail = {}) {
-  if (window.parent !== window) window.parent.postMessage({ source: 'pruneplay', event, ...detail }, '*');
-}
 
 const settings = () => ({
   method: $('method').value,

@@ -12,6 +12,7 @@ const FILES = [
   './index.html',
   './www/app.js',
   './www/charts.js',
+  './www/host.js',
   './www/questions.js',
   './www/compare.js',
   './www/methods.js',

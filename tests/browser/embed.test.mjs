@@ -163,3 +163,30 @@ test('a practice question embeds on its own and tells the host the answer', { ti
     await context.close();
   }
 });
+
+test('the whole page in a frame tells its host when it has trained and pruned', { timeout: 300_000 }, async () => {
+  const { context, page, errors } = await launch();
+  try {
+    await page.setContent(`<!doctype html><body>
+      <script>
+        window.events = [];
+        window.addEventListener('message', (e) => window.events.push(e.data));
+      </script>
+      <iframe id="frame" style="width:1200px;height:900px" src="${URL_UNDER_TEST}#steps=100&engine=cpu"></iframe>
+    </body>`, { waitUntil: 'domcontentloaded' });
+    await waitEvent(page, (e) => e.event === 'ready' && e.view === 'page');
+    const frame = page.frameLocator('#frame');
+    await frame.locator('#train:enabled').waitFor({ timeout: 120_000 });
+    await frame.getByRole('button', { name: 'Train' }).click();
+    await waitEvent(page, (e) => e.event === 'trained', 240_000);
+    const trained = (await events(page)).find((e) => e.event === 'trained');
+    assert.equal(trained.steps, 100);
+    assert.ok(trained.testAcc > 0.8, `test accuracy ${trained.testAcc}`);
+    await frame.getByRole('button', { name: 'Step' }).click();
+    await frame.getByRole('button', { name: 'Step' }).click();
+    await waitEvent(page, (e) => e.event === 'pruned' && e.stage === 'select');
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
