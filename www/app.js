@@ -5,6 +5,7 @@ import init from '../pkg/pruneplay.js';
 import { drawCurves, drawHistogram, drawSeries } from './charts.js';
 import { createCompare } from './compare.js';
 import { tell } from './host.js';
+import { fillMethodControls } from './methods.js';
 import { createPractice } from './practice.js';
 import { createPrunePanel } from './prune-panel.js';
 import { currentHash, followControls, readHash, writeHash } from './state.js';
@@ -228,6 +229,7 @@ function registerOfflineCache() {
 }
 
 async function main() {
+  fillMethodControls($('method'), $('compare'));
   restoreSettings();
   registerOfflineCache();
   await init();

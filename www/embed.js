@@ -12,7 +12,9 @@
 
 import init from '../pkg/pruneplay.js';
 import { drawHistogram, drawSeries } from './charts.js';
-import { CALIBRATED, METHODS, NM_METHODS, shortName } from './methods.js';
+import {
+  CALIBRATED, METHODS, NM_METHODS, fillMethodControls, shortName,
+} from './methods.js';
 import { tell } from './host.js';
 import { createPractice } from './practice.js';
 import { QUESTIONS } from './questions.js';
@@ -321,7 +323,7 @@ function onHostMessage(event) {
 }
 
 async function main() {
-  for (const [id, m] of Object.entries(METHODS)) $('method').add(new Option(m.label, id));
+  fillMethodControls($('method'), $('compare'));
   for (const q of QUESTIONS) $('question').add(new Option(q.title, q.id));
   const notes = readHash();
   if (notes.length) {

@@ -55,3 +55,25 @@ export const NM_METHODS = new Set(['magnitude', 'wanda', 'sparsegpt']);
 export const CALIBRATED = new Set(['taylor', 'taylor-neuron', 'wanda', 'sparsegpt']);
 
 export const shortName = (id) => METHODS[id]?.short ?? id;
+
+/** Methods ticked in "Compare methods" until the visitor or a link says otherwise. */
+const COMPARED_BY_DEFAULT = new Set(['magnitude', 'random', 'wanda', 'sparsegpt']);
+
+/**
+ * Fills a method <select> and a fieldset of "compare" checkboxes from METHODS, so every page
+ * offers the same methods under the same names. Runs before a link's settings are read.
+ */
+export function fillMethodControls(select, fieldset) {
+  for (const [id, m] of Object.entries(METHODS)) select?.add(new Option(m.label, id, id === 'magnitude', id === 'magnitude'));
+  if (!fieldset) return;
+  for (const [id, m] of Object.entries(METHODS)) {
+    const label = document.createElement('label');
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.name = 'compare';
+    box.value = id;
+    box.checked = COMPARED_BY_DEFAULT.has(id);
+    label.append(box, ` ${m.short[0].toUpperCase()}${m.short.slice(1)}`);
+    fieldset.append(label);
+  }
+}

@@ -426,9 +426,16 @@ pub fn draw_bars(
             continue;
         }
         let y = n - i as f64 - 1.0;
-        let colour = if i == 0 { theme.blue } else { PALETTE[i % PALETTE.len()] };
+        let colour = if i == 0 {
+            theme.blue
+        } else {
+            PALETTE[i % PALETTE.len()]
+        };
         chart
-            .draw_series([Rectangle::new([(0.0, y + 0.2), (v, y + 0.8)], colour.filled())])
+            .draw_series([Rectangle::new(
+                [(0.0, y + 0.2), (v, y + 0.8)],
+                colour.filled(),
+            )])
             .map_err(js_error)?;
         chart
             .draw_series([Text::new(

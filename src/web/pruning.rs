@@ -324,10 +324,7 @@ impl Session {
         let model =
             crate::checkpoint::from_safetensors("the shipped model", bytes).map_err(js_error)?;
         let mut inner = self.inner.borrow_mut();
-        let data = inner
-            .data
-            .clone()
-            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let data = inner.data()?;
         if model.architecture().inputs() != data.train.features()
             || model.architecture().outputs() != data.train.classes()
         {
@@ -374,10 +371,7 @@ impl Session {
     pub fn prune_step(&self, request: JsValue) -> Result<JsValue, JsValue> {
         let (request, method, options) = PruneRequest::parse(request)?;
         let mut inner = self.inner.borrow_mut();
-        let data = inner
-            .data
-            .clone()
-            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let data = inner.data()?;
         let state = &mut inner.pruning;
         let base = state.base()?.clone();
         options.validate(method, &base).map_err(js_error)?;
@@ -454,10 +448,7 @@ impl Session {
     #[wasm_bindgen(js_name = startFinetune)]
     pub fn start_finetune(&self) -> Result<u32, JsValue> {
         let mut inner = self.inner.borrow_mut();
-        let data = inner
-            .data
-            .clone()
-            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let data = inner.data()?;
         need_test(&data)?;
         let walk = inner.pruning.walk()?;
         let pruned = walk
@@ -483,10 +474,7 @@ impl Session {
     #[wasm_bindgen(js_name = finetuneChunk)]
     pub fn finetune_chunk(&self, n: u32) -> Result<JsValue, JsValue> {
         let mut inner = self.inner.borrow_mut();
-        let data = inner
-            .data
-            .clone()
-            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let data = inner.data()?;
         let walk = inner.pruning.walk()?;
         let method = walk.method;
         let tune = walk
@@ -557,10 +545,7 @@ impl Session {
     #[wasm_bindgen(js_name = pixelMaps)]
     pub fn pixel_maps(&self) -> Result<JsValue, JsValue> {
         let mut inner = self.inner.borrow_mut();
-        let data = inner
-            .data
-            .clone()
-            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let data = inner.data()?;
         let state = &mut inner.pruning;
         let Some(walk) = state.walk.as_ref() else {
             return to_js(&PixelMaps {
@@ -604,10 +589,7 @@ impl Session {
     pub fn sweep_point(&self, request: JsValue) -> Result<JsValue, JsValue> {
         let (_, method, options) = PruneRequest::parse(request)?;
         let mut inner = self.inner.borrow_mut();
-        let data = inner
-            .data
-            .clone()
-            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let data = inner.data()?;
         need_test(&data)?;
         let state = &mut inner.pruning;
         let mut model = state.base()?.clone();

@@ -69,10 +69,7 @@ impl Session {
     pub fn scratch_prune(&self, request: JsValue, from: &str) -> Result<JsValue, JsValue> {
         let (_, method, options) = PruneRequest::parse(request)?;
         let mut inner = self.inner.borrow_mut();
-        let data = inner
-            .data
-            .clone()
-            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let data = inner.data()?;
         let mut model = match from {
             "base" => inner.pruning.base()?.clone(),
             "scratch" => inner.scratch.current()?.clone(),
@@ -113,10 +110,7 @@ impl Session {
     #[wasm_bindgen(js_name = scratchFinetune)]
     pub fn scratch_finetune(&self, n: u32) -> Result<f32, JsValue> {
         let mut inner = self.inner.borrow_mut();
-        let data = inner
-            .data
-            .clone()
-            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let data = inner.data()?;
         let scratch = &mut inner.scratch;
         if scratch.trainer.is_none() {
             let model = scratch.model()?.clone();
@@ -141,10 +135,7 @@ impl Session {
     #[wasm_bindgen(js_name = scratchAccuracy)]
     pub fn scratch_accuracy(&self, of: &str) -> Result<f64, JsValue> {
         let mut inner = self.inner.borrow_mut();
-        let data = inner
-            .data
-            .clone()
-            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let data = inner.data()?;
         let model = match of {
             "base" => inner.pruning.base()?,
             _ => inner.scratch.current()?,
@@ -174,10 +165,7 @@ impl Session {
     #[wasm_bindgen(js_name = scratchForward)]
     pub fn scratch_forward(&self, which: &str) -> Result<f64, JsValue> {
         let mut inner = self.inner.borrow_mut();
-        let data = inner
-            .data
-            .clone()
-            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let data = inner.data()?;
         let model = match which {
             "compacted" => inner
                 .scratch

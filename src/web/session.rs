@@ -101,6 +101,13 @@ pub(super) struct Inner {
 }
 
 impl Inner {
+    /// The data set, once `loadData` or `loadPruningData` has run.
+    pub(super) fn data(&self) -> Result<Rc<Mnist>, JsValue> {
+        self.data
+            .clone()
+            .ok_or_else(|| js_error("the data set is not loaded yet"))
+    }
+
     fn steps_done(&self) -> u64 {
         self.step_offset + self.engine.as_ref().map_or(0, Engine::step)
     }
@@ -242,10 +249,7 @@ impl Session {
     /// engine used: "webgpu" or "cpu".
     pub fn start(&self, config: JsValue) -> Result<String, JsValue> {
         let mut inner = self.inner.borrow_mut();
-        let data = inner
-            .data
-            .clone()
-            .ok_or_else(|| js_error("the data set is not loaded yet"))?;
+        let data = inner.data()?;
         if inner.progress_validation.is_none() {
             return Err(js_error(
                 "only the pruning data is loaded here; training needs the full data set",
