@@ -219,7 +219,7 @@ pub fn lottery(args: LotteryArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     reporter.summary(&summary, || {
         format!(
-            "{} runs ({} rounds of {} iterations, rewind to {}, {} pruning, seed {}) in {:.1} s on the {} backend",
+            "{} runs (rounds 0 to {}, {} iterations each, rewinding to iteration {}, {} pruning, seed {}) in {:.1} s on the {} backend",
             summary.runs,
             summary.rounds,
             summary.iters,

@@ -39,14 +39,16 @@ impl Reporter {
     pub fn event(&self, event: &impl Serialize, text: impl FnOnce() -> String) {
         match self {
             Reporter::Json => println!("{}", json_line(event)),
-            Reporter::Human(bar) => bar.println(text()),
+            // Printed under `suspend`, not `bar.println`: that prints nothing when stderr is not
+            // a terminal, and these lines are results.
+            Reporter::Human(bar) => bar.suspend(|| println!("{}", text())),
         }
     }
 
     /// A line for people only, printed above the bar; nothing in JSON mode.
     pub fn note(&self, text: &str) {
         if let Reporter::Human(bar) = self {
-            bar.println(text);
+            bar.suspend(|| println!("{text}"));
         }
     }
 
