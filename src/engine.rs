@@ -10,7 +10,25 @@ use crate::data::Mnist;
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTrainer};
 use crate::model::Mlp;
-use crate::train::{Evaluation, Split, StepStats, TrainConfig, Trainer, evaluate};
+use crate::train::{BatchOrder, Evaluation, Split, StepStats, TrainConfig, Trainer, evaluate};
+
+/// Which engine a caller wants, before there is one: experiments that make (and remake) engines
+/// themselves take this.
+#[derive(Clone)]
+pub enum Backend {
+    Cpu,
+    Gpu(Rc<GpuContext>),
+}
+
+impl Backend {
+    /// `"cpu"` or `"gpu"`, as [`Engine::backend`] says.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Gpu(_) => "gpu",
+        }
+    }
+}
 
 pub enum Engine {
     Cpu(Box<Trainer>),
@@ -34,6 +52,50 @@ impl Engine {
             config,
             &data.train,
         )?)))
+    }
+
+    /// Continues from `model` on the GPU engine; the data set is uploaded here, once.
+    pub fn gpu_from(
+        ctx: Rc<GpuContext>,
+        model: &Mlp,
+        config: &TrainConfig,
+        data: &Mnist,
+    ) -> Result<Self> {
+        Ok(Engine::Gpu(Box::new(GpuTrainer::with_model(
+            ctx, model, config, data,
+        )?)))
+    }
+
+    /// Continues from `model` on the engine `backend` names.
+    pub fn from_backend(
+        backend: &Backend,
+        model: &Mlp,
+        config: &TrainConfig,
+        data: &Mnist,
+    ) -> Result<Self> {
+        match backend {
+            Backend::Cpu => Self::cpu_from(model.clone(), config, data),
+            Backend::Gpu(ctx) => Self::gpu_from(ctx.clone(), model, config, data),
+        }
+    }
+
+    /// Whether this engine is the one `backend` names (on the GPU, the same context).
+    pub fn runs_on(&self, backend: &Backend) -> bool {
+        match (self, backend) {
+            (Engine::Cpu(_), Backend::Cpu) => true,
+            (Engine::Gpu(t), Backend::Gpu(ctx)) => std::ptr::eq(t.context(), Rc::as_ptr(ctx)),
+            _ => false,
+        }
+    }
+
+    /// Starts a new run on this engine without making a new one: `model` with a fresh optimizer,
+    /// the data order `order`, and the step counter at `step`. The GPU engine keeps its data set
+    /// and pipelines.
+    pub fn restart(&mut self, model: &Mlp, order: BatchOrder, step: u64) -> Result<()> {
+        match self {
+            Engine::Cpu(t) => t.restart(model.clone(), order, step),
+            Engine::Gpu(t) => t.restart(model, order, step),
+        }
     }
 
     /// `"cpu"` or `"gpu"`.

@@ -5,13 +5,14 @@
 //!   no web or GPU crate, so it runs and is tested natively and is the reference for the other
 //!   engines;
 //! - the GPU layer ([`gpu`]): wgpu, natively and in the browser; [`engine`] puts both engines
-//!   behind one interface;
+//!   behind one interface, and [`lottery`] runs its experiments on either;
 //! - the web layer (`web`, wasm32 only): the only code that touches wasm-bindgen, web-sys and
 //!   js-sys.
 
 pub mod checkpoint;
 pub mod data;
 mod error;
+pub mod lottery;
 pub mod model;
 pub mod prune;
 pub mod train;

@@ -1,6 +1,7 @@
 //! Subcommands of the `pruneplay` binary.
 
 mod bench;
+mod lottery;
 mod prune;
 mod report;
 mod train;
@@ -28,6 +29,11 @@ enum Command {
     Prune(prune::PruneArgs),
     /// Every (method, sparsity) pair on one model: accuracy-vs-sparsity curves.
     Sweep(prune::SweepArgs),
+    /// Lottery tickets: rounds of train, prune, rewind, with the reinit and random-mask controls.
+    Lottery(lottery::LotteryArgs),
+    /// Instability: two copies from one θ_k on different data orders, test error along the line
+    /// between them, and the barrier.
+    Instability(lottery::InstabilityArgs),
 }
 
 pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
@@ -36,5 +42,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Bench(args) => bench::run(args),
         Command::Prune(args) => prune::run(args),
         Command::Sweep(args) => prune::sweep(args),
+        Command::Lottery(args) => lottery::lottery(args),
+        Command::Instability(args) => lottery::instability(args),
     }
 }

@@ -35,6 +35,31 @@ impl Reporter {
         }
     }
 
+    /// An event worth a line of its own: a JSON line, or a readable line printed above the bar.
+    pub fn event(&self, event: &impl Serialize, text: impl FnOnce() -> String) {
+        match self {
+            Reporter::Json => println!("{}", json_line(event)),
+            // Printed under `suspend`, not `bar.println`: that prints nothing when stderr is not
+            // a terminal, and these lines are results.
+            Reporter::Human(bar) => bar.suspend(|| println!("{}", text())),
+        }
+    }
+
+    /// A line for people only, printed above the bar; nothing in JSON mode.
+    pub fn note(&self, text: &str) {
+        if let Reporter::Human(bar) = self {
+            bar.suspend(|| println!("{text}"));
+        }
+    }
+
+    /// Moves the bar and says where things stand beside it; nothing in JSON mode.
+    pub fn position(&self, position: u64, text: impl FnOnce() -> String) {
+        if let Reporter::Human(bar) = self {
+            bar.set_position(position);
+            bar.set_prefix(text());
+        }
+    }
+
     /// The summary: the last JSON line, or readable lines after the bar.
     pub fn summary(&self, summary: &impl Serialize, text: impl FnOnce() -> String) {
         match self {

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::report::Reporter;
 use pruneplay::data::Mnist;
-use pruneplay::engine::Engine;
+use pruneplay::engine::{Backend, Engine};
 use pruneplay::model::{Architecture, Init};
 use pruneplay::train::{Budget, OptimizerConfig, OptimizerKind, Split, TrainConfig};
 
@@ -24,30 +24,38 @@ pub enum BackendChoice {
     Auto,
 }
 
-/// Makes the engine the user asked for; `auto` falls back to the CPU with a note on stderr.
-pub fn make_engine(
-    choice: BackendChoice,
-    config: &TrainConfig,
-    data: &Mnist,
-) -> Result<Engine, pruneplay::Error> {
+/// The backend the user asked for; `auto` falls back to the CPU with a note on stderr.
+pub fn resolve_backend(choice: BackendChoice) -> Result<Backend, pruneplay::Error> {
     let context = || pollster::block_on(pruneplay::gpu::GpuContext::new()).map(std::rc::Rc::new);
     match choice {
-        BackendChoice::Cpu => Engine::cpu(config, data),
-        BackendChoice::Gpu => Engine::gpu(context()?, config, data),
+        BackendChoice::Cpu => Ok(Backend::Cpu),
+        BackendChoice::Gpu => Ok(Backend::Gpu(context()?)),
         BackendChoice::Auto => match context() {
-            Ok(ctx) if !ctx.is_software() => Engine::gpu(ctx, config, data),
+            Ok(ctx) if !ctx.is_software() => Ok(Backend::Gpu(ctx)),
             Ok(ctx) => {
                 eprintln!(
                     "note: the only GPU adapter is {}, a software renderer slower than the CPU engine; training on the CPU (--backend gpu uses it anyway)",
                     ctx.adapter_name()
                 );
-                Engine::cpu(config, data)
+                Ok(Backend::Cpu)
             }
             Err(e) => {
                 eprintln!("note: {e}; training on the CPU");
-                Engine::cpu(config, data)
+                Ok(Backend::Cpu)
             }
         },
+    }
+}
+
+/// Makes the engine the user asked for (see [`resolve_backend`]).
+pub fn make_engine(
+    choice: BackendChoice,
+    config: &TrainConfig,
+    data: &Mnist,
+) -> Result<Engine, pruneplay::Error> {
+    match resolve_backend(choice)? {
+        Backend::Cpu => Engine::cpu(config, data),
+        Backend::Gpu(ctx) => Engine::gpu(ctx, config, data),
     }
 }
 

@@ -363,6 +363,54 @@ impl GpuTrainer {
         })
     }
 
+    /// Starts a new run on the buffers, pipelines and data already on the GPU: `model`'s
+    /// weights, biases and masks, fresh optimizer state, the data order `order` and the step
+    /// counter at `step`. Much cheaper than a new trainer, which uploads the data set again.
+    pub fn restart(&mut self, model: &Mlp, order: BatchOrder, step: u64) -> Result<()> {
+        let same_shapes = model.layers().len() == self.layers.len()
+            && model
+                .layers()
+                .iter()
+                .zip(&self.layers)
+                .all(|(l, b)| (l.inputs(), l.outputs()) == (b.inputs, b.outputs));
+        if !same_shapes {
+            return Err(Error::Config(format!(
+                "cannot restart a {} GPU trainer with a {} model",
+                self.config.arch,
+                model.architecture()
+            )));
+        }
+        if order.len() != self.order.len() {
+            return Err(Error::Config(format!(
+                "the GPU trainer holds {} training samples but the new data order has {}",
+                self.order.len(),
+                order.len()
+            )));
+        }
+        let queue = &self.ctx.queue;
+        for (l, b) in model.layers().iter().zip(&self.layers) {
+            queue.write_buffer(&b.w, 0, bytemuck::cast_slice(&padded_rows(l.weight.view())));
+            queue.write_buffer(&b.b, 0, bytemuck::cast_slice(&padded_vec(&l.bias)));
+            queue.write_buffer(
+                &b.mask,
+                0,
+                bytemuck::cast_slice(&padded_rows(l.mask.view())),
+            );
+            let (w, bias) = (b.weight_floats(), pad4(b.outputs));
+            for (moments, n) in [(&b.m_w, w), (&b.v_w, w), (&b.m_b, bias), (&b.v_b, bias)] {
+                queue.write_buffer(moments, 0, &vec![0u8; 4 * n]);
+            }
+        }
+        // The kernels read the order from the GPU; a new epoch uploads its own shuffle, but an
+        // order taken mid-epoch (a rewind to step k) must be there already.
+        let indices: Vec<u32> = order.order().iter().map(|&i| i as u32).collect();
+        queue.write_buffer(&self.order_buffer, 0, bytemuck::cast_slice(&indices));
+        self.order = order;
+        self.step = step;
+        self.updates = 0;
+        self.ctx.check()
+    }
+
     pub fn step(&self) -> u64 {
         self.step
     }

@@ -20,8 +20,15 @@ pub struct BatchOrder {
 
 impl BatchOrder {
     pub fn new(len: usize, seed: u64) -> Self {
+        Self::with_stream(len, seed, SHUFFLE_STREAM)
+    }
+
+    /// An order drawn from another ChaCha stream of `seed`: a second, independent data order for
+    /// the same seed (the instability experiment trains two copies on two orders). Streams 0 and
+    /// 1 are the seed's initial weights and its usual order.
+    pub fn with_stream(len: usize, seed: u64, stream: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(SHUFFLE_STREAM);
+        rng.set_stream(stream);
         // Start "at the end" so the first batch shuffles.
         Self {
             rng,
@@ -61,6 +68,15 @@ impl BatchOrder {
         let start = self.cursor;
         self.cursor += batch;
         &self.order[start..self.cursor]
+    }
+
+    /// Moves on `batches` batches exactly as that many training steps would (shuffling at each
+    /// new epoch), without looking at the data: the order a run rewound to step k continues with.
+    pub fn skip_batches(&mut self, batches: u64, batch: usize) {
+        for _ in 0..batches {
+            self.prepare(batch);
+            self.cursor += batch;
+        }
     }
 
     /// Skips `batches` batches that another engine consumed (the GPU reads `order` itself).

@@ -73,6 +73,31 @@ impl Trainer {
         })
     }
 
+    /// Starts a new run on this trainer: `model` with a fresh optimizer, the data order `order`,
+    /// and the step counter at `step` (the lottery ticket's rewind to step k continues the data
+    /// order from there with a fresh optimizer, as open_lth does).
+    pub fn restart(&mut self, model: Mlp, order: BatchOrder, step: u64) -> Result<()> {
+        if model.architecture() != self.model.architecture() {
+            return Err(Error::Config(format!(
+                "cannot restart a {} trainer with a {} model",
+                self.model.architecture(),
+                model.architecture()
+            )));
+        }
+        if order.len() != self.order.len() {
+            return Err(Error::Config(format!(
+                "the trainer was set up for {} samples but the new data order has {}",
+                self.order.len(),
+                order.len()
+            )));
+        }
+        self.optimizer = Optimizer::new(*self.optimizer.config(), &model);
+        self.model = model;
+        self.order = order;
+        self.step = step;
+        Ok(())
+    }
+
     pub fn model(&self) -> &Mlp {
         &self.model
     }
