@@ -6,6 +6,7 @@ import { drawCurves, drawHistogram, drawSeries } from './charts.js';
 import { createCompare } from './compare.js';
 import { tell } from './host.js';
 import { fillMethodControls } from './methods.js';
+import { createLottery } from './lottery.js';
 import { createPractice } from './practice.js';
 import { createPrunePanel } from './prune-panel.js';
 import { currentHash, followControls, readHash, writeHash } from './state.js';
@@ -111,6 +112,7 @@ function readConfig() {
 }
 
 function onWorkerMessage({ data: m }) {
+  if (m.type === 'data') panels.lottery.ready();
   if (m.type === 'model') {
     panels.compare.ready(m.testAcc);
     panels.practice.ready();
@@ -122,7 +124,7 @@ function onWorkerMessage({ data: m }) {
       method: r.method, stage: r.stage, weightsRemaining: r.weightsRemaining, accuracyBefore: r.accuracyBefore ?? null, accuracyAfter: r.accuracyAfter ?? null,
     });
   }
-  if (panels.prune.onMessage(m) || panels.compare.onMessage(m) || panels.practice.onMessage(m)) return;
+  if (['prune', 'compare', 'practice', 'lottery'].some((p) => panels[p].onMessage(m))) return;
   switch (m.type) {
     case 'download': {
       const known = m.total > 0;
@@ -249,6 +251,7 @@ async function main() {
   });
   panels.compare.redraw();
   panels.practice = createPractice(worker, { isDark, onAnswered: (answer) => tell('answered', answer) });
+  panels.lottery = createLottery(worker, { isDark });
   worker.onmessage = onWorkerMessage;
   worker.onerror = (e) => {
     showError(`The training worker failed: ${e.message ?? 'unknown error'}`);
@@ -280,6 +283,7 @@ async function main() {
     panels.prune.redraw();
     panels.compare.redraw();
     panels.practice.redraw();
+    panels.lottery.redraw();
   });
   let resizePending = false;
   window.addEventListener('resize', () => {
@@ -289,6 +293,7 @@ async function main() {
       resizePending = false;
       drawCharts();
       panels.compare.redraw();
+      panels.lottery.redraw();
     });
   });
   // Keep the learning rate sensible when switching optimizers (Adam and SGD differ by ~40×).

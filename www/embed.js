@@ -190,7 +190,7 @@ async function renderPicture(name, token) {
     const c = canvas('pixels map', 'What the method measures for each input pixel');
     picture.replaceChildren(c);
     if (result.maps.input) drawPixelMap(c, result.maps.input.values, { log: result.maps.input.kind === 'hinv-diag' });
-    else drawPixelMap(c, result.maps.kept);
+    else drawPixelMap(c, result.maps.kept, { range: [0, 1] });
   } else if (name === 'confusion') {
     const c = canvas('confusion', 'Confusion matrix of the pruned network');
     picture.replaceChildren(c);

@@ -83,7 +83,7 @@ function drawResult(figure, name, r, dark) {
         m.className = 'pixels map small';
         m.setAttribute('role', 'img');
         m.setAttribute('aria-label', `share of units keeping each pixel, ${label}`);
-        drawPixelMap(m, values);
+        drawPixelMap(m, values, { range: [0, 1] });
         const cap = document.createElement('figcaption');
         cap.textContent = `${label}: share of units keeping each pixel`;
         f.append(m, cap);

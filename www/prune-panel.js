@@ -135,7 +135,7 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
         ? 'This method scores whole neurons, not single weights, so it has no per-pixel score.'
         : 'Press Step: the scores stage fills this in.';
     }
-    if (maps?.kept) drawPixelMap(ui.keptMap, maps.kept);
+    if (maps?.kept) drawPixelMap(ui.keptMap, maps.kept, { range: [0, 1] });
     else ui.keptMap.getContext('2d').clearRect(0, 0, 28, 28);
   }
 

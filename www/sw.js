@@ -16,6 +16,7 @@ const FILES = [
   './www/questions.js',
   './www/compare.js',
   './www/methods.js',
+  './www/lottery.js',
   './www/practice.js',
   './www/experiments.js',
   './www/prune-panel.js',

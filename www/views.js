@@ -92,9 +92,10 @@ function viridis(f) {
 
 /**
  * 784 values as a 28×28 picture on a sequential scale (dark = low, yellow = high). `log` spreads
- * values over orders of magnitude (diag(H⁻¹) spans several). Returns the [min, max] drawn.
+ * values over orders of magnitude (diag(H⁻¹) spans several); `range` fixes the scale's ends
+ * instead of the values' own. Returns the [min, max] drawn.
  */
-export function drawPixelMap(canvas, values, { log = false } = {}) {
+export function drawPixelMap(canvas, values, { log = false, range = null } = {}) {
   canvas.width = 28;
   canvas.height = 28;
   const ctx = canvas.getContext('2d');
@@ -107,6 +108,8 @@ export function drawPixelMap(canvas, values, { log = false } = {}) {
     lo = Math.min(lo, v);
     hi = Math.max(hi, v);
   }
+  // A fixed range (e.g. shares from 0 to 1) keeps pictures comparable and a uniform map honest.
+  if (range) [lo, hi] = range;
   const [a, b] = [f(lo), f(hi)];
   for (let p = 0; p < 784; p++) {
     const rgb = viridis(b > a ? (f(values[p]) - a) / (b - a) : 0);

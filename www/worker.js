@@ -5,7 +5,8 @@
 // Messages in:  {type: 'start', config}, {type: 'cancel'}, {type: 'continue-on-cpu'},
 //               {type: 'prune-step', request}, {type: 'prune-cancel'}, {type: 'use-trained'},
 //               {type: 'layer-weights', layer}, {type: 'sweep', methods, levels, settings},
-//               {type: 'sweep-cancel'}, {type: 'experiment', id, name}, {type: 'experiment-cancel'}
+//               {type: 'sweep-cancel'}, {type: 'experiment', id, name}, {type: 'experiment-cancel'},
+//               {type: 'lab', kind: 'lottery'|'instability', request}, {type: 'lab-cancel'}
 // Messages out: {type: 'download', loaded, total}, {type: 'decoding'}, {type: 'data', summary},
 //               {type: 'engine', webgpu, adapter, reason}, {type: 'started', backend},
 //               {type: 'progress', progress}, {type: 'evaluating'}, {type: 'done', report},
@@ -16,7 +17,9 @@
 //               {type: 'sweep-point', point, done, total}, {type: 'sweep-done', total},
 //               {type: 'sweep-cancelled', done, total}, {type: 'sweep-error', message, done, total},
 //               {type: 'experiment-progress', id, fraction, text}, {type: 'experiment-result', id, name, result},
-//               {type: 'experiment-cancelled', id}, {type: 'experiment-error', id, message}
+//               {type: 'experiment-cancelled', id}, {type: 'experiment-error', id, message},
+//               {type: 'lab-started', kind, started}, {type: 'lab-progress', kind, progress},
+//               {type: 'lab-cancelled', kind}, {type: 'lab-error', kind, message}
 
 import init, { Session } from '../pkg/pruneplay.js';
 import { Cancelled, runExperiment } from './experiments.js';
@@ -213,6 +216,31 @@ async function sweep({ methods, levels, settings }) {
   }
 }
 
+// Iterations of the lottery lab between progress reports: one GPU submission's worth.
+const LAB_CHUNK = 100;
+let labCancelRequested = false;
+
+/** The lottery lab (a lottery experiment or an instability analysis), chunk by chunk. */
+async function lab({ kind, request }) {
+  labCancelRequested = false;
+  try {
+    const started = kind === 'instability' ? session.instabilityStart(request) : session.lotteryStart(request);
+    post({ type: 'lab-started', kind, started });
+    for (;;) {
+      const progress = await session.labAdvance(LAB_CHUNK);
+      post({ type: 'lab-progress', kind, progress });
+      if (progress.done) return;
+      await yieldToEvents();
+      if (labCancelRequested) {
+        post({ type: 'lab-cancelled', kind });
+        return;
+      }
+    }
+  } catch (e) {
+    post({ type: 'lab-error', kind, message: errorText(e) });
+  }
+}
+
 let experimentCancelRequested = false;
 
 /** A practice question's live demonstration, with progress and Cancel. */
@@ -299,6 +327,12 @@ self.onmessage = (event) => {
       break;
     case 'sweep-cancel':
       sweepCancelRequested = true;
+      break;
+    case 'lab':
+      ready.then((ok) => ok && lab(message));
+      break;
+    case 'lab-cancel':
+      labCancelRequested = true;
       break;
     case 'experiment':
       ready.then((ok) => ok && experiment(message));

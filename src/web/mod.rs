@@ -5,6 +5,7 @@
 
 mod bench;
 mod charts;
+mod lottery;
 mod pruning;
 mod scratch;
 mod session;

@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use super::lottery::Lab;
 use super::pruning::PruneState;
 use super::scratch::Scratch;
 use crate::data::{Dataset, IdxPair, Mnist};
+use crate::engine::Backend;
 use crate::engine::Engine;
 use crate::gpu::GpuContext;
 use crate::model::{Architecture, Mlp};
@@ -85,8 +87,8 @@ struct TestReport {
 pub(super) struct Inner {
     pub(super) data: Option<Rc<Mnist>>,
     progress_validation: Option<Rc<Dataset>>,
-    gpu: Option<Rc<GpuContext>>,
-    gpu_disabled: bool,
+    pub(super) gpu: Option<Rc<GpuContext>>,
+    pub(super) gpu_disabled: bool,
     engine: Option<Engine>,
     config: Option<TrainConfig>,
     total_steps: u64,
@@ -98,6 +100,8 @@ pub(super) struct Inner {
     pub(super) pruning: PruneState,
     /// The practice experiments' model, apart from the walk-through's.
     pub(super) scratch: Scratch,
+    /// The lottery-ticket lab's experiment in progress, and the engine it runs on.
+    pub(super) lab: Option<(Lab, Backend)>,
 }
 
 impl Inner {

@@ -1,0 +1,201 @@
+//! The lottery-ticket lab in the browser: the core's resumable experiments
+//! ([`crate::lottery`]) driven a chunk of iterations per call, on WebGPU when the page has it.
+//!
+//! The experiment is taken out of the session while a chunk runs and put back afterwards, so no
+//! borrow is held across an `await`. If the GPU fails mid-chunk, the run in progress restarts on
+//! the CPU engine (the core keeps every finished result) and the progress says so.
+
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::session::{Inner, Session, js_error, to_js};
+use crate::engine::Backend;
+use crate::lottery::{
+    Arm, InstabilityExperiment, InstabilitySettings, LotteryExperiment, LotterySettings, Strategy,
+};
+
+/// A lottery experiment or an instability analysis in progress, with the engine it runs on.
+pub(crate) enum Lab {
+    Lottery(Box<LotteryExperiment>),
+    Instability(Box<InstabilityExperiment>),
+}
+
+/// What the page sends to start a lottery experiment or an instability analysis (camelCase).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LabRequest {
+    iters: u64,
+    rounds: Option<u32>,
+    rewind_iter: u64,
+    strategy: String,
+    /// "reinit", "random-mask".
+    controls: Option<Vec<String>>,
+    seed: u64,
+    eval_every: u64,
+    /// Instability only: weights remaining (percent) of the network analysed.
+    weights_remaining: Option<f64>,
+    /// "auto" (WebGPU when the page has it) or "cpu".
+    backend: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Started {
+    backend: &'static str,
+    iters_total: u64,
+    /// Weights remaining (percent) of every round of the plan.
+    ladder: Vec<f64>,
+}
+
+impl LabRequest {
+    fn parse(request: JsValue) -> Result<Self, JsValue> {
+        serde_wasm_bindgen::from_value(request)
+            .map_err(|e| js_error(format!("invalid lottery settings: {e}")))
+    }
+
+    fn strategy(&self) -> Result<Strategy, JsValue> {
+        self.strategy.parse().map_err(js_error)
+    }
+
+    fn backend(&self, inner: &Inner) -> Backend {
+        match (&inner.gpu, self.backend.as_str()) {
+            (Some(ctx), "auto") => Backend::Gpu(Rc::clone(ctx)),
+            _ => Backend::Cpu,
+        }
+    }
+}
+
+fn backend_name(backend: &Backend) -> &'static str {
+    match backend {
+        Backend::Gpu(_) => "webgpu",
+        Backend::Cpu => "cpu",
+    }
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// Starts a lottery-ticket experiment (replacing any lab run in progress). Returns the engine
+    /// it runs on, the iterations it will take and the ladder of weights remaining.
+    #[wasm_bindgen(js_name = lotteryStart)]
+    pub fn lottery_start(&self, request: JsValue) -> Result<JsValue, JsValue> {
+        let request = LabRequest::parse(request)?;
+        let mut inner = self.inner.borrow_mut();
+        let data = inner.data()?;
+        let controls = request
+            .controls
+            .iter()
+            .flatten()
+            .map(|c| c.parse::<Arm>())
+            .collect::<crate::Result<Vec<_>>>()
+            .map_err(js_error)?;
+        let settings = LotterySettings {
+            iters: request.iters,
+            rounds: request.rounds.unwrap_or(LotterySettings::default().rounds),
+            rewind_iter: request.rewind_iter,
+            strategy: request.strategy()?,
+            controls,
+            seed: request.seed,
+            eval_every: request.eval_every,
+            ..LotterySettings::default()
+        };
+        let experiment = LotteryExperiment::new(settings, &data).map_err(js_error)?;
+        let backend = request.backend(&inner);
+        let started = Started {
+            backend: backend_name(&backend),
+            iters_total: experiment.iters_total(),
+            ladder: experiment
+                .ladder()
+                .iter()
+                .map(|r| r.weights_remaining)
+                .collect(),
+        };
+        inner.lab = Some((Lab::Lottery(Box::new(experiment)), backend));
+        to_js(&started)
+    }
+
+    /// Starts an instability analysis: two copies trained from θ_k with different data orders,
+    /// and the test error along the line between them.
+    #[wasm_bindgen(js_name = instabilityStart)]
+    pub fn instability_start(&self, request: JsValue) -> Result<JsValue, JsValue> {
+        let request = LabRequest::parse(request)?;
+        let mut inner = self.inner.borrow_mut();
+        let data = inner.data()?;
+        let settings = InstabilitySettings {
+            iters: request.iters,
+            rewind_iter: request.rewind_iter,
+            weights_remaining: request.weights_remaining.unwrap_or(100.0),
+            strategy: request.strategy()?,
+            seed: request.seed,
+            eval_every: request.eval_every,
+            ..InstabilitySettings::default()
+        };
+        let experiment = InstabilityExperiment::new(settings, &data).map_err(js_error)?;
+        let backend = request.backend(&inner);
+        let started = Started {
+            backend: backend_name(&backend),
+            iters_total: 0,
+            ladder: Vec::new(),
+        };
+        inner.lab = Some((Lab::Instability(Box::new(experiment)), backend));
+        to_js(&started)
+    }
+
+    /// Trains the lab run in progress up to `n` more iterations. Resolves to its progress (the
+    /// core's `Progress` or `InstabilityProgress`, with `backend` and, after a GPU failure,
+    /// `fellBack` set).
+    #[wasm_bindgen(js_name = labAdvance)]
+    pub fn lab_advance(&self, n: u32) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let (mut lab, mut backend, data) = {
+                let mut i = inner.borrow_mut();
+                let data = i.data()?;
+                let (lab, backend) = i
+                    .lab
+                    .take()
+                    .ok_or_else(|| js_error("no lottery experiment has been started"))?;
+                (lab, backend, data)
+            };
+            let n = u64::from(n);
+            let mut fell_back = None;
+            let mut result = advance(&mut lab, &backend, &data, n).await;
+            if let (Err(e), Backend::Gpu(_)) = (&result, &backend) {
+                // The core restarts the interrupted run; finished results stay.
+                fell_back = Some(e.to_string());
+                inner.borrow_mut().gpu_disabled = true;
+                backend = Backend::Cpu;
+                result = advance(&mut lab, &backend, &data, n).await;
+            }
+            let name = backend_name(&backend);
+            inner.borrow_mut().lab = Some((lab, backend));
+            let mut progress = result.map_err(js_error)?;
+            if let serde_json::Value::Object(map) = &mut progress {
+                map.insert("backend".into(), name.into());
+                if let Some(reason) = fell_back {
+                    map.insert("fellBack".into(), reason.into());
+                }
+            }
+            // As plain objects: the default serializer would make JSON maps into JS `Map`s.
+            progress
+                .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+                .map_err(js_error)
+        })
+    }
+}
+
+/// One chunk of either experiment, as JSON for the page.
+async fn advance(
+    lab: &mut Lab,
+    backend: &Backend,
+    data: &crate::data::Mnist,
+    n: u64,
+) -> crate::Result<serde_json::Value> {
+    let value = match lab {
+        Lab::Lottery(e) => serde_json::to_value(e.advance(backend, data, n).await?),
+        Lab::Instability(e) => serde_json::to_value(e.advance(backend, data, n).await?),
+    };
+    value.map_err(|e| crate::Error::Config(format!("lottery progress: {e}")))
+}

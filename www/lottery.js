@@ -1,0 +1,218 @@
+// The "Lottery tickets" card: runs the core's lottery experiment in the worker, round by round,
+// and draws the paper's plots as results arrive: test accuracy at early stopping and the
+// early-stopping iteration against weights left (ticket, reinit, random mask), the ticket's
+// first-layer mask per round, and the instability curve.
+
+import { drawSeries } from './charts.js';
+import { drawPixelMap } from './views.js';
+
+const $ = (id) => document.getElementById(id);
+const ARMS = { ticket: 'winning ticket', reinit: 'random reinit', 'random-mask': 'random mask' };
+const PAPER = { 'lt-rounds': 18, 'lt-iters': 50000, 'lt-rewind': 0, 'lt-eval': 100, 'lt-strategy': 'per-layer' };
+// LeNet-300-100's weights: hidden layers, output layer.
+const HIDDEN = 235_200 + 30_000;
+const OUTPUT = 1_000;
+
+/** Weights left after `rounds` rounds, in percent (the counts round, so ±0.01). */
+export function weightsLeft(rounds, strategy) {
+  const hidden = HIDDEN * 0.8 ** rounds;
+  const output = strategy === 'global' ? OUTPUT : OUTPUT * 0.9 ** rounds;
+  return (100 * (hidden + output)) / (HIDDEN + OUTPUT);
+}
+
+export function createLottery(worker, { isDark }) {
+  const ui = {
+    form: $('lottery-form'),
+    run: $('lt-run'),
+    cancel: $('lt-cancel'),
+    paper: $('lt-paper'),
+    note: $('lt-note'),
+    progress: $('lt-progress'),
+    status: $('lt-status'),
+    acc: $('lt-acc'),
+    iter: $('lt-iter'),
+    masks: $('lt-masks'),
+    table: $('lt-table').tBodies[0],
+    instForm: $('inst-form'),
+    instRun: $('inst-run'),
+    instChart: $('inst-chart'),
+    instCaption: $('inst-caption'),
+  };
+  let results = [];
+  let instability = null;
+  let running = null; // 'lottery' | 'instability' | null
+  let ready = false;
+
+  const request = () => ({
+    iters: Number($('lt-iters').value),
+    rounds: Number($('lt-rounds').value),
+    rewindIter: Number($('lt-rewind').value),
+    strategy: $('lt-strategy').value,
+    controls: Array.from($('lt-controls').querySelectorAll('input:checked'), (b) => b.value),
+    seed: Number($('lt-seed').value),
+    evalEvery: Number($('lt-eval').value),
+    backend: $('lt-backend').value,
+  });
+
+  function describeSettings() {
+    const r = request();
+    const runs = 1 + r.rounds * (1 + r.controls.length);
+    const left = weightsLeft(r.rounds, r.strategy).toFixed(1);
+    const paper = r.iters >= 50_000 && r.rounds >= 18;
+    ui.form.querySelector('small').textContent = `${r.rounds} round${r.rounds === 1 ? '' : 's'}: ${left}% of the weights left`;
+    ui.note.textContent = paper
+      ? `The paper's protocol: ${runs} runs of ${r.iters.toLocaleString()} iterations (${(runs * r.iters).toLocaleString()} in all). Expect hours on a laptop GPU.`
+      : `Shortened for a first look: ${r.iters.toLocaleString()} iterations a round (the paper trains 50,000) and ${r.rounds} rounds, ${runs} runs in all. The numbers show the trends, not the paper's exact figures.`;
+    ui.note.dataset.shortened = String(!paper);
+  }
+
+  function setRunning(kind) {
+    running = kind;
+    ui.run.disabled = !ready || kind !== null;
+    ui.instRun.disabled = !ready || kind !== null;
+    ui.cancel.disabled = kind === null;
+    for (const el of ui.form.querySelectorAll('input, select')) el.disabled = kind !== null;
+  }
+
+  function fit(canvas) {
+    const width = Math.round(canvas.clientWidth);
+    if (width > 0 && canvas.width !== width) {
+      canvas.width = width;
+      canvas.height = Math.max(240, Math.round(width * 0.55));
+    }
+  }
+
+  function draw() {
+    const dark = isDark();
+    const byArm = (y) => Object.entries(ARMS)
+      .map(([arm, name]) => {
+        const rs = results.filter((r) => r.arm === arm || (arm !== 'ticket' && r.round === 0));
+        return { name, x: rs.map((r) => r.weights_remaining), y: rs.map(y) };
+      })
+      .filter((s) => s.x.length > 1 || s.name === ARMS.ticket);
+    fit(ui.acc);
+    fit(ui.iter);
+    drawSeries(ui.acc, 'weights left (%, log scale)', 'test accuracy at early stop (%)', byArm((r) => 100 * r.test_acc_at_early_stop), true, new Float64Array(0), dark);
+    drawSeries(ui.iter, 'weights left (%, log scale)', 'early-stopping iteration', byArm((r) => r.early_stop_iter), true, new Float64Array(0), dark);
+    if (instability) {
+      fit(ui.instChart);
+      const c = instability.curve;
+      drawSeries(ui.instChart, 'α (0: copy 1, 1: copy 2)', 'test error (%)',
+        [{ name: 'test error', x: c.map((p) => p.alpha), y: c.map((p) => 100 * p.test_error) }], false, new Float64Array(0), dark);
+    }
+  }
+
+  function addResult(r) {
+    results.push(r);
+    const row = ui.table.insertRow();
+    for (const text of [String(r.round), ARMS[r.arm] ?? r.arm, `${r.weights_remaining.toFixed(2)}%`,
+      r.early_stop_iter.toLocaleString(), `${(100 * r.test_acc_at_early_stop).toFixed(2)}%`, `${(100 * r.final_test_acc).toFixed(2)}%`]) {
+      row.insertCell().textContent = text;
+    }
+    if (r.arm === 'ticket') {
+      const item = document.createElement('li');
+      const canvas = document.createElement('canvas');
+      canvas.className = 'pixels';
+      const mask = r.first_layer_mask;
+      canvas.setAttribute('role', 'img');
+      canvas.setAttribute('aria-label', `round ${r.round}: share of the ${mask.outputs} first-layer units that keep each pixel`);
+      drawPixelMap(canvas, Float32Array.from(mask.kept_per_input, (k) => k / mask.outputs), { range: [0, 1] });
+      const caption = document.createElement('p');
+      caption.textContent = `round ${r.round}: ${r.weights_remaining.toFixed(1)}%`;
+      item.append(canvas, caption);
+      ui.masks.append(item);
+    }
+  }
+
+  function status(text, fraction = null) {
+    ui.status.textContent = text;
+    if (fraction === null) ui.progress.removeAttribute('value');
+    else ui.progress.value = fraction;
+  }
+
+  function onProgress(kind, p) {
+    const engine = p.backend === 'webgpu' ? 'WebGPU' : 'the CPU';
+    if (p.fellBack) ui.note.textContent = `The GPU failed (${p.fellBack}); the run in progress restarted on the CPU.`;
+    if (kind === 'instability') {
+      status(`Instability: ${p.stage}, iteration ${p.iter.toLocaleString()}${p.alphas_done ? `, ${p.alphas_done} points on the line` : ''} (${engine})`, p.fraction);
+      if (p.done && p.result) {
+        instability = p.result;
+        ui.instCaption.textContent = `From θ at iteration ${p.result.rewind_iter} of a network with ${p.result.weights_remaining.toFixed(1)}% of its weights: test error ${(100 * p.result.curve[0].test_error).toFixed(2)}% and ${(100 * p.result.curve.at(-1).test_error).toFixed(2)}% at the ends, barrier ${(100 * p.result.barrier).toFixed(2)} points`
+          + (p.result.barrier < 0.02 ? ' (under 2 points: stable).' : ' (2 points or more: unstable).');
+        ui.instCaption.dataset.barrier = String(p.result.barrier);
+        draw();
+      }
+    } else {
+      for (const r of p.finished) addResult(r);
+      if (p.finished.length) draw();
+      const latest = p.latest ? `, validation accuracy ${(100 * p.latest.val_acc).toFixed(2)}%` : '';
+      status(`Round ${p.round}, ${ARMS[p.arm] ?? p.arm} (${p.weights_remaining.toFixed(1)}% left): iteration ${p.iter.toLocaleString()}${latest}. ${results.length} runs done (${engine}).`, p.fraction);
+    }
+    if (p.done) {
+      setRunning(null);
+      status(kind === 'instability' ? 'Instability measured.' : `Done: ${results.length} runs.`, 1);
+      ui.status.dataset.done = kind;
+    }
+  }
+
+  ui.form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    results = [];
+    ui.table.replaceChildren();
+    ui.masks.replaceChildren();
+    delete ui.status.dataset.done;
+    draw();
+    setRunning('lottery');
+    status('Starting…');
+    worker.postMessage({ type: 'lab', kind: 'lottery', request: request() });
+  });
+  ui.instForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    instability = null;
+    delete ui.status.dataset.done;
+    setRunning('instability');
+    status('Starting the instability analysis…');
+    worker.postMessage({ type: 'lab', kind: 'instability', request: { ...request(), rounds: undefined, controls: undefined, weightsRemaining: Number($('inst-remaining').value) } });
+  });
+  ui.cancel.addEventListener('click', () => worker.postMessage({ type: 'lab-cancel' }));
+  ui.paper.addEventListener('click', () => {
+    for (const [id, value] of Object.entries(PAPER)) {
+      $(id).value = String(value);
+      $(id).dispatchEvent(new Event('change', { bubbles: true }));
+    }
+    for (const box of $('lt-controls').querySelectorAll('input')) box.checked = true;
+    describeSettings();
+  });
+  ui.form.addEventListener('change', describeSettings);
+  describeSettings();
+  draw();
+
+  return {
+    redraw: draw,
+    ready() {
+      ready = true;
+      setRunning(running);
+      if (!running) status('Press Run rounds to start.', 0);
+    },
+    onMessage(m) {
+      switch (m.type) {
+        case 'lab-started':
+          status(`Running on ${m.started.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…`, 0);
+          return true;
+        case 'lab-progress':
+          onProgress(m.kind, m.progress);
+          return true;
+        case 'lab-cancelled':
+          setRunning(null);
+          status(`Cancelled; the ${results.length} finished runs stay on the charts.`, 0);
+          return true;
+        case 'lab-error':
+          setRunning(null);
+          status(`Stopped: ${m.message}`, 0);
+          return true;
+        default:
+          return false;
+      }
+    },
+  };
+}
