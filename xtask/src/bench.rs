@@ -201,14 +201,26 @@ fn browser(root: &Path, rounds: usize, summary: &mut Vec<(String, String)>) -> R
             .current_dir(&dir),
         "browser benchmark",
     )?;
+    // One lottery-ticket round in the main page, WebGPU vs CPU (bench/browser/lottery.mjs).
+    let lottery = last_line(
+        Command::new("node")
+            .arg(dir.join("lottery.mjs"))
+            .env("BENCH_PAGE", server.url())
+            .env("BENCH_ROUNDS", rounds.to_string())
+            .env("CHROMIUM", system::CHROMIUM)
+            .current_dir(&dir),
+        "browser lottery benchmark",
+    )?;
     drop(server);
-    // Copy every field of the page's summary over (it is one flat JSON object).
-    let body = line.trim().trim_start_matches('{').trim_end_matches('}');
-    for field in split_fields(body) {
-        if let Some((key, value)) = field.split_once(':') {
-            let key = key.trim().trim_matches('"');
-            if key != "batch" && key != "rounds" {
-                summary.push((key.to_owned(), value.trim().to_owned()));
+    // Copy every field of the pages' summaries over (each is one flat JSON object).
+    for line in [line, lottery] {
+        let body = line.trim().trim_start_matches('{').trim_end_matches('}');
+        for field in split_fields(body) {
+            if let Some((key, value)) = field.split_once(':') {
+                let key = key.trim().trim_matches('"');
+                if key != "batch" && key != "rounds" {
+                    summary.push((key.to_owned(), value.trim().to_owned()));
+                }
             }
         }
     }
