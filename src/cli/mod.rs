@@ -1,6 +1,7 @@
 //! Subcommands of the `pruneplay` binary.
 
 mod bench;
+mod cost;
 mod prune;
 mod report;
 mod train;
@@ -28,6 +29,9 @@ enum Command {
     Prune(prune::PruneArgs),
     /// Every (method, sparsity) pair on one model: accuracy-vs-sparsity curves.
     Sweep(prune::SweepArgs),
+    /// Parameters, FLOPs, bytes and forward-pass time of a model dense, masked, in CSR,
+    /// compacted and 2:4, on the GPU and the CPU.
+    Cost(cost::CostArgs),
 }
 
 pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
@@ -36,5 +40,6 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Bench(args) => bench::run(args),
         Command::Prune(args) => prune::run(args),
         Command::Sweep(args) => prune::sweep(args),
+        Command::Cost(args) => cost::run(args),
     }
 }
