@@ -286,6 +286,46 @@ fn forward_timing_gives_positive_times_and_matching_logits() {
 }
 
 #[test]
+fn timers_run_a_round_at_a_time() {
+    let vs = variants::build(&small_lenet(), 0.9).unwrap();
+    let x = random(9, 784, 101).mapv(f32::abs);
+    let start = std::time::Instant::now();
+    let clock = || 1e3 * start.elapsed().as_secs_f64();
+    let mut cpu = variants::CpuTimer::new(&vs, x.view(), 1).unwrap();
+    for _ in 0..3 {
+        cpu.round(&clock);
+    }
+    assert_eq!(cpu.rounds(), 3);
+    let t = cpu.finish();
+    assert_eq!(t.reps, 2);
+    assert!(t.variants.iter().all(|v| v.max_abs_diff < 1e-4));
+    // Images of the wrong width are refused with the shapes.
+    let wrong = random(3, 783, 102);
+    let err = variants::CpuTimer::new(&vs, wrong.view(), 0).err().unwrap();
+    assert!(err.to_string().contains("783"), "{err}");
+
+    let Some((_turn, ctx)) = gpu() else { return };
+    let mut timer = forward_timing::GpuTimer::new(ctx, &vs, x.view(), 0).unwrap();
+    pollster::block_on(timer.round(&clock)).unwrap();
+    assert_eq!(timer.rounds(), 1);
+    let t = pollster::block_on(timer.finish()).unwrap();
+    assert_eq!(t.reps, 1);
+    assert!(
+        t.variants
+            .iter()
+            .all(|v| v.max_abs_diff < 1e-4 && v.median_ms > 0.0)
+    );
+    // Finishing before any round: no times, and no logits to trust.
+    let timer = forward_timing::GpuTimer::new(ctx, &vs, x.view(), 0).unwrap();
+    let t = pollster::block_on(timer.finish()).unwrap();
+    assert!(
+        t.variants
+            .iter()
+            .all(|v| v.median_ms == 0.0 && v.max_abs_diff.is_infinite())
+    );
+}
+
+#[test]
 fn forward_timing_refuses_an_empty_batch() {
     let Some((_turn, ctx)) = gpu() else { return };
     let vs = variants::build(&small_lenet(), 0.5).unwrap();

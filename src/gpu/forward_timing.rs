@@ -22,7 +22,8 @@ use crate::error::{Error, Result};
 use crate::model::Mlp;
 use crate::model::sparse::SparseMlp;
 use crate::prune::variants::{
-    ForwardTimings, Kernel, TimingOptions, Variant, VariantTiming, max_abs_diff, summarise,
+    ForwardTimings, Kernel, TimingOptions, Variant, VariantTiming, check_batch, max_abs_diff,
+    summarise,
 };
 
 /// A variant ready to run: its dispatches, and the buffers they use (kept alive here).
@@ -36,8 +37,153 @@ struct Prepared {
     _layers: Vec<sparse::SparseLayerBuffers>,
 }
 
-/// Times every variant's forward pass over `x: [batch, inputs]` on the GPU, and checks its
-/// logits against the CPU engine. `clock` returns milliseconds.
+/// Times the variants' forward passes over `x: [batch, inputs]` on the GPU a round at a time,
+/// each round running every variant once in turn, so that a caller (the page's worker) can post
+/// progress or stop between rounds. The first `warmup` rounds are not timed.
+pub struct GpuTimer<'a> {
+    ctx: &'a GpuContext,
+    variants: &'a [Variant],
+    x: ArrayView2<'a, f32>,
+    prepared: Vec<Prepared>,
+    warmup: usize,
+    rounds: usize,
+    times: Vec<Vec<f64>>,
+    _inputs: [wgpu::Buffer; 2],
+}
+
+impl<'a> GpuTimer<'a> {
+    /// Uploads the input and every variant's weights and makes their dispatches.
+    pub fn new(
+        ctx: &'a GpuContext,
+        variants: &'a [Variant],
+        x: ArrayView2<'a, f32>,
+        warmup: usize,
+    ) -> Result<Self> {
+        check_batch(variants, x)?;
+        let batch = x.nrows();
+        check_fits(ctx, variants, batch)?;
+        let needs_rows = variants.iter().any(|v| v.kernel == Kernel::Dense);
+        let needs_features = variants.iter().any(|v| v.kernel != Kernel::Dense);
+        let x_rows = with_contents(
+            ctx,
+            "timing input rows",
+            &if needs_rows {
+                padded_rows(x)
+            } else {
+                Vec::new()
+            },
+        );
+        let x_features = with_contents(
+            ctx,
+            "timing input, feature-major",
+            &if needs_features {
+                feature_major(x)
+            } else {
+                Vec::new()
+            },
+        );
+        let prepared = variants
+            .iter()
+            .map(|v| {
+                Ok(match v.kernel {
+                    Kernel::Dense => prepare_dense(ctx, &v.model, batch, &x_rows),
+                    Kernel::Csr => {
+                        prepare_sparse(ctx, &SparseMlp::csr(&v.model), batch, &x_features)
+                    }
+                    Kernel::TwoFour => {
+                        prepare_sparse(ctx, &SparseMlp::two_four(&v.model)?, batch, &x_features)
+                    }
+                })
+            })
+            .collect::<Result<_>>()?;
+        ctx.check()?;
+        Ok(Self {
+            ctx,
+            variants,
+            x,
+            prepared,
+            warmup,
+            rounds: 0,
+            times: vec![Vec::new(); variants.len()],
+            _inputs: [x_rows, x_features],
+        })
+    }
+
+    /// Runs every variant's forward pass once, each timed from its submission to the GPU's
+    /// completion; `clock` returns milliseconds (`performance.now()` in a browser).
+    pub async fn round(&mut self, clock: &impl Fn() -> f64) -> Result<()> {
+        let ctx = self.ctx;
+        for (i, p) in self.prepared.iter().enumerate() {
+            let list: Vec<&Dispatch> = p.dispatches.iter().collect();
+            let commands = encode(ctx, "timed forward pass", &list);
+            let start = clock();
+            ctx.queue.submit([commands]);
+            finished(ctx).await?;
+            let elapsed = clock() - start;
+            if self.rounds >= self.warmup {
+                self.times[i].push(elapsed);
+            }
+        }
+        self.rounds += 1;
+        ctx.check()
+    }
+
+    /// Rounds run so far, warm-up included.
+    pub fn rounds(&self) -> usize {
+        self.rounds
+    }
+
+    /// The times of the timed rounds (all 0 if there were none), and every variant's logits
+    /// read back and compared with the CPU engine's forward pass of the same model (infinite if
+    /// no round ran).
+    pub async fn finish(mut self) -> Result<ForwardTimings> {
+        let (ctx, x, batch) = (self.ctx, self.x, self.x.nrows());
+        let parts: Vec<(&wgpu::Buffer, u64)> = self
+            .prepared
+            .iter()
+            .map(|p| (&p.logits, p.logits_bytes))
+            .collect();
+        let bytes = read_back(ctx, &parts).await?;
+        let ran = self.rounds > 0;
+        let timings = self
+            .variants
+            .iter()
+            .zip(&self.prepared)
+            .zip(self.times.iter_mut().zip(&bytes))
+            .map(|((v, p), (t, b))| {
+                let logits = if p.feature_major {
+                    from_feature_major(&floats(b), p.classes, batch)
+                } else {
+                    unpadded_rows(&floats(b), batch, p.classes)
+                };
+                let (median_ms, min_ms, max_ms) = summarise(t);
+                VariantTiming {
+                    variant: v.name,
+                    kernel: v.kernel,
+                    median_ms,
+                    min_ms,
+                    max_ms,
+                    max_abs_diff: if ran {
+                        max_abs_diff(&logits, &v.model.logits(x))
+                    } else {
+                        f32::INFINITY
+                    },
+                }
+            })
+            .collect();
+        Ok(ForwardTimings {
+            backend: "gpu",
+            adapter: Some(ctx.adapter_name()),
+            software: ctx.is_software(),
+            batch,
+            reps: self.rounds.saturating_sub(self.warmup),
+            variants: timings,
+        })
+    }
+}
+
+/// Times every variant on the GPU: `options.warmup` untimed rounds, then `options.reps` timed
+/// ones (at least 1) of [`GpuTimer`], and checks the logits. `clock` returns milliseconds.
 pub async fn time_gpu(
     ctx: &GpuContext,
     variants: &[Variant],
@@ -45,99 +191,11 @@ pub async fn time_gpu(
     options: &TimingOptions,
     clock: impl Fn() -> f64,
 ) -> Result<ForwardTimings> {
-    let batch = x.nrows();
-    check_fits(ctx, variants, batch)?;
-    let needs_rows = variants.iter().any(|v| v.kernel == Kernel::Dense);
-    let needs_features = variants.iter().any(|v| v.kernel != Kernel::Dense);
-    let x_rows = with_contents(
-        ctx,
-        "timing input rows",
-        &if needs_rows {
-            padded_rows(x)
-        } else {
-            Vec::new()
-        },
-    );
-    let x_features = with_contents(
-        ctx,
-        "timing input, feature-major",
-        &if needs_features {
-            feature_major(x)
-        } else {
-            Vec::new()
-        },
-    );
-    let prepared: Vec<Prepared> = variants
-        .iter()
-        .map(|v| match v.kernel {
-            Kernel::Dense => Ok(prepare_dense(ctx, &v.model, batch, &x_rows)),
-            Kernel::Csr => Ok(prepare_sparse(
-                ctx,
-                &SparseMlp::csr(&v.model),
-                batch,
-                &x_features,
-            )),
-            Kernel::TwoFour => Ok(prepare_sparse(
-                ctx,
-                &SparseMlp::two_four(&v.model)?,
-                batch,
-                &x_features,
-            )),
-        })
-        .collect::<Result<_>>()?;
-    ctx.check()?;
-
-    let reps = options.reps.max(1);
-    let mut times = vec![Vec::with_capacity(reps); variants.len()];
-    for rep in 0..options.warmup + reps {
-        for (i, p) in prepared.iter().enumerate() {
-            let list: Vec<&Dispatch> = p.dispatches.iter().collect();
-            let commands = encode(ctx, "timed forward pass", &list);
-            let start = clock();
-            ctx.queue.submit([commands]);
-            finished(ctx).await?;
-            let elapsed = clock() - start;
-            if rep >= options.warmup {
-                times[i].push(elapsed);
-            }
-        }
-        ctx.check()?;
+    let mut timer = GpuTimer::new(ctx, variants, x, options.warmup)?;
+    for _ in 0..options.warmup + options.reps.max(1) {
+        timer.round(&clock).await?;
     }
-
-    let parts: Vec<(&wgpu::Buffer, u64)> = prepared
-        .iter()
-        .map(|p| (&p.logits, p.logits_bytes))
-        .collect();
-    let bytes = read_back(ctx, &parts).await?;
-    let timings = variants
-        .iter()
-        .zip(&prepared)
-        .zip(times.iter_mut().zip(&bytes))
-        .map(|((v, p), (t, b))| {
-            let logits = if p.feature_major {
-                from_feature_major(&floats(b), p.classes, batch)
-            } else {
-                unpadded_rows(&floats(b), batch, p.classes)
-            };
-            let (median_ms, min_ms, max_ms) = summarise(t);
-            VariantTiming {
-                variant: v.name,
-                kernel: v.kernel,
-                median_ms,
-                min_ms,
-                max_ms,
-                max_abs_diff: max_abs_diff(&logits, &v.model.logits(x)),
-            }
-        })
-        .collect();
-    Ok(ForwardTimings {
-        backend: "gpu",
-        adapter: Some(ctx.adapter_name()),
-        software: ctx.is_software(),
-        batch,
-        reps,
-        variants: timings,
-    })
+    timer.finish().await
 }
 
 /// Refuses, before any buffer is made, a batch whose activations the device cannot bind.
@@ -147,15 +205,15 @@ fn check_fits(ctx: &GpuContext, variants: &[Variant], batch: usize) -> Result<()
         .flat_map(|v| v.model.architecture().widths().to_vec())
         .max()
         .unwrap_or(0);
-    let needed = (4 * widest * pad4(batch.max(1))) as u64;
+    let needed = (4 * widest * pad4(batch)) as u64;
     let limit = ctx
         .limits()
         .max_storage_buffer_binding_size
         .min(ctx.limits().max_buffer_size);
-    if batch == 0 || needed > limit {
+    if needed > limit {
         return Err(Error::Config(format!(
-            "a batch of {batch} images needs buffers of {needed} bytes; this GPU binds at most \
-             {limit}: time a batch of at least 1 and at most {}",
+            "a batch of {batch} images needs buffers of {needed} bytes, but this GPU binds at \
+             most {limit}: time a batch of at most {} images",
             limit / (4 * widest.max(1) as u64 + 16)
         )));
     }

@@ -233,77 +233,145 @@ enum CpuRunner<'a> {
     Sparse(SparseMlp),
 }
 
-/// Times every variant's forward pass over `x: [batch, inputs]` on the CPU: the dense kernel is
-/// the CPU engine's (ndarray, matrixmultiply), CSR and 2:4 are [`SparseMlp`] on feature-major
-/// input (transposed once beforehand, as the GPU path uploads it). The variants take turns within
-/// each repetition, so a change in machine load hits them all alike. `clock` returns
-/// milliseconds (`performance.now()` in a browser).
+/// Times the variants' forward passes over `x: [batch, inputs]` on the CPU a round at a time,
+/// each round running every variant once in turn (so a change in machine load hits them all
+/// alike), so that a caller can report progress or stop between rounds. The first `warmup`
+/// rounds are not timed. The dense kernel is the CPU engine's (ndarray, matrixmultiply); CSR and
+/// 2:4 run [`SparseMlp`] on feature-major input, transposed once beforehand as the GPU path
+/// uploads it.
+pub struct CpuTimer<'a> {
+    variants: &'a [Variant],
+    runners: Vec<CpuRunner<'a>>,
+    x: ArrayView2<'a, f32>,
+    x_t: Array2<f32>,
+    warmup: usize,
+    rounds: usize,
+    times: Vec<Vec<f64>>,
+    last: Vec<Option<Array2<f32>>>,
+}
+
+impl<'a> CpuTimer<'a> {
+    pub fn new(variants: &'a [Variant], x: ArrayView2<'a, f32>, warmup: usize) -> Result<Self> {
+        check_batch(variants, x)?;
+        let runners = variants
+            .iter()
+            .map(|v| {
+                Ok(match v.kernel {
+                    Kernel::Dense => CpuRunner::Dense(&v.model),
+                    Kernel::Csr => CpuRunner::Sparse(SparseMlp::csr(&v.model)),
+                    Kernel::TwoFour => CpuRunner::Sparse(SparseMlp::two_four(&v.model)?),
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            variants,
+            runners,
+            x,
+            x_t: x.t().as_standard_layout().into_owned(),
+            warmup,
+            rounds: 0,
+            times: vec![Vec::new(); variants.len()],
+            last: vec![None; variants.len()],
+        })
+    }
+
+    /// Runs every variant once; `clock` returns milliseconds (`performance.now()` in a browser).
+    pub fn round(&mut self, clock: &impl Fn() -> f64) {
+        for (i, r) in self.runners.iter().enumerate() {
+            let start = clock();
+            let out = std::hint::black_box(match r {
+                CpuRunner::Dense(m) => m.logits(self.x),
+                CpuRunner::Sparse(m) => m.logits_t(self.x_t.view()),
+            });
+            let elapsed = clock() - start;
+            if self.rounds >= self.warmup {
+                self.times[i].push(elapsed);
+            }
+            self.last[i] = Some(out);
+        }
+        self.rounds += 1;
+    }
+
+    /// Rounds run so far, warm-up included.
+    pub fn rounds(&self) -> usize {
+        self.rounds
+    }
+
+    /// The times of the timed rounds (all 0 if there were none), and each sparse kernel's logits
+    /// of the last round against the dense forward pass of the same model.
+    pub fn finish(mut self) -> ForwardTimings {
+        let x = self.x;
+        let timings = self
+            .variants
+            .iter()
+            .zip(&self.runners)
+            .zip(self.times.iter_mut().zip(self.last))
+            .map(|((v, r), (t, out))| {
+                let (median_ms, min_ms, max_ms) = summarise(t);
+                let max_abs_diff = match (r, out) {
+                    (_, None) => f32::INFINITY,
+                    // The dense kernel is the reference itself.
+                    (CpuRunner::Dense(_), Some(_)) => 0.0,
+                    (CpuRunner::Sparse(_), Some(out_t)) => {
+                        max_abs_diff(&out_t.reversed_axes(), &v.model.logits(x))
+                    }
+                };
+                VariantTiming {
+                    variant: v.name,
+                    kernel: v.kernel,
+                    median_ms,
+                    min_ms,
+                    max_ms,
+                    max_abs_diff,
+                }
+            })
+            .collect();
+        ForwardTimings {
+            backend: "cpu",
+            adapter: None,
+            software: false,
+            batch: x.nrows(),
+            reps: self.rounds.saturating_sub(self.warmup),
+            variants: timings,
+        }
+    }
+}
+
+/// Refuses an empty batch, or one whose width is not the models' input.
+pub(crate) fn check_batch(variants: &[Variant], x: ArrayView2<f32>) -> Result<()> {
+    if x.nrows() == 0 {
+        return Err(Error::Config("timing needs at least one image".into()));
+    }
+    match variants
+        .iter()
+        .find(|v| v.model.layers()[0].inputs() != x.ncols())
+    {
+        Some(v) => Err(Error::Shape {
+            op: "forward timing",
+            detail: format!(
+                "images of {} values for the {} model {}",
+                x.ncols(),
+                v.name,
+                v.model.architecture()
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Times every variant on the CPU: `options.warmup` untimed rounds, then `options.reps` timed
+/// ones (at least 1) of [`CpuTimer`]. `clock` returns milliseconds.
 pub fn time_cpu(
     variants: &[Variant],
     x: ArrayView2<f32>,
     options: &TimingOptions,
     clock: impl Fn() -> f64,
 ) -> Result<ForwardTimings> {
-    let runners: Vec<CpuRunner> = variants
-        .iter()
-        .map(|v| {
-            Ok(match v.kernel {
-                Kernel::Dense => CpuRunner::Dense(&v.model),
-                Kernel::Csr => CpuRunner::Sparse(SparseMlp::csr(&v.model)),
-                Kernel::TwoFour => CpuRunner::Sparse(SparseMlp::two_four(&v.model)?),
-            })
-        })
-        .collect::<Result<_>>()?;
-    let x_t = x.t().as_standard_layout().into_owned();
-    let run = |r: &CpuRunner| match r {
-        CpuRunner::Dense(m) => m.logits(x),
-        CpuRunner::Sparse(m) => m.logits_t(x_t.view()),
-    };
-    let mut times = vec![Vec::with_capacity(options.reps); variants.len()];
-    let mut last = vec![None; variants.len()];
-    for rep in 0..options.warmup + options.reps.max(1) {
-        for (i, r) in runners.iter().enumerate() {
-            let start = clock();
-            let out = std::hint::black_box(run(r));
-            let elapsed = clock() - start;
-            if rep >= options.warmup {
-                times[i].push(elapsed);
-            }
-            last[i] = Some(out);
-        }
+    let mut timer = CpuTimer::new(variants, x, options.warmup)?;
+    for _ in 0..options.warmup + options.reps.max(1) {
+        timer.round(&clock);
     }
-    let timings = variants
-        .iter()
-        .zip(&runners)
-        .zip(times.iter_mut().zip(last))
-        .map(|((v, r), (t, out))| {
-            let (median_ms, min_ms, max_ms) = summarise(t);
-            let max_abs_diff = match (r, out) {
-                // The dense kernel is the reference itself.
-                (CpuRunner::Dense(_), _) => 0.0,
-                (CpuRunner::Sparse(_), Some(out_t)) => {
-                    max_abs_diff(&out_t.reversed_axes(), &v.model.logits(x))
-                }
-                (CpuRunner::Sparse(_), None) => f32::INFINITY,
-            };
-            VariantTiming {
-                variant: v.name,
-                kernel: v.kernel,
-                median_ms,
-                min_ms,
-                max_ms,
-                max_abs_diff,
-            }
-        })
-        .collect();
-    Ok(ForwardTimings {
-        backend: "cpu",
-        adapter: None,
-        software: false,
-        batch: x.nrows(),
-        reps: options.reps.max(1),
-        variants: timings,
-    })
+    Ok(timer.finish())
 }
 
 #[cfg(test)]
