@@ -116,7 +116,8 @@ fn check_layer(layer: &Layer, batch: usize, two_four: bool, what: &str) {
 }
 
 /// (batch, inputs, outputs): odd sizes, a single sample, vec4 multiples, LeNet's first layer, and
-/// a batch over one workgroup's 256 samples.
+/// a batch over one workgroup's 256 samples (output rows go 4 to a workgroup: 13, 3, 9 leave
+/// part of the last one idle).
 const SHAPES: [(usize, usize, usize); 5] = [
     (37, 30, 13),
     (1, 5, 3),
@@ -147,13 +148,14 @@ fn csr_forward_of_a_fully_pruned_layer_is_its_bias() {
 }
 
 /// (batch, inputs, outputs) with inputs a multiple of 4; 36 and 100 inputs put groups in a
-/// second and a partial metadata word.
-const NM_SHAPES: [(usize, usize, usize); 5] = [
+/// second and a partial metadata word; 300 samples span two workgroups' 256.
+const NM_SHAPES: [(usize, usize, usize); 6] = [
     (37, 32, 13),
     (1, 4, 3),
     (5, 36, 7),
     (64, 100, 10),
     (60, 784, 300),
+    (300, 8, 5),
 ];
 
 #[test]

@@ -14,8 +14,10 @@ use super::buffers::{pad4, with_contents};
 use super::kernels::{Dispatch, dispatch, groups};
 use crate::model::sparse::{Packed, PackedLayer};
 
-/// Samples per workgroup: 64 invocations of 4 `vec4`s of samples each (see the kernels).
-const SAMPLES_PER_WORKGROUP: usize = 1024;
+/// Samples and output rows per workgroup (see the kernels for why). Rows are the first dispatch
+/// dimension, so that the rows of one block of samples run together.
+const SAMPLES_PER_WORKGROUP: usize = 256;
+const ROWS_PER_WORKGROUP: usize = 4;
 
 /// `x [batch, features]` as the sparse kernels read it: `[features, pad4(batch)]`, zero padded.
 pub fn feature_major(x: ArrayView2<f32>) -> Vec<f32> {
@@ -116,8 +118,8 @@ pub fn forward(
 ) -> Dispatch {
     let quads = pad4(batch) / 4;
     let workgroups = [
+        groups(layer.outputs, ROWS_PER_WORKGROUP as u32),
         groups(batch, SAMPLES_PER_WORKGROUP as u32),
-        layer.outputs as u32,
         1,
     ];
     match &layer.weights {

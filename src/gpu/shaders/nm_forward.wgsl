@@ -7,12 +7,13 @@
 // NVIDIA calls the positions "metadata"; `meta` is a reserved word in WGSL.
 //
 // Layout, and why: the same as csr_forward.wgsl (x [inputs, batch], z [rows, batch], rows padded
-// to `quads` vec4s of samples; a workgroup = one output row × 1024 samples, each invocation 4 vec4s
-// of samples 64 vec4s apart): positions and values are broadcast loads used for 16 samples, x
-// loads are contiguous across the workgroup. Unlike CSR, every row does exactly inputs / 2
-// multiply-adds and needs no row pointers or column indices: the structure is fixed, which is
-// what lets sparse tensor cores run it at twice the dense rate. WGSL has no access to those, so
-// here the gain can only come from the halved work and weight bytes.
+// to `quads` vec4s of samples; a workgroup = 4 output rows × 256 samples, 16 invocations per row,
+// each 4 vec4s of samples 16 apart; rows first in the dispatch so a block of x stays in cache):
+// positions and values are broadcast loads used for 16 samples, x loads are contiguous across a
+// row's invocations. Unlike CSR, every row does exactly inputs / 2 multiply-adds and needs no
+// row pointers or column indices, so there is no divergence at all: the structure is fixed, which
+// is what lets sparse tensor cores run it at twice the dense rate. WGSL has no access to those,
+// so here the gain can only come from the halved work and weight bytes.
 
 struct Params {
     rows: u32,
@@ -32,7 +33,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> z: array<vec4<f32>>;
 
-const GROUP: u32 = 64u;
+// Invocations per output row (each 4 vec4s of samples, GROUP apart), and rows per workgroup.
+const GROUP: u32 = 16u;
+const ROWS: u32 = 4u;
 
 fn finish(s: vec4<f32>) -> vec4<f32> {
     if (p.relu == 1u) {
@@ -41,10 +44,10 @@ fn finish(s: vec4<f32>) -> vec4<f32> {
     return s;
 }
 
-@compute @workgroup_size(64, 1, 1)
+@compute @workgroup_size(16, 4, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let r = wg.y;
-    let q0 = wg.x * 4u * GROUP + lid.x;
+    let r = wg.x * ROWS + lid.y;
+    let q0 = wg.y * 4u * GROUP + lid.x;
     if (r >= p.rows || q0 >= p.quads) {
         return;
     }
