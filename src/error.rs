@@ -58,6 +58,10 @@ pub enum Error {
     )]
     DeviceLost(String),
 
+    /// A mask that does not follow the pattern a packed format needs (e.g. 2:4).
+    #[error("{0}")]
+    Pattern(String),
+
     /// Shapes that do not fit together.
     #[error("shape mismatch in {op}: {detail}")]
     Shape { op: &'static str, detail: String },

@@ -249,3 +249,61 @@ fn prune_rejects_bad_settings_with_messages() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn cost_reports_every_variant_then_a_json_summary() {
+    common::mnist();
+    let dir = std::env::temp_dir().join(format!("pruneplay-cost-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = trained_checkpoint(&dir);
+    let m = model.to_str().unwrap();
+    let out = pruneplay(&[
+        "cost",
+        m,
+        "--batch",
+        "200",
+        "--reps",
+        "2",
+        "--warmup",
+        "0",
+        "--backend",
+        "cpu",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .collect();
+    let names = ["dense", "masked", "csr", "compacted", "2:4", "2:4 masked"];
+    assert_eq!(lines.len(), names.len() + 1);
+    for (line, name) in lines.iter().zip(names) {
+        assert_eq!(line["event"], "variant");
+        assert_eq!(line["name"], name);
+        assert!(line["cpu"]["median_ms"].as_f64().unwrap() > 0.0);
+        assert!(line["cpu"]["max_abs_diff"].as_f64().unwrap() < 1e-3);
+        assert!(line["gpu"].is_null());
+    }
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["batch"], 200);
+    assert_eq!(summary["cpu"]["variants"].as_array().unwrap().len(), 6);
+    let total = |i: usize| &summary["variants"][i]["cost"]["total"];
+    assert_eq!(total(0)["weights"], 266_200);
+    assert_eq!(total(1)["nonzero_weights"], 53_240);
+    assert_eq!(summary["variants"][3]["cost"]["arch"], "784-60-20-10");
+    assert_eq!(total(4)["nonzero_weights"], 133_100);
+    assert!(total(4)["bytes_2_4"].as_u64().unwrap() < total(0)["bytes_dense"].as_u64().unwrap());
+    assert!(total(0)["bytes_2_4"].is_null());
+
+    assert_clean_failure(
+        &pruneplay(&["cost", m, "--batch", "0", "--backend", "cpu"]),
+        "--batch 0",
+    );
+    assert_clean_failure(
+        &pruneplay(&["cost", m, "--sparsity", "1", "--backend", "cpu"]),
+        "outside [0, 1)",
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

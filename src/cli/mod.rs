@@ -1,6 +1,7 @@
 //! Subcommands of the `pruneplay` binary.
 
 mod bench;
+mod cost;
 mod lottery;
 mod prune;
 mod report;
@@ -34,6 +35,9 @@ enum Command {
     /// Instability: two copies from one θ_k on different data orders, test error along the line
     /// between them, and the barrier.
     Instability(lottery::InstabilityArgs),
+    /// Parameters, FLOPs, bytes and forward-pass time of a model dense, masked, in CSR,
+    /// compacted and 2:4, on the GPU and the CPU.
+    Cost(cost::CostArgs),
 }
 
 pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
@@ -44,5 +48,6 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Sweep(args) => prune::sweep(args),
         Command::Lottery(args) => lottery::lottery(args),
         Command::Instability(args) => lottery::instability(args),
+        Command::Cost(args) => cost::run(args),
     }
 }

@@ -53,6 +53,8 @@ pub struct Kernels {
     adam: wgpu::ComputePipeline,
     advance: wgpu::ComputePipeline,
     evaluate: wgpu::ComputePipeline,
+    pub(super) csr_forward: wgpu::ComputePipeline,
+    pub(super) nm_forward: wgpu::ComputePipeline,
 }
 
 fn pipeline(
@@ -84,12 +86,14 @@ impl Kernels {
             adam: pipeline(device, wgpu::include_wgsl!("shaders/adam.wgsl")),
             advance: pipeline(device, wgpu::include_wgsl!("shaders/advance.wgsl")),
             evaluate: pipeline(device, wgpu::include_wgsl!("shaders/evaluate.wgsl")),
+            csr_forward: pipeline(device, wgpu::include_wgsl!("shaders/csr_forward.wgsl")),
+            nm_forward: pipeline(device, wgpu::include_wgsl!("shaders/nm_forward.wgsl")),
         }
     }
 }
 
 /// Binds `params` at binding 0 and `buffers` at 1, 2, … (every kernel numbers them that way).
-fn dispatch<P: Pod>(
+pub(super) fn dispatch<P: Pod>(
     ctx: &GpuContext,
     pipeline: &wgpu::ComputePipeline,
     label: &str,
@@ -123,7 +127,7 @@ fn dispatch<P: Pod>(
     }
 }
 
-fn groups(invocations: usize, per_group: u32) -> u32 {
+pub(super) fn groups(invocations: usize, per_group: u32) -> u32 {
     (invocations as u32).div_ceil(per_group).max(1)
 }
 

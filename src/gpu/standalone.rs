@@ -8,7 +8,9 @@ use super::buffers::{
     floats, pad4, padded_rows, padded_vec, read_back, unpadded_rows, with_contents, words, zeroed,
 };
 use super::kernels::{self, AdamSettings, encode};
+use super::sparse::{self, feature_major, feature_major_bytes, from_feature_major};
 use crate::error::Result;
+use crate::model::sparse::PackedLayer;
 use crate::train::{OptimizerConfig, OptimizerKind};
 
 async fn run(
@@ -36,6 +38,24 @@ pub async fn forward(
     let d = kernels::forward(ctx, (m, k, n), relu, &a_buf, &w_buf, &b_buf, &z);
     let out = run(ctx, &[&d], &[(&z, (4 * m * pad4(n)) as u64)]).await?;
     Ok(unpadded_rows(&floats(&out[0]), m, n))
+}
+
+/// `csr_forward.wgsl` or `nm_forward.wgsl` (as the layer is packed): `x · Wᵀ + b`, then ReLU if
+/// asked, for `x: [batch, inputs]` (transposed to the kernels' feature-major layout and back).
+pub async fn sparse_forward(
+    ctx: &GpuContext,
+    x: ArrayView2<'_, f32>,
+    layer: &PackedLayer,
+    relu: bool,
+) -> Result<Array2<f32>> {
+    let batch = x.nrows();
+    let w = sparse::upload(ctx, layer);
+    let x_buf = with_contents(ctx, "x", &feature_major(x));
+    let bytes = feature_major_bytes(w.outputs, batch);
+    let z = zeroed(ctx, "z", bytes);
+    let d = sparse::forward(ctx, &w, batch, relu, &x_buf, &z);
+    let out = run(ctx, &[&d], &[(&z, bytes as u64)]).await?;
+    Ok(from_feature_major(&floats(&out[0]), w.outputs, batch))
 }
 
 /// `backward_input.wgsl`: `(dz · w) ⊙ [a > 0]`.

@@ -3,6 +3,7 @@
 mod arch;
 mod init;
 mod mlp;
+pub mod sparse;
 
 pub use arch::Architecture;
 pub use init::Init;

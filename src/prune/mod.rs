@@ -10,6 +10,7 @@
 
 pub mod calibration;
 pub mod compaction;
+pub mod cost;
 pub mod global_magnitude;
 pub mod gradual;
 pub mod iterative;
@@ -20,6 +21,7 @@ pub mod selection;
 pub mod sparsegpt;
 pub mod structured;
 pub mod taylor;
+pub mod variants;
 pub mod wanda;
 
 use ndarray::{Array1, Array2};
