@@ -141,6 +141,40 @@ const EXPERIMENTS = {
   },
 };
 
+// Experiments that use the session's lottery lab (one at a time with the lab card).
+export const USES_LAB = new Set(['lottery-short']);
+
+Object.assign(EXPERIMENTS, {
+  // Q1/Q2: forward-pass time of the model's variants on this device, WebGPU when the page has it.
+  async 'forward-timing'(session, ctx) {
+    await ctx.tick(0, 'building the variants and timing them');
+    return session.timeForward(0.8, 2000, 5);
+  },
+
+  // A few short lottery rounds: the winning ticket against a random reinitialisation.
+  async 'lottery-short'(session, ctx) {
+    const iters = 300;
+    session.lotteryStart({
+      iters, rounds: 3, rewindIter: 0, strategy: 'per-layer', controls: ['reinit'], seed: 0, evalEvery: 100, backend: 'cpu',
+    });
+    const finished = [];
+    for (;;) {
+      const p = await session.labAdvance(100);
+      finished.push(...p.finished);
+      if (p.done) break;
+      await ctx.tick(p.fraction, `round ${p.round}, ${p.arm === 'ticket' ? 'winning ticket' : 'random reinit'}`);
+    }
+    const accAt = (round, arm) => finished.find((r) => r.round === round && (r.arm === arm || round === 0))?.test_acc_at_early_stop;
+    const rounds = [...new Set(finished.map((r) => r.round))].map((round) => ({
+      round,
+      weightsRemaining: finished.find((r) => r.round === round).weights_remaining / 100,
+      ticketAcc: accAt(round, 'ticket'),
+      reinitAcc: accAt(round, 'reinit'),
+    }));
+    return { rounds, iters };
+  },
+});
+
 /** Runs experiment `name`; `ctx.tick(fraction, text)` reports and yields, throwing Cancelled. */
 export async function runExperiment(session, name, ctx) {
   const run = EXPERIMENTS[name];

@@ -54,7 +54,9 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
     keptMap: $('kept-map'),
     confusion: $('confusion'),
     digits: $('digits'),
-    cost: $('cost'),
+    cost: $('cost').tBodies[0],
+    timeMeter: $('time-meter'),
+    meterTiming: $('meter-timing'),
   };
   const state = {
     next: 0,
@@ -156,6 +158,45 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
     drawDigits(ui.digits, state.apply.digits);
   }
 
+  const thousands = (n) => n.toLocaleString('en-US');
+  const kb = (n) => `${(n / 1000).toLocaleString('en-US', { maximumFractionDigits: 1 })} kB`;
+
+  /** The cost meter's rows: dense, pruned and compacted counts side by side. */
+  function showMeter(m) {
+    const rows = [
+      ['Shape', '', '', m.compactedArch],
+      ['Parameters', ...[m.dense, m.pruned, m.compacted].map((c) => thousands(c.parameters))],
+      ['Nonzero weights', ...[m.dense, m.pruned, m.compacted].map((c) => thousands(c.nonzero_weights))],
+      ['Neurons removed', ...[m.dense, m.pruned, m.compacted].map((c) => thousands(c.neurons_removed))],
+      ['FLOPs, dense kernel', ...[m.dense, m.pruned, m.compacted].map((c) => thousands(c.dense_flops))],
+      ['FLOPs, only nonzeros', ...[m.dense, m.pruned, m.compacted].map((c) => thousands(c.sparse_flops))],
+      ['Bytes, dense f32', ...[m.dense, m.pruned, m.compacted].map((c) => kb(c.bytes_dense))],
+      ['Bytes, CSR', ...[m.dense, m.pruned, m.compacted].map((c) => kb(c.bytes_csr))],
+      ['Bytes, 2:4 packed', ...[m.dense, m.pruned, m.compacted].map((c) => (c.bytes_2_4 == null ? 'not 2:4' : kb(c.bytes_2_4)))],
+    ];
+    rows[0][1] = state.layers.length ? [state.layers[0].cols, ...state.layers.map((l) => l.rows)].join('-') : '';
+    rows[0][2] = rows[0][1];
+    ui.cost.replaceChildren(...rows.map((cells) => {
+      const tr = document.createElement('tr');
+      cells.forEach((text, i) => {
+        const cell = document.createElement(i === 0 ? 'th' : 'td');
+        if (i === 0) cell.scope = 'row';
+        cell.textContent = text;
+        tr.append(cell);
+      });
+      return tr;
+    }));
+    ui.timeMeter.disabled = false;
+  }
+
+  function showTiming(t) {
+    const ms = Object.fromEntries(t.variants.map((v) => [v.name, v.ms]));
+    const engine = t.backend === 'webgpu' ? `WebGPU${t.software ? ', a software renderer' : ''}` : 'the CPU (WebAssembly)';
+    ui.meterTiming.textContent = `On ${engine}, ${t.batch.toLocaleString('en-US')} images: dense ${ms.dense.toFixed(2)} ms, `
+      + `pruned ${ms['masked-80'].toFixed(2)} ms, compacted ${ms.compacted.toFixed(2)} ms (median of ${t.reps}).`;
+    ui.meterTiming.dataset.done = 'true';
+  }
+
   function redraw() {
     drawScoreHistogram();
     if (state.fields) drawFields(ui.fields, state.fields);
@@ -182,6 +223,7 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
     if (fields) state.fields = fields;
     redraw();
     requestHeat();
+    if (report.stage === 'select' || report.stage === 'finetune') worker.postMessage({ type: 'cost-meter' });
     ui.text.textContent = describeStage(report);
     ui.text.dataset.stage = report.stage;
     const index = STAGES.indexOf(report.stage);
@@ -248,6 +290,12 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
     startOver();
   });
   ui.heatLayer.addEventListener('change', requestHeat);
+  ui.timeMeter.addEventListener('click', () => {
+    ui.timeMeter.disabled = true;
+    delete ui.meterTiming.dataset.done;
+    ui.meterTiming.textContent = 'Timing…';
+    worker.postMessage({ type: 'time-meter' });
+  });
   ui.views.addEventListener('change', () => {
     showView(ui.views.querySelector('input:checked').value);
     writeHash();
@@ -283,6 +331,14 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
           ui.progressRow.hidden = true;
           ui.text.textContent = `Fine-tuning cancelled after ${m.step} steps; the pruned model is as it was before it. Press Step to fine-tune again.`;
           ui.step.disabled = false;
+          return true;
+        case 'cost-meter':
+          showMeter(m.meter);
+          return true;
+        case 'meter-timing':
+          ui.timeMeter.disabled = false;
+          if (m.error) ui.meterTiming.textContent = `Could not time it: ${m.error}`;
+          else showTiming(m.timing);
           return true;
         case 'layer-weights':
           state.heat = { layer: m.layer, values: m.values };

@@ -6,7 +6,8 @@
 //               {type: 'prune-step', request}, {type: 'prune-cancel'}, {type: 'use-trained'},
 //               {type: 'layer-weights', layer}, {type: 'sweep', methods, levels, settings},
 //               {type: 'sweep-cancel'}, {type: 'experiment', id, name}, {type: 'experiment-cancel'},
-//               {type: 'lab', kind: 'lottery'|'instability', request}, {type: 'lab-cancel'}
+//               {type: 'lab', kind: 'lottery'|'instability', request}, {type: 'lab-cancel'},
+//               {type: 'cost-meter'}, {type: 'time-meter'}
 // Messages out: {type: 'download', loaded, total}, {type: 'decoding'}, {type: 'data', summary},
 //               {type: 'engine', webgpu, adapter, reason}, {type: 'started', backend},
 //               {type: 'progress', progress}, {type: 'evaluating'}, {type: 'done', report},
@@ -19,10 +20,11 @@
 //               {type: 'experiment-progress', id, fraction, text}, {type: 'experiment-result', id, name, result},
 //               {type: 'experiment-cancelled', id}, {type: 'experiment-error', id, message},
 //               {type: 'lab-started', kind, started}, {type: 'lab-progress', kind, progress},
-//               {type: 'lab-cancelled', kind}, {type: 'lab-error', kind, message}
+//               {type: 'lab-cancelled', kind}, {type: 'lab-error', kind, message},
+//               {type: 'cost-meter', meter}, {type: 'meter-timing', timing | error}
 
 import init, { Session } from '../pkg/pruneplay.js';
-import { Cancelled, runExperiment } from './experiments.js';
+import { Cancelled, USES_LAB, runExperiment } from './experiments.js';
 
 const FILES = [
   'train-images-idx3-ubyte.gz',
@@ -190,6 +192,24 @@ function layerWeights(layer) {
   }
 }
 
+/** The cost meter of the walk-through's model. */
+function costMeter() {
+  try {
+    post({ type: 'cost-meter', meter: session.costMeter() });
+  } catch (e) {
+    post({ type: 'prune-error', message: errorText(e) });
+  }
+}
+
+/** Forward-pass times for the cost meter: dense, masked and compacted, on 2,000 test images. */
+async function timeMeter() {
+  try {
+    post({ type: 'meter-timing', timing: await session.timeMeter(2000, 5) });
+  } catch (e) {
+    post({ type: 'meter-timing', error: errorText(e) });
+  }
+}
+
 let sweepCancelRequested = false;
 
 /** "Run all": one-shot pruning of every (method, sparsity) pair, a point per message. */
@@ -221,8 +241,17 @@ const LAB_CHUNK = 100;
 let labCancelRequested = false;
 
 /** The lottery lab (a lottery experiment or an instability analysis), chunk by chunk. */
+// The session has one lottery lab; the lab card and a practice demonstration take turns.
+let labBusy = false;
+const LAB_BUSY = 'the lottery lab is already running (in its card or a practice question); wait for it or cancel it';
+
 async function lab({ kind, request }) {
   labCancelRequested = false;
+  if (labBusy) {
+    post({ type: 'lab-error', kind, message: LAB_BUSY });
+    return;
+  }
+  labBusy = true;
   try {
     const started = kind === 'instability' ? session.instabilityStart(request) : session.lotteryStart(request);
     post({ type: 'lab-started', kind, started });
@@ -238,6 +267,8 @@ async function lab({ kind, request }) {
     }
   } catch (e) {
     post({ type: 'lab-error', kind, message: errorText(e) });
+  } finally {
+    labBusy = false;
   }
 }
 
@@ -253,12 +284,20 @@ async function experiment({ id, name }) {
       if (experimentCancelRequested) throw new Cancelled();
     },
   };
+  const usesLab = USES_LAB.has(name);
+  if (usesLab && labBusy) {
+    post({ type: 'experiment-error', id, message: LAB_BUSY });
+    return;
+  }
+  if (usesLab) labBusy = true;
   try {
     const result = await runExperiment(session, name, ctx);
     post({ type: 'experiment-result', id, name, result });
   } catch (e) {
     if (e instanceof Cancelled) post({ type: 'experiment-cancelled', id });
     else post({ type: 'experiment-error', id, message: errorText(e) });
+  } finally {
+    if (usesLab) labBusy = false;
   }
 }
 
@@ -327,6 +366,12 @@ self.onmessage = (event) => {
       break;
     case 'sweep-cancel':
       sweepCancelRequested = true;
+      break;
+    case 'cost-meter':
+      ready.then((ok) => ok && costMeter());
+      break;
+    case 'time-meter':
+      ready.then((ok) => ok && timeMeter());
       break;
     case 'lab':
       ready.then((ok) => ok && lab(message));

@@ -5,6 +5,7 @@
 
 mod bench;
 mod charts;
+mod costs;
 mod lottery;
 mod pruning;
 mod scratch;

@@ -262,7 +262,7 @@ impl PruneState {
     }
 
     /// The model the pictures show: the pruned one once there is one, else the base.
-    fn shown(&self) -> Option<&Mlp> {
+    pub(super) fn shown(&self) -> Option<&Mlp> {
         self.walk
             .as_ref()
             .and_then(|w| w.pruned.as_ref())

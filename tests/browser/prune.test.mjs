@@ -160,6 +160,17 @@ test('every picture of "Look closer" draws after a pruning, and is saved for a l
     await page.getByRole('radio', { name: 'Test digits' }).check();
     assert.equal(await page.locator('#digits li').count(), 12);
     assert.match(await page.locator('#digits li').first().textContent(), /^\d [✓✗] → \d [✓✗]$/);
+    // The cost meter: dense against pruned against compacted, and a timing of the three.
+    await page.getByRole('radio', { name: 'Cost meter' }).check();
+    const nonzero = await page.locator('#cost tr', { hasText: 'Nonzero weights' }).locator('td').allTextContents();
+    assert.equal(nonzero[0], '266,200');
+    const reference = cli(['prune', '--method', 'wanda', '--sparsity', '0.8']);
+    const kept = reference.layers.reduce((n, l) => n + l.remaining, 0);
+    assert.equal(nonzero[1], kept.toLocaleString('en-US'));
+    await page.getByRole('button', { name: 'Time the forward pass' }).click();
+    await page.locator('#meter-timing[data-done]').waitFor({ timeout: 300_000 });
+    assert.match(await page.locator('#meter-timing').textContent(), /dense \d+\.\d\d ms, pruned \d+\.\d\d ms, compacted \d+\.\d\d ms/);
+    await page.locator('.view[data-view="cost"]').screenshot({ path: join(ARTIFACTS, 'view-cost.png') });
     // Wanda's map is the input norm: the always-dark corner pixel has norm 0.
     await page.getByRole('radio', { name: 'Pixel maps' }).check();
     assert.match(await page.locator('#input-map-caption').textContent(), /‖X_j‖/);

@@ -1,0 +1,219 @@
+//! What pruning saves, measured in the browser: the cost meter of the walk-through's pruned model
+//! (parameters, nonzeros, FLOPs, bytes, neurons removed) and forward-pass timings of the variants
+//! of [`crate::prune::variants`] (dense, masked, CSR, compacted, 2:4) on the visitor's device,
+//! WebGPU when the page has it, else the CPU engine.
+
+use std::rc::Rc;
+
+use serde::Serialize;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::session::{Session, js_error, to_js};
+use crate::gpu::forward_timing::time_gpu;
+use crate::prune::compaction;
+use crate::prune::cost::{Cost, Counts};
+use crate::prune::variants::{self, Kernel, TimingOptions, Variant, time_cpu};
+
+/// Most images the page times a forward pass over: the whole test set.
+const MAX_BATCH: usize = 10_000;
+/// Most timed repetitions a page may ask for.
+const MAX_REPS: usize = 50;
+
+/// The browser's high-resolution clock in milliseconds (`performance.now()`), in a window or a
+/// worker; `Date.now()` if neither has one.
+fn clock() -> impl Fn() -> f64 {
+    let global = js_sys::global();
+    let performance = js_sys::Reflect::get(&global, &"performance".into()).ok();
+    let now = performance
+        .as_ref()
+        .and_then(|p| js_sys::Reflect::get(p, &"now".into()).ok())
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    move || match (&performance, &now) {
+        (Some(p), Some(f)) => f.call0(p).ok().and_then(|v| v.as_f64()).unwrap_or(0.0),
+        _ => js_sys::Date::now(),
+    }
+}
+
+/// The cost meter: the pruned model against the dense one it came from, and its compacted shape.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Meter {
+    dense: Counts,
+    pruned: Counts,
+    compacted_arch: String,
+    compacted: Counts,
+}
+
+/// One variant's forward-pass time, named as the practice questions name them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TimedVariant {
+    name: &'static str,
+    description: String,
+    ms: f64,
+    /// Per image: what the kernel actually computes (a dense kernel multiplies the zeros too).
+    flops: u64,
+    /// Bytes of weights (and indices) the kernel reads.
+    bytes: u64,
+    max_abs_diff: f32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Timings {
+    backend: &'static str,
+    adapter: Option<String>,
+    software: bool,
+    batch: usize,
+    reps: usize,
+    variants: Vec<TimedVariant>,
+}
+
+/// The practice questions' names for the variants, with the sparsity they were built at.
+fn page_name(core: &str) -> &'static str {
+    match core {
+        "dense" => "dense",
+        "masked" => "masked-80",
+        "csr" => "csr-80",
+        "compacted" => "compacted",
+        "2:4" => "2:4-packed",
+        "2:4 masked" => "2:4-dense",
+        _ => "other",
+    }
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// The cost meter of the model on show in the walk-through (the pruned one after the
+    /// threshold stage) against the model pruning started from.
+    #[wasm_bindgen(js_name = costMeter)]
+    pub fn cost_meter(&self) -> Result<JsValue, JsValue> {
+        let inner = self.inner.borrow();
+        let base = inner.pruning.base()?;
+        let shown = inner.pruning.shown().unwrap_or(base);
+        let arch = base.architecture();
+        let compacted = compaction::compact(shown).map_err(js_error)?.model;
+        let cost = |m| {
+            Cost::compared_with(m, &arch)
+                .map(|c| c.total)
+                .map_err(js_error)
+        };
+        to_js(&Meter {
+            dense: cost(base)?,
+            pruned: cost(shown)?,
+            compacted_arch: compacted.architecture().to_string(),
+            compacted: cost(&compacted)?,
+        })
+    }
+
+    /// Times one forward pass over the first `batch` test images for every variant of the base
+    /// model at `sparsity` (median of `reps`, after 2 untimed), on WebGPU when the page has it,
+    /// else on the CPU engine. Every variant's outputs are checked against the CPU reference.
+    #[wasm_bindgen(js_name = timeForward)]
+    pub fn time_forward(&self, sparsity: f64, batch: usize, reps: usize) -> js_sys::Promise {
+        let variants = self
+            .inner
+            .borrow()
+            .pruning
+            .base()
+            .and_then(|base| variants::build(base, sparsity).map_err(js_error));
+        self.time_variants(variants, batch, reps)
+    }
+
+    /// The cost meter's timing: the walk-through's pruned model through the dense kernel (zeros
+    /// and all) against its compacted form (neurons with no incoming weights removed), and the
+    /// dense model it came from, as `timeForward` times them.
+    #[wasm_bindgen(js_name = timeMeter)]
+    pub fn time_meter(&self, batch: usize, reps: usize) -> js_sys::Promise {
+        let variants = (|| {
+            let inner = self.inner.borrow();
+            let base = inner.pruning.base()?;
+            let shown = inner.pruning.shown().unwrap_or(base);
+            let arch = base.architecture();
+            let compacted = compaction::compact(shown).map_err(js_error)?.model;
+            [
+                ("dense", "the model pruning started from", base.clone()),
+                ("masked", "the pruned model, dense kernel", shown.clone()),
+                ("compacted", "the pruned model compacted", compacted),
+            ]
+            .into_iter()
+            .map(|(name, description, model)| {
+                Ok(Variant {
+                    name,
+                    description: description.into(),
+                    kernel: Kernel::Dense,
+                    cost: Cost::compared_with(&model, &arch).map_err(js_error)?,
+                    model,
+                })
+            })
+            .collect::<Result<Vec<_>, JsValue>>()
+        })();
+        self.time_variants(variants, batch, reps)
+    }
+}
+
+impl Session {
+    fn time_variants(
+        &self,
+        variants: Result<Vec<Variant>, JsValue>,
+        batch: usize,
+        reps: usize,
+    ) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let variants = variants?;
+            let (x, gpu) = {
+                let i = inner.borrow();
+                let data = i.data()?;
+                let most = MAX_BATCH.min(data.test.len());
+                if !(1..=most).contains(&batch) {
+                    return Err(js_error(format!("batch {batch} is outside 1…{most}")));
+                }
+                if !(1..=MAX_REPS).contains(&reps) {
+                    return Err(js_error(format!("reps {reps} is outside 1…{MAX_REPS}")));
+                }
+                let (x, _) = data.test.batch(0, batch);
+                (x, if i.gpu_disabled { None } else { i.gpu.clone() })
+            };
+            let options = TimingOptions { reps, warmup: 2 };
+            let timings = match &gpu {
+                Some(ctx) => time_gpu(ctx, &variants, x.view(), &options, clock()).await,
+                None => time_cpu(&variants, x.view(), &options, clock()),
+            }
+            .map_err(js_error)?;
+            let timed = variants
+                .iter()
+                .filter_map(|v| {
+                    let t = timings.get(v.name)?;
+                    let total = &v.cost.total;
+                    let (flops, bytes) = match v.kernel {
+                        Kernel::Dense => (total.dense_flops, total.bytes_dense),
+                        Kernel::Csr => (total.sparse_flops, total.bytes_csr),
+                        Kernel::TwoFour => (
+                            total.sparse_flops,
+                            total.bytes_2_4.unwrap_or(total.bytes_dense),
+                        ),
+                    };
+                    Some(TimedVariant {
+                        name: page_name(v.name),
+                        description: v.description.clone(),
+                        ms: t.median_ms,
+                        flops,
+                        bytes,
+                        max_abs_diff: t.max_abs_diff,
+                    })
+                })
+                .collect();
+            to_js(&Timings {
+                backend: if gpu.is_some() { "webgpu" } else { "cpu" },
+                adapter: timings.adapter,
+                software: timings.software,
+                batch,
+                reps,
+                variants: timed,
+            })
+        })
+    }
+}
