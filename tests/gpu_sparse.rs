@@ -84,7 +84,7 @@ fn packed(layer: &Layer, two_four: bool) -> PackedLayer {
         weights: if two_four {
             Packed::TwoFour(TwoFour::from_layer(layer).unwrap())
         } else {
-            Packed::Csr(Csr::from_layer(layer))
+            Packed::Csr(Csr::from_layer(layer).unwrap())
         },
         bias: layer.bias.clone(),
     }
@@ -143,7 +143,7 @@ fn csr_forward_matches_reference() {
 #[test]
 fn csr_forward_of_a_fully_pruned_layer_is_its_bias() {
     let layer = masked_layer(random(7, 12, 1), Array2::zeros((7, 12)), 2);
-    assert_eq!(Csr::from_layer(&layer).nnz(), 0);
+    assert_eq!(Csr::from_layer(&layer).unwrap().nnz(), 0);
     check_layer(&layer, 9, false, "fully pruned csr");
 }
 

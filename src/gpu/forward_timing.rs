@@ -88,7 +88,7 @@ impl<'a> GpuTimer<'a> {
                 Ok(match v.kernel {
                     Kernel::Dense => prepare_dense(ctx, &v.model, batch, &x_rows),
                     Kernel::Csr => {
-                        prepare_sparse(ctx, &SparseMlp::csr(&v.model), batch, &x_features)
+                        prepare_sparse(ctx, &SparseMlp::csr(&v.model)?, batch, &x_features)
                     }
                     Kernel::TwoFour => {
                         prepare_sparse(ctx, &SparseMlp::two_four(&v.model)?, batch, &x_features)

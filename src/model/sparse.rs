@@ -58,10 +58,8 @@ impl Csr {
         })
     }
 
-    pub fn from_layer(layer: &Layer) -> Self {
-        // A Layer's weight and mask always have the same shape.
+    pub fn from_layer(layer: &Layer) -> Result<Self> {
         Self::from_masked(layer.weight.view(), layer.mask.view())
-            .unwrap_or_else(|_| unreachable!("Layer keeps weight and mask the same shape"))
     }
 
     /// Stored weights.
@@ -180,7 +178,9 @@ impl TwoFour {
         check_same_shape("TwoFour::from_masked", weight, mask)?;
         if let Some((row, start, kept)) = first_two_four_violation(mask) {
             return Err(Error::Pattern(if kept == 0 {
-                format!("2:4 needs a number of inputs divisible by 4; this layer has {start}")
+                format!(
+                    "2:4 needs a number of inputs divisible by 4; this layer has {start} inputs"
+                )
             } else {
                 format!(
                     "the mask is not 2:4: row {row}, inputs {start}..{} keep {kept} weights \
@@ -340,17 +340,18 @@ const CPU_SAMPLE_BLOCK: usize = 128;
 
 impl SparseMlp {
     /// Every layer in CSR.
-    pub fn csr(model: &Mlp) -> Self {
-        Self {
-            layers: model
-                .layers()
-                .iter()
-                .map(|l| PackedLayer {
-                    weights: Packed::Csr(Csr::from_layer(l)),
+    pub fn csr(model: &Mlp) -> Result<Self> {
+        let layers = model
+            .layers()
+            .iter()
+            .map(|l| {
+                Ok(PackedLayer {
+                    weights: Packed::Csr(Csr::from_layer(l)?),
                     bias: l.bias.clone(),
                 })
-                .collect(),
-        }
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { layers })
     }
 
     /// Every layer in 2:4 compressed form; fails (naming the layer) if a mask is not 2:4.

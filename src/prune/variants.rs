@@ -258,7 +258,7 @@ impl<'a> CpuTimer<'a> {
             .map(|v| {
                 Ok(match v.kernel {
                     Kernel::Dense => CpuRunner::Dense(&v.model),
-                    Kernel::Csr => CpuRunner::Sparse(SparseMlp::csr(&v.model)),
+                    Kernel::Csr => CpuRunner::Sparse(SparseMlp::csr(&v.model)?),
                     Kernel::TwoFour => CpuRunner::Sparse(SparseMlp::two_four(&v.model)?),
                 })
             })
