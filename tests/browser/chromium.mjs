@@ -39,6 +39,9 @@ export async function launch({ webgpu = true, colorScheme = 'light', viewport = 
     viewport,
     colorScheme,
   });
+  // A loaded machine (two cores, builds running beside the tests) can take a while to bring up
+  // a fresh browser's first page; the tests then wait for what they check with their own limits.
+  context.setDefaultNavigationTimeout(120_000);
   const page = context.pages()[0] ?? (await context.newPage());
   const errors = [];
   page.on('console', (msg) => {
