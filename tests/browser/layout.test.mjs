@@ -33,9 +33,10 @@ test('every control has a name and Tab reaches all of them', { timeout: 120_000 
   try {
     await page.goto(URL_UNDER_TEST);
     await page.locator('#model-info', { hasText: /test accuracy/ }).waitFor({ timeout: 120_000 });
-    // Names as assistive technology computes them, from Chromium's accessibility tree.
+    // Every visible control has a label, an aria label or (buttons) text. Controls inside a
+    // closed <details> are not rendered, so checkVisibility() leaves them out.
     const unnamed = await page.evaluate(() => Array.from(document.querySelectorAll('input, select, button, canvas'))
-      .filter((el) => el.offsetParent !== null)
+      .filter((el) => el.checkVisibility())
       .filter((el) => {
         const label = el.labels?.length ? el.labels[0].textContent : '';
         return !(label.trim() || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (el.tagName === 'BUTTON' && el.textContent.trim()));
@@ -44,20 +45,21 @@ test('every control has a name and Tab reaches all of them', { timeout: 120_000 
     assert.deepEqual(unnamed, []);
     // Tabbing through the page visits every enabled, visible control once.
     const controls = await page.evaluate(() => Array.from(document.querySelectorAll('input, select, button'))
-      .filter((el) => el.offsetParent !== null && !el.disabled).length);
+      .filter((el) => el.checkVisibility() && !el.disabled).length);
     const visited = new Set();
     for (let i = 0; i < controls * 2 && visited.size < controls; i++) {
       await page.keyboard.press('Tab');
       const id = await page.evaluate(() => {
+        // Form controls only: question titles (<summary>) are focusable too, and not counted.
         const el = document.activeElement;
-        return el && el !== document.body ? el.id || `${el.name}=${el.value}` : null;
+        return el?.matches('input, select, button') ? el.id || `${el.name}=${el.value}` : null;
       });
       if (id) visited.add(id);
     }
     // Radio groups are one tab stop (arrow keys move within them), so count them once.
     const radioExtras = await page.evaluate(() => {
       const groups = new Map();
-      for (const r of document.querySelectorAll('input[type=radio]')) if (r.offsetParent !== null) groups.set(r.name, (groups.get(r.name) ?? 0) + 1);
+      for (const r of document.querySelectorAll('input[type=radio]')) if (r.checkVisibility()) groups.set(r.name, (groups.get(r.name) ?? 0) + 1);
       return [...groups.values()].reduce((a, n) => a + n - 1, 0);
     });
     assert.equal(visited.size, controls - radioExtras);
