@@ -677,6 +677,41 @@ fn gpu_runs_the_same_experiment_as_the_cpu() {
     }
 }
 
+#[test]
+fn after_a_lost_gpu_device_the_experiment_continues_on_the_cpu() {
+    let Some((_turn, _)) = common::gpu() else {
+        return;
+    };
+    let data = small_data();
+    let settings = LotterySettings {
+        iters: 100,
+        rounds: 1,
+        rewind_iter: 20,
+        ..small_settings()
+    };
+    let ctx = own_context();
+    let gpu = Backend::Gpu(Rc::clone(&ctx));
+    let mut e = LotteryExperiment::new(settings.clone(), &data).unwrap();
+    // Round 0 finishes on the GPU; round 1's ticket is half-way when the device goes.
+    pollster::block_on(e.advance(&gpu, &data, settings.iters + 40)).unwrap();
+    ctx.simulate_device_loss();
+    let err = pollster::block_on(e.advance(&gpu, &data, 40)).expect_err("the GPU is gone");
+    assert!(matches!(err, Error::DeviceLost(_)), "{err}");
+    // The finished round is kept; the interrupted run starts again from its start on the CPU.
+    assert_eq!(e.results().len(), 1);
+    let p = advance(&mut e, &data, 0);
+    assert_eq!(
+        (p.round, p.arm, p.iter),
+        (1, Arm::Ticket, settings.rewind_iter)
+    );
+    assert_eq!(p.backend, Some("cpu"));
+    while !advance(&mut e, &data, 1_000).done {}
+    assert_eq!(e.results().len(), 4);
+    let ticket = &e.results()[1];
+    assert_eq!(ticket.curve.first().unwrap().iter, settings.rewind_iter);
+    assert_eq!(ticket.curve.last().unwrap().iter, settings.iters);
+}
+
 fn pruneplay(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pruneplay"))
         .args(args)
