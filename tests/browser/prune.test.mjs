@@ -60,7 +60,7 @@ test('Step walks magnitude pruning at 90% through its four stages, as the CLI co
   }
 });
 
-test('every method reports the sparsity and accuracy the CLI reports', { timeout: 600_000 }, async () => {
+test('every method steps through all four stages, with the sparsity and accuracy the CLI reports', { timeout: 600_000 }, async () => {
   const { context, page, errors } = await launch();
   try {
     await openReady(page);
@@ -77,6 +77,10 @@ test('every method reports the sparsity and accuracy the CLI reports', { timeout
       assertNear(remaining, reference.weights_remaining, 0.01, `${method} weights remaining`);
       assertNear(before, reference.test_acc_before, 0.05, `${method} accuracy before`);
       assertNear(after, reference.test_acc_pruned, 0.15, `${method} accuracy after`);
+      // The last stage: fine-tuning starts from the accuracy just measured.
+      const [, pruned, tuned] = (await step(page, 'finetune')).match(/recovers from (\d+\.\d+)% to (\d+\.\d+)%, with (\d+\.\d+)%/);
+      assert.equal(pruned, after, method);
+      assert.ok(Number(tuned) > 90, `${method} fine-tuned to ${tuned}%`);
       await page.getByRole('button', { name: 'Start over' }).click();
     }
     assert.deepEqual(errors, []);
@@ -90,7 +94,7 @@ test('a 2:4 pattern keeps half of every row, and fine-tuning can be cancelled', 
   try {
     await openReady(page);
     await page.locator('#method').selectOption('sparsegpt');
-    await page.getByLabel('Pattern').selectOption('2:4');
+    await page.locator('#pattern').selectOption('2:4');
     assert.equal(await page.locator('#sparsity').isDisabled(), true);
     await step(page, 'scores');
     assert.match(await step(page, 'select'), /50\.00% of the weights remain/);
@@ -100,8 +104,8 @@ test('a 2:4 pattern keeps half of every row, and fine-tuning can be cancelled', 
 
     // Methods without an N:M form switch the pattern off.
     await page.locator('#method').selectOption('random');
-    assert.equal(await page.getByLabel('Pattern').isDisabled(), true);
-    assert.equal(await page.getByLabel('Pattern').inputValue(), '');
+    assert.equal(await page.locator('#pattern').isDisabled(), true);
+    assert.equal(await page.locator('#pattern').inputValue(), '');
 
     await step(page, 'scores');
     await step(page, 'select');
