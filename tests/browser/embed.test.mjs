@@ -62,7 +62,10 @@ test('the glossary example embeds three views in sandboxed frames, and they repo
     const sizes = Object.fromEntries([...bytes].map(([url, n]) => [new URL(url).hash, n]));
     writeFileSync(join(ARTIFACTS, 'embed-bytes.json'), `${JSON.stringify(sizes, null, 2)}\n`);
     console.log('bytes per embed (all responses, uncompressed bodies):', sizes);
-    await page.screenshot({ path: join(ARTIFACTS, 'embed-glossary.png'), fullPage: true });
+    // Each frame on its own: a full-page shot can miss what out-of-process frames paint.
+    for (const i of [0, 1, 2]) {
+      await page.locator('iframe').nth(i).screenshot({ path: join(ARTIFACTS, `embed-glossary-${i + 1}.png`) });
+    }
     assert.deepEqual(foreign, []);
     assert.deepEqual(errors, []);
   } finally {
