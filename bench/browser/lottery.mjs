@@ -4,10 +4,7 @@
 // with the median seconds of each. Run by `cargo xtask bench`, which serves dist/ and sets
 // BENCH_PAGE.
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const page0 = process.env.BENCH_PAGE;
 const iters = Number(process.env.BENCH_LOTTERY_ITERS ?? 500);
@@ -16,15 +13,7 @@ if (!page0) {
   console.error('BENCH_PAGE is not set (run this through `cargo xtask bench`)');
   process.exit(2);
 }
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'pruneplay-bench-')), {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu-sandbox', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader',
-  ],
-});
+const context = await launchChromium();
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 try {
   const page = context.pages()[0] ?? (await context.newPage());

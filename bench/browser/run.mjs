@@ -2,25 +2,14 @@
 // PLATFORM.md), echoes its log to stderr and prints its result as one JSON line on stdout.
 // Run by `cargo xtask bench`, which serves dist/ and sets BENCH_URL.
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const url = process.env.BENCH_URL;
 if (!url) {
   console.error('BENCH_URL is not set (run this through `cargo xtask bench`)');
   process.exit(2);
 }
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'pruneplay-bench-')), {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox', '--disable-gpu-sandbox', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader',
-  ],
-});
+const context = await launchChromium();
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.on('console', (msg) => console.error(`[page] ${msg.text()}`));

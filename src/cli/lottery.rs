@@ -44,6 +44,16 @@ pub struct LotteryArgs {
     /// reaches a new minimum and at the end: the same results, faster).
     #[arg(long)]
     full_test_curve: bool,
+    #[command(flatten)]
+    run: RunArgs,
+    /// JSON lines: one per round per arm, then a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The network, data and engine, the same for both experiments.
+#[derive(Debug, Args)]
+struct RunArgs {
     #[arg(long, default_value = "784-300-100-10")]
     arch: Architecture,
     #[arg(long)]
@@ -52,9 +62,6 @@ pub struct LotteryArgs {
     dataset: DatasetName,
     #[arg(long, value_enum, default_value = "auto")]
     backend: BackendChoice,
-    /// JSON lines: one per round per arm, then a summary.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -78,14 +85,8 @@ pub struct InstabilityArgs {
     seed: u64,
     #[arg(long, default_value_t = 100)]
     eval_every: u64,
-    #[arg(long, default_value = "784-300-100-10")]
-    arch: Architecture,
-    #[arg(long)]
-    data: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "mnist")]
-    dataset: DatasetName,
-    #[arg(long, value_enum, default_value = "auto")]
-    backend: BackendChoice,
+    #[command(flatten)]
+    run: RunArgs,
     /// JSON lines: one per point of the line, then a summary with the curve and the barrier.
     #[arg(long)]
     json: bool,
@@ -147,7 +148,7 @@ const TABLE_HEADER: &str = "round  arm         remaining  early stop  acc @stop 
 
 pub fn lottery(args: LotteryArgs) -> Result<(), Box<dyn std::error::Error>> {
     let settings = LotterySettings {
-        arch: args.arch,
+        arch: args.run.arch,
         iters: args.iters,
         rounds: args.rounds,
         rewind_iter: args.rewind_iter,
@@ -158,10 +159,10 @@ pub fn lottery(args: LotteryArgs) -> Result<(), Box<dyn std::error::Error>> {
         full_test_curve: args.full_test_curve,
         ..LotterySettings::default()
     };
-    let data = load_data(args.data, args.dataset)?;
+    let data = load_data(args.run.data, args.run.dataset)?;
     // Checked before looking for a GPU, so a bad setting fails at once.
     let mut experiment = LotteryExperiment::new(settings.clone(), &data)?;
-    let backend = resolve_backend(args.backend)?;
+    let backend = resolve_backend(args.run.backend)?;
     let reporter = Reporter::new(args.json, experiment.iters_total(), "lottery");
     reporter.note(TABLE_HEADER);
     let started = Instant::now();
@@ -257,7 +258,7 @@ struct InstabilitySummary {
 
 pub fn instability(args: InstabilityArgs) -> Result<(), Box<dyn std::error::Error>> {
     let settings = InstabilitySettings {
-        arch: args.arch,
+        arch: args.run.arch,
         iters: args.iters,
         rewind_iter: args.rewind_iter,
         weights_remaining: args.weights_remaining,
@@ -267,9 +268,9 @@ pub fn instability(args: InstabilityArgs) -> Result<(), Box<dyn std::error::Erro
         eval_every: args.eval_every,
         ..InstabilitySettings::default()
     };
-    let data = load_data(args.data, args.dataset)?;
+    let data = load_data(args.run.data, args.run.dataset)?;
     let mut experiment = InstabilityExperiment::new(settings.clone(), &data)?;
-    let backend = resolve_backend(args.backend)?;
+    let backend = resolve_backend(args.run.backend)?;
     let reporter = Reporter::new(args.json, 1_000, "instability");
     let started = Instant::now();
     let mut reported = 0;
