@@ -114,6 +114,9 @@ function readConfig() {
 function onWorkerMessage({ data: m }) {
   if (m.type === 'data') panels.lottery.ready();
   if (m.type === 'model') {
+    // Only now: its install downloads everything again, which should not compete with the
+    // first visit's own downloads.
+    registerOfflineCache();
     panels.compare.ready(m.testAcc);
     panels.practice.ready();
     tell('ready', { view: 'page', settings: currentHash() });
@@ -233,7 +236,6 @@ function registerOfflineCache() {
 async function main() {
   fillMethodControls($('method'), $('compare'));
   restoreSettings();
-  registerOfflineCache();
   await init();
   drawCharts();
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
