@@ -43,6 +43,16 @@ export async function launch({ webgpu = true, colorScheme = 'light', viewport = 
   // a fresh browser's first page; the tests then wait for what they check with their own limits.
   context.setDefaultNavigationTimeout(120_000);
   const page = context.pages()[0] ?? (await context.newPage());
+  // Navigations return once the document is parsed, not at its `load` event: every test then
+  // waits for what it checks. The first test of a CI run twice stalled waiting for `load`.
+  for (const name of ['goto', 'reload']) {
+    const original = page[name].bind(page);
+    page[name] = (...args) => {
+      const options = (name === 'goto' ? args[1] : args[0]) ?? {};
+      const patched = { waitUntil: 'domcontentloaded', ...options };
+      return name === 'goto' ? original(args[0], patched) : original(patched);
+    };
+  }
   const errors = [];
   page.on('console', (msg) => {
     if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
