@@ -4,7 +4,7 @@
 // first-layer mask per round, and the instability curve.
 
 import { drawSeries } from './charts.js';
-import { drawPixelMap } from './views.js';
+import { drawMessage, drawPixelMap } from './views.js';
 
 const $ = (id) => document.getElementById(id);
 const ARMS = { ticket: 'winning ticket', reinit: 'random reinit', 'random-mask': 'random mask' };
@@ -99,6 +99,9 @@ export function createLottery(worker, { isDark }) {
       const c = instability.curve;
       drawSeries(ui.instChart, 'α (0: copy 1, 1: copy 2)', 'test error (%)',
         [{ name: 'test error', x: c.map((p) => p.alpha), y: c.map((p) => 100 * p.test_error) }], false, new Float64Array(0), dark);
+    } else {
+      fit(ui.instChart);
+      drawMessage(ui.instChart, 'Press “Measure instability”: the error along the path between the two copies appears here.');
     }
   }
 

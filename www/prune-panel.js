@@ -1,7 +1,7 @@
 // The "Prune it, step by step" card: the controls, the four stages and the pictures each stage
 // feeds. The work happens in the worker; this module sends requests and draws what comes back.
 
-import { drawConfusion, drawDigits, drawFields, drawHeatmap, drawPixelMap } from './views.js';
+import { drawConfusion, drawDigits, drawFields, drawHeatmap, drawMessage, drawPixelMap } from './views.js';
 import { CALIBRATED, METHODS, NM_METHODS } from './methods.js';
 import { writeHash } from './state.js';
 
@@ -93,7 +93,10 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
 
   function drawScoreHistogram() {
     const h = state.histogram;
-    if (!h) return;
+    if (!h) {
+      drawMessage(ui.histogram, 'Press Step: the scores stage draws their histogram here.');
+      return;
+    }
     try {
       drawHistogram(ui.histogram, h.perNeuron ? 'score (per neuron)' : 'score (per weight)',
         Float64Array.from(h.counts), h.range[0], h.range[1], state.threshold, isDark());
@@ -262,6 +265,7 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
       return option;
     }));
     state.heat = null;
+    state.fields = null;
     requestHeat();
   }
 
@@ -302,6 +306,7 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
   });
   showView(ui.views.querySelector('input:checked').value);
   syncControls();
+  drawScoreHistogram();
 
   return {
     redraw,
@@ -317,6 +322,10 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
             : `the model you trained above (${m.arch})`;
           ui.step.disabled = false;
           setModel(m.arch);
+          // A new model's scores are still to be computed.
+          state.histogram = null;
+          state.maps = null;
+          redraw();
           startOver();
           return true;
         case 'prune-stage':
@@ -343,6 +352,12 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
         case 'layer-weights':
           state.heat = { layer: m.layer, values: m.values };
           drawHeat();
+          // The first layer's weights are the receptive fields: before any Step (or after a new
+          // model) this shows the dense model's instead of an empty box.
+          if (m.layer === 0 && !state.fields) {
+            state.fields = m.values;
+            drawFields(ui.fields, m.values);
+          }
           return true;
         case 'prune-error':
           ui.progressRow.hidden = true;

@@ -29,6 +29,7 @@ const FILES = [
   './www/embed.js',
   './www/embed-core.js',
   './www/embed-worker.js',
+  './www/prune-play.js',
   './data/calibration/calibration-images-idx3-ubyte.gz',
   './data/calibration/calibration-labels-idx1-ubyte.gz',
   './pkg/pruneplay.js',

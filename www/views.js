@@ -52,6 +52,24 @@ export function drawHeatmap(canvas, values, rows, cols) {
   ctx.putImageData(image, 0, 0);
 }
 
+/**
+ * A short message in the middle of a chart that has nothing to show yet, so an empty box says
+ * what will fill it.
+ */
+export function drawMessage(canvas, text) {
+  const ctx = canvas.getContext('2d');
+  const t = theme();
+  ctx.fillStyle = `rgb(${t.zero.join(',')})`;
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = t.grid;
+  ctx.strokeRect(0.5, 0.5, canvas.width - 1, canvas.height - 1);
+  ctx.fillStyle = t.text;
+  ctx.font = '15px system-ui, sans-serif';
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  ctx.fillText(text, canvas.width / 2, canvas.height / 2, canvas.width - 20);
+}
+
 /** Every first-layer unit's 784 incoming weights as a 28×28 tile, 20 tiles to a row. */
 export function drawFields(canvas, values) {
   const units = values.length / 784;

@@ -43,8 +43,8 @@ export async function launch({ webgpu = true, colorScheme = 'light', viewport = 
   // a fresh browser's first page; the tests then wait for what they check with their own limits.
   context.setDefaultNavigationTimeout(120_000);
   const page = context.pages()[0] ?? (await context.newPage());
-  // Navigations return once the document is parsed, not at its `load` event: every test then
-  // waits for what it checks. The first test of a CI run twice stalled waiting for `load`.
+  // Navigations return once the document is parsed, not at its `load` event (which waits for
+  // every image and frame): each test then waits for exactly what it checks.
   for (const name of ['goto', 'reload']) {
     const original = page[name].bind(page);
     page[name] = (...args) => {

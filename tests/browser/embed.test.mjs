@@ -117,6 +117,36 @@ test('an embed measures what the CLI measures, and obeys only well-formed host c
   }
 });
 
+test('the <prune-play> element embeds a view, follows its attributes and relays events', { timeout: 300_000 }, async () => {
+  const { context, page, errors, foreign } = await launch();
+  try {
+    await page.goto(new URL('www/examples/tutorial.html', URL_UNDER_TEST).href);
+    // The element's frame sits in its shadow root, sandboxed like a hand-written embed.
+    assert.equal(await page.locator('prune-play iframe').getAttribute('sandbox'), 'allow-scripts');
+    const said = page.locator('#said');
+    await page.locator('#said[data-accuracy]').waitFor({ timeout: 180_000 });
+    const accuracy = async () => Number(await said.getAttribute('data-accuracy'));
+    for (const [sparsity, first] of [['0.5', true], ['0.9', false]]) {
+      if (!first) {
+        // The page's own slider sets the attribute; the element forwards it to the frame.
+        await page.locator('#amount').fill(sparsity);
+        await page.locator(`#said[data-sparsity="${sparsity}"]`).waitFor({ timeout: 120_000 });
+      }
+      const reference = cli(['prune', '--method', 'magnitude', '--sparsity', sparsity]);
+      assert.ok(Math.abs((await accuracy()) - reference.test_acc_pruned) <= 0.0015,
+        `element at ${sparsity}: ${await accuracy()} vs CLI ${reference.test_acc_pruned}`);
+    }
+    assert.match(await said.textContent(), /With 10\.00% of the weights left, the network reads \d+\.\d+% of the test digits right/);
+    // The change went through the host command: the frame did not reload.
+    assert.equal(await said.getAttribute('data-ready'), '1');
+    await page.locator('prune-play').screenshot({ path: join(ARTIFACTS, 'embed-element.png') });
+    assert.deepEqual(foreign, []);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('an embed opened directly runs in a worker under its CSP and shows controls', { timeout: 300_000 }, async () => {
   const { context, page, errors } = await launch();
   try {

@@ -29,6 +29,22 @@ test('Step walks magnitude pruning at 90% through its four stages, as the CLI co
   const { context, page, errors } = await launch();
   try {
     await openReady(page);
+    // Before any Step the receptive fields already show the dense model: every tile inked, no
+    // grey (pruned) pixel anywhere.
+    await page.waitForFunction(() => {
+      const c = document.querySelector('#fields');
+      const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+      let white = 0;
+      for (let i = 0; i < data.length; i += 4) if (data[i] === 255 && data[i + 1] === 255 && data[i + 2] === 255) white += 1;
+      return c.height === 15 * 28 && white < data.length / 4 / 2;
+    }, null, { timeout: 30_000 });
+    const grey = await page.locator('#fields').evaluate((c) => {
+      const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+      let n = 0;
+      for (let i = 0; i < data.length; i += 4) if (data[i] === 150 && data[i + 1] === 150 && data[i + 2] === 150) n += 1;
+      return n;
+    });
+    assert.equal(grey, 0, 'the dense model has no pruned weight');
     await page.locator('#method').selectOption('magnitude');
     await page.locator('#sparsity').fill('0.9');
 

@@ -1,24 +1,28 @@
 //! A static file server for dist/, used by `serve` and, in-process, by the browser tests.
+//!
+//! tower-http's `ServeDir` does the file serving (Content-Length, ranges, `If-Modified-Since`,
+//! MIME types, refusing `..`); axum runs the accept loop on a small tokio runtime owned by the
+//! handle, so callers stay synchronous.
 
-use std::fs::File;
 use std::io;
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use tiny_http::{Header, Method, Request, Response, Server, StatusCode};
-
-/// Enough that a 47 MB data download (or a slow client) never holds up the page's other requests.
-const WORKERS: usize = 8;
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tokio::runtime::Runtime;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 pub struct ServerHandle {
-    server: Arc<Server>,
     addr: SocketAddr,
-    stopping: Arc<AtomicBool>,
-    workers: Vec<JoinHandle<()>>,
+    /// Dropping the runtime stops the accept loop and closes every open connection.
+    runtime: Option<Runtime>,
 }
 
 impl ServerHandle {
@@ -34,21 +38,17 @@ impl ServerHandle {
 
     /// Serves until the process is killed.
     pub fn wait(mut self) {
-        for worker in std::mem::take(&mut self.workers) {
-            let _ = worker.join();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.block_on(std::future::pending::<()>());
         }
     }
 }
 
 impl Drop for ServerHandle {
     fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        // Each unblock wakes exactly one worker blocked in recv().
-        for _ in &self.workers {
-            self.server.unblock();
-        }
-        for worker in std::mem::take(&mut self.workers) {
-            let _ = worker.join();
+        if let Some(runtime) = self.runtime.take() {
+            // A browser may still hold keep-alive connections; do not wait for them.
+            runtime.shutdown_timeout(Duration::from_millis(200));
         }
     }
 }
@@ -61,11 +61,9 @@ pub fn serve_dir(dir: &Path, addr: SocketAddr) -> Result<ServerHandle> {
             dir.display()
         )
     })?;
-    let server = Server::http(addr).map_err(|err| {
-        let in_use = err
-            .downcast_ref::<io::Error>()
-            .is_some_and(|io| io.kind() == io::ErrorKind::AddrInUse);
-        if in_use {
+    // Bound here, synchronously, so a busy port is reported before anything else starts.
+    let listener = TcpListener::bind(addr).map_err(|err| {
+        if err.kind() == io::ErrorKind::AddrInUse {
             anyhow!(
                 "port {} on {} is already in use (another server still running?): pick another with --port",
                 addr.port(),
@@ -75,176 +73,61 @@ pub fn serve_dir(dir: &Path, addr: SocketAddr) -> Result<ServerHandle> {
             anyhow!("cannot listen on {addr}: {err}")
         }
     })?;
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .context("the server is not listening on an IP address")?;
-    let server = Arc::new(server);
-    let stopping = Arc::new(AtomicBool::new(false));
-    let root = Arc::new(root);
-    let workers = (0..WORKERS)
-        .map(|_| {
-            let (server, stopping, root) = (server.clone(), stopping.clone(), root.clone());
-            thread::spawn(move || {
-                loop {
-                    match server.recv() {
-                        Ok(request) => handle(&root, request),
-                        Err(_) if stopping.load(Ordering::SeqCst) => break,
-                        Err(err) => step!("server: {err}"),
-                    }
-                }
-            })
-        })
-        .collect();
+    listener
+        .set_nonblocking(true)
+        .context("configuring the listening socket")?;
+    let addr = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("xtask-serve")
+        .enable_all()
+        .build()
+        .context("starting the server's runtime")?;
+    let listener = {
+        let _entered = runtime.enter();
+        tokio::net::TcpListener::from_std(listener).context("registering the listening socket")?
+    };
+    let app = router(&root);
+    runtime.spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            step!("server: {err}");
+        }
+    });
     Ok(ServerHandle {
-        server,
         addr,
-        stopping,
-        workers,
+        runtime: Some(runtime),
     })
 }
 
-fn handle(root: &Path, request: Request) {
-    let method = request.method().clone();
-    let url = request.url().to_owned();
-    let result = match method {
-        Method::Get | Method::Head => match resolve(root, &url) {
-            Ok(path) => match file_response(&path) {
-                Ok(response) => request.respond(response),
-                Err(err) => {
-                    step!("server: {}: {err}", path.display());
-                    request.respond(status_response(500, "cannot read file"))
-                }
-            },
-            Err(code) => {
-                step!("server: {code} {method} {url}");
-                request.respond(status_response(code, reason(code)))
-            }
-        },
-        _ => request
-            .respond(status_response(405, reason(405)).with_header(header("Allow", "GET, HEAD"))),
-    };
-    // A client that hung up mid-download is not the server's problem.
-    if let Err(err) = result
-        && !matches!(
-            err.kind(),
-            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
-        )
-    {
-        step!("server: {method} {url}: {err}");
-    }
-}
-
-/// Maps a request target to a file under `root`, or to the HTTP status to answer with.
-fn resolve(root: &Path, url: &str) -> Result<PathBuf, u16> {
-    let path = url.split(['?', '#']).next().unwrap_or_default();
-    let decoded = percent_decode(path).ok_or(400u16)?;
-    if !decoded.starts_with('/') {
-        return Err(400);
-    }
-    let mut relative = PathBuf::new();
-    for segment in decoded.split('/') {
-        match segment {
-            "" | "." => {}
-            // Checked after decoding, so `%2e%2e` is caught as well.
-            ".." => return Err(403),
-            s if s.contains(['\\', '\0']) => return Err(400),
-            s => relative.push(s),
-        }
-    }
-    let mut full = root.join(relative);
-    if full.is_dir() {
-        full.push("index.html");
-    }
-    let full = full.canonicalize().map_err(|_| 404u16)?;
-    // A symlink inside dist/ must not hand out files from elsewhere.
-    if !full.starts_with(root) {
-        return Err(403);
-    }
-    if !full.is_file() {
-        return Err(404);
-    }
-    Ok(full)
-}
-
-fn file_response(path: &Path) -> io::Result<Response<File>> {
-    let file = File::open(path)?;
-    let len = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;
-    let headers = vec![
-        header("Content-Type", content_type(path)),
-        header("Cache-Control", "no-cache"),
+fn router(root: &Path) -> Router {
+    Router::new()
+        .fallback_service(ServeDir::new(root))
+        .layer(middleware::from_fn(log_failures))
+        // Revalidate every time, so a rebuilt dist/ is never shadowed by a stale copy.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
         // An embed in <iframe sandbox="allow-scripts"> has an opaque origin, so even its own
         // module scripts, wasm and data arrive as cross-origin (CORS) requests. Static hosts
         // such as GitHub Pages send the same header.
-        header("Access-Control-Allow-Origin", "*"),
-    ];
-    // tiny_http switches to chunked encoding above 32 KiB, which drops Content-Length; the
-    // page needs it to show download progress for the data sets.
-    Ok(
-        Response::new(StatusCode(200), headers, file, Some(len), None)
-            .with_chunked_threshold(usize::MAX),
-    )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ))
 }
 
-fn status_response(code: u16, message: &str) -> Response<io::Cursor<Vec<u8>>> {
-    Response::from_string(format!("{code} {message}\n"))
-        .with_status_code(code)
-        .with_header(header("Content-Type", "text/plain; charset=utf-8"))
-        .with_header(header("Cache-Control", "no-cache"))
-}
-
-fn reason(code: u16) -> &'static str {
-    match code {
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        _ => "Error",
+/// Says which requests failed, so a missing file shows up in the terminal, not only in DevTools.
+async fn log_failures(request: Request, next: Next) -> Response {
+    let (method, uri) = (request.method().clone(), request.uri().clone());
+    let response = next.run(request).await;
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        step!("server: {} {method} {uri}", status.as_u16());
     }
-}
-
-fn content_type(path: &Path) -> &'static str {
-    let ext = path
-        .extension()
-        .map(|ext| ext.to_string_lossy().to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("html" | "htm") => "text/html; charset=utf-8",
-        Some("js" | "mjs") => "text/javascript",
-        // Browsers refuse WebAssembly.instantiateStreaming for any other type.
-        Some("wasm") => "application/wasm",
-        Some("css") => "text/css; charset=utf-8",
-        Some("json" | "map") => "application/json",
-        Some("png") => "image/png",
-        Some("svg") => "image/svg+xml",
-        Some("ico") => "image/x-icon",
-        Some("txt" | "md") => "text/plain; charset=utf-8",
-        // Deliberately no `Content-Encoding: gzip`: the page inflates the IDX files itself (in
-        // wasm) and the browser must hand it the compressed bytes untouched.
-        _ => "application/octet-stream",
-    }
-}
-
-fn header(name: &str, value: &str) -> Header {
-    // Both are ASCII literals from this file, for which from_bytes cannot fail.
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("ASCII header")
-}
-
-/// `%XX` escapes to bytes; None for a malformed escape or a result that is not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    response
 }
 
 #[cfg(test)]
@@ -302,6 +185,8 @@ mod tests {
         std::fs::create_dir_all(dist.join("data")).expect("mkdir");
         std::fs::write(base.join("secret.txt"), "outside").expect("write");
         std::fs::write(dist.join("index.html"), "<h1>hi</h1>").expect("write");
+        std::fs::write(dist.join("app.js"), "export {};").expect("write");
+        std::fs::write(dist.join("app.wasm"), b"\0asm").expect("write");
         let big = vec![7u8; 100_000];
         std::fs::write(dist.join("data").join("x.gz"), &big).expect("write");
 
@@ -309,13 +194,11 @@ mod tests {
         let addr = server.addr();
         assert_ne!(addr.port(), 0);
 
+        // No charset parameter: every page declares <meta charset="utf-8"> itself.
         let index = request(addr, "GET", "/");
         assert_eq!(index.status, 200);
         assert_eq!(index.body, b"<h1>hi</h1>");
-        assert_eq!(
-            index.header("content-type").as_deref(),
-            Some("text/html; charset=utf-8")
-        );
+        assert_eq!(index.header("content-type").as_deref(), Some("text/html"));
         assert_eq!(index.header("cache-control").as_deref(), Some("no-cache"));
         assert_eq!(
             index.header("access-control-allow-origin").as_deref(),
@@ -333,23 +216,71 @@ mod tests {
         assert_eq!(head.header("content-length").as_deref(), Some("100000"));
         assert!(head.body.is_empty());
 
+        let js = request(addr, "GET", "/app.js");
+        assert_eq!(
+            js.header("content-type").as_deref(),
+            Some("text/javascript")
+        );
+        // Browsers refuse WebAssembly.instantiateStreaming for any other type.
+        let wasm = request(addr, "GET", "/app.wasm");
+        assert_eq!(
+            wasm.header("content-type").as_deref(),
+            Some("application/wasm")
+        );
+
         for escape in ["/../secret.txt", "/data/%2e%2e/%2E%2E/secret.txt"] {
-            assert_eq!(request(addr, "GET", escape).status, 403, "{escape}");
+            let reply = request(addr, "GET", escape);
+            assert!(
+                reply.status == 400 || reply.status == 403 || reply.status == 404,
+                "{escape}: {}",
+                reply.status
+            );
+            assert!(!String::from_utf8_lossy(&reply.body).contains("outside"));
         }
         assert_eq!(request(addr, "GET", "/nope.js").status, 404);
         assert_eq!(request(addr, "POST", "/").status, 405);
 
         drop(server);
-        // tiny_http closes its listener from its own accept thread, a moment after the drop.
-        let closed = (0..40).any(|_| {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            TcpStream::connect(addr).is_err()
-        });
         assert!(
-            closed,
-            "the server still accepts connections 2 s after it was dropped"
+            TcpStream::connect(addr).is_err(),
+            "the server still accepts connections after it was dropped"
         );
         std::fs::remove_dir_all(&base).expect("cleanup");
+    }
+
+    /// A browser keeps six connections open per page, and tests open page after page: a new
+    /// connection must be answered however many idle keep-alive ones are held. (tiny_http, used
+    /// before, could leave one unread forever, which stalled a page's module imports.)
+    #[test]
+    fn answers_new_connections_while_others_are_kept_alive() {
+        let dir = std::env::temp_dir().join(format!("xtask-serve-alive-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("a.js"), "export const a = 1;\n").expect("write");
+        let server = serve_dir(&dir, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).expect("serve");
+        let addr = server.addr();
+        // Connected all at once, the way a page's burst of module imports arrives.
+        let mut held: Vec<TcpStream> = (0..24)
+            .map(|_| TcpStream::connect(addr).expect("connect"))
+            .collect();
+        for (i, stream) in held.iter_mut().enumerate() {
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .expect("timeout");
+            write!(stream, "GET /a.js HTTP/1.1\r\nHost: {addr}\r\n\r\n").expect("send");
+            // Read exactly one response; the connection stays open (keep-alive).
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !raw.ends_with(b"export const a = 1;\n") {
+                let n = stream
+                    .read(&mut buf)
+                    .unwrap_or_else(|err| panic!("connection {i} got no answer: {err}"));
+                assert_ne!(n, 0, "connection {i} closed without an answer");
+                raw.extend_from_slice(&buf[..n]);
+            }
+            assert!(raw.starts_with(b"HTTP/1.1 200"), "connection {i}");
+        }
+        drop(server);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[test]
