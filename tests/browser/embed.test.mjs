@@ -55,6 +55,11 @@ test('the glossary example embeds three views in sandboxed frames, and they repo
     // Frame 1 is magnitude at 90%: the pruned event says 10% of the weights are left.
     const pruned = log.find((l) => l.startsWith('frame 1:') && l.includes('"event":"pruned"'));
     assert.match(pruned, /"weightsRemaining":0\.1\b/);
+    // Every picture is drawn at a readable size, not at its 28×28 pixels.
+    for (const i of [0, 1]) {
+      const width = await page.frameLocator(`iframe >> nth=${i}`).locator('#picture canvas').evaluate((c) => c.clientWidth);
+      assert.ok(width >= 200, `frame ${i + 1}'s picture is ${width} px wide`);
+    }
     // Frame 3 compares methods: its chart is drawn.
     const frame3 = page.frameLocator('iframe >> nth=2');
     await frame3.locator('#caption', { hasText: /One-shot pruning/ }).waitFor({ timeout: 180_000 });
