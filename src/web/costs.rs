@@ -175,7 +175,7 @@ impl Session {
                     return Err(js_error(format!("reps {reps} is outside 1…{MAX_REPS}")));
                 }
                 let (x, _) = data.test.batch(0, batch);
-                (x, if i.gpu_disabled { None } else { i.gpu.clone() })
+                (x, i.gpu.clone())
             };
             let options = TimingOptions { reps, warmup: 2 };
             let timings = match &gpu {

@@ -165,7 +165,7 @@ impl Session {
             if let (Err(e), Backend::Gpu(_)) = (&result, &backend) {
                 // The core restarts the interrupted run; finished results stay.
                 fell_back = Some(e.to_string());
-                inner.borrow_mut().gpu_disabled = true;
+                inner.borrow_mut().drop_gpu();
                 backend = Backend::Cpu;
                 result = advance(&mut lab, &backend, &data, n).await;
             }

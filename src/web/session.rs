@@ -105,6 +105,13 @@ pub(super) struct Inner {
 }
 
 impl Inner {
+    /// Stops using WebGPU for everything that follows (training, lottery rounds, timing): after
+    /// a lost device, or when the adapter answered too late. A late adapter is then ignored.
+    pub(super) fn drop_gpu(&mut self) {
+        self.gpu_disabled = true;
+        self.gpu = None;
+    }
+
     /// The data set, once `loadData` or `loadPruningData` has run.
     pub(super) fn data(&self) -> Result<Rc<Mnist>, JsValue> {
         self.data
@@ -243,9 +250,7 @@ impl Session {
     /// answer is then ignored.
     #[wasm_bindgen(js_name = disableGpu)]
     pub fn disable_gpu(&self) {
-        let mut inner = self.inner.borrow_mut();
-        inner.gpu_disabled = true;
-        inner.gpu = None;
+        self.inner.borrow_mut().drop_gpu();
     }
 
     /// Starts a fresh run (the previous one, if any, is dropped) on WebGPU when available and not
