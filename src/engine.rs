@@ -138,13 +138,7 @@ impl Engine {
 
     pub async fn evaluate(&self, data: &Mnist, split: Split) -> Result<Evaluation> {
         match self {
-            Engine::Cpu(t) => Ok(evaluate(
-                t.model(),
-                match split {
-                    Split::Validation => &data.validation,
-                    Split::Test => &data.test,
-                },
-            )),
+            Engine::Cpu(t) => Ok(evaluate(t.model(), split.of(data))),
             Engine::Gpu(t) => t.evaluate(split).await,
         }
     }

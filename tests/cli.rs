@@ -3,34 +3,10 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::{assert_clean_failure, pruneplay, stderr};
 use serde_json::Value;
-
-fn pruneplay(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pruneplay"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the pruneplay binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_clean_failure(out: &Output, expected: &str) {
-    let err = stderr(out);
-    assert!(
-        !out.status.success(),
-        "expected a failure, got success: {err}"
-    );
-    assert!(
-        err.contains(expected),
-        "stderr does not mention {expected:?}: {err}"
-    );
-    assert!(!err.contains("panicked"), "a panic reached the user: {err}");
-}
 
 #[test]
 fn train_json_ends_with_a_summary_and_saves_a_checkpoint() {

@@ -7,22 +7,13 @@
 
 mod common;
 
-use common::{assert_close, gpu};
+use common::{assert_close, flat, gpu, random};
 use ndarray::{Array1, Array2, Axis};
 use pruneplay::gpu::standalone;
 use pruneplay::model::{Gradients, Layer, Mlp, argmax_rows, softmax_cross_entropy};
 use pruneplay::train::{Optimizer, OptimizerConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-fn random(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    Array2::from_shape_simple_fn((rows, cols), || rng.random_range(-1.0f32..1.0))
-}
-
-fn flat(a: &Array2<f32>) -> Vec<f32> {
-    a.iter().copied().collect()
-}
 
 /// (batch, inputs, outputs): odd sizes, vec4 multiples, and LeNet's first layer.
 const SHAPES: [(usize, usize, usize); 4] = [(37, 30, 13), (1, 5, 3), (64, 100, 10), (60, 784, 300)];

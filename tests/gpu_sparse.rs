@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{assert_close, gpu};
+use common::{assert_close, flat, gpu, random};
 use ndarray::{Array1, Array2, s};
 use pruneplay::Error;
 use pruneplay::gpu::{forward_timing, standalone};
@@ -17,15 +17,6 @@ use pruneplay::model::{Architecture, Init, Layer, Mlp};
 use pruneplay::prune::variants::{self, Kernel, TimingOptions};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-fn random(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    Array2::from_shape_simple_fn((rows, cols), || rng.random_range(-1.0f32..1.0))
-}
-
-fn flat(a: &Array2<f32>) -> Vec<f32> {
-    a.iter().copied().collect()
-}
 
 /// An unstructured mask keeping about `keep` of the weights, with every third row empty.
 fn unstructured_mask(rows: usize, cols: usize, keep: f64, seed: u64) -> Array2<f32> {

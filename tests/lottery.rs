@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::rc::Rc;
 
 use ndarray::Array2;
@@ -712,14 +712,6 @@ fn after_a_lost_gpu_device_the_experiment_continues_on_the_cpu() {
     assert_eq!(ticket.curve.last().unwrap().iter, settings.iters);
 }
 
-fn pruneplay(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pruneplay"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the pruneplay binary runs")
-}
-
 fn json_lines(out: &Output) -> Vec<Value> {
     assert!(
         out.status.success(),
@@ -735,7 +727,7 @@ fn json_lines(out: &Output) -> Vec<Value> {
 #[test]
 fn cli_lottery_prints_a_line_per_round_and_arm_then_a_summary() {
     common::mnist();
-    let out = pruneplay(&[
+    let out = common::pruneplay(&[
         "lottery",
         "--rounds",
         "2",
@@ -790,7 +782,7 @@ fn cli_lottery_prints_a_line_per_round_and_arm_then_a_summary() {
 #[test]
 fn cli_instability_prints_the_curve_and_the_barrier() {
     common::mnist();
-    let out = pruneplay(&[
+    let out = common::pruneplay(&[
         "instability",
         "--iters",
         "60",
@@ -830,10 +822,6 @@ fn cli_rejects_bad_lottery_settings_with_messages() {
         (&["lottery", "--rounds", "99"], "rounds = 99"),
         (&["instability", "--alphas", "1"], "alphas = 1"),
     ] {
-        let out = pruneplay(args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{args:?} succeeded");
-        assert!(err.contains(message), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{err}");
+        common::assert_clean_failure(&common::pruneplay(args), message);
     }
 }

@@ -2,7 +2,7 @@
 // so it never blocks. Charts are drawn by the same Rust crate (plotters on a <canvas>).
 
 import init from '../pkg/pruneplay.js';
-import { drawCurves, drawHistogram, drawSeries } from './charts.js';
+import { drawCurves, drawHistogram, drawSeries, fitCanvas } from './charts.js';
 import { createCompare } from './compare.js';
 import { tell } from './host.js';
 import { fillMethodControls } from './methods.js';
@@ -10,6 +10,7 @@ import { createLottery } from './lottery.js';
 import { createPractice } from './practice.js';
 import { createPrunePanel } from './prune-panel.js';
 import { currentHash, followControls, readHash, writeHash } from './state.js';
+import { isDark, pct } from './views.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -34,7 +35,6 @@ function emptyHistory() {
   return { step: [], trainLoss: [], valLoss: [], trainAcc: [], valAcc: [] };
 }
 
-const percent = (x) => `${(100 * x).toFixed(2)}%`;
 const megabytes = (n) => `${(n / 1e6).toFixed(1)} MB`;
 
 function setStatus(text, value = null, max = 1) {
@@ -74,20 +74,11 @@ function setRunning(running) {
   for (const el of ui.form.querySelectorAll('input, select')) el.disabled = running;
 }
 
-/** Matches a canvas's pixel size to its displayed size, so chart text stays readable on phones. */
-function fitCanvas(canvas) {
-  const width = Math.round(canvas.clientWidth);
-  if (width > 0 && canvas.width !== width) {
-    canvas.width = width;
-    canvas.height = Math.max(220, Math.round(width * 0.55));
-  }
-}
-
 function drawCharts() {
-  fitCanvas(ui.lossChart);
-  fitCanvas(ui.accChart);
+  fitCanvas(ui.lossChart, 220, 0.55);
+  fitCanvas(ui.accChart, 220, 0.55);
   const x = Float64Array.from(history.step);
-  const dark = darkScheme.matches;
+  const dark = isDark();
   try {
     drawCurves(ui.lossChart, 'step', 'loss', x, Float64Array.from(history.trainLoss), 'training',
       Float64Array.from(history.valLoss), 'validation', new Float64Array(0), dark);
@@ -168,7 +159,7 @@ function onWorkerMessage({ data: m }) {
       history.valLoss.push(p.valLoss);
       history.trainAcc.push(p.trainAcc);
       history.valAcc.push(p.valAcc);
-      setStatus(`Step ${p.step} of ${p.totalSteps}: loss ${p.trainLoss.toFixed(4)}, validation accuracy ${percent(p.valAcc)}`,
+      setStatus(`Step ${p.step} of ${p.totalSteps}: loss ${p.trainLoss.toFixed(4)}, validation accuracy ${pct(p.valAcc)}`,
         p.step, p.totalSteps);
       drawCharts();
       break;
@@ -178,9 +169,9 @@ function onWorkerMessage({ data: m }) {
       break;
     case 'done':
       tell('trained', { steps: m.report.steps, testAcc: m.report.testAcc, backend: m.report.backend });
-      ui.testAcc.textContent = percent(m.report.testAcc);
+      ui.testAcc.textContent = pct(m.report.testAcc);
       ui.testAcc.dataset.value = String(m.report.testAcc);
-      setStatus(`Done: ${m.report.steps} steps, test accuracy ${percent(m.report.testAcc)} (loss ${m.report.testLoss.toFixed(4)}).`, 1, 1);
+      setStatus(`Done: ${m.report.steps} steps, test accuracy ${pct(m.report.testAcc)} (loss ${m.report.testLoss.toFixed(4)}).`, 1, 1);
       setRunning(false);
       panels.prune.offerTrained();
       break;
@@ -239,8 +230,7 @@ async function main() {
   await init();
   drawCharts();
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-  const isDark = () => darkScheme.matches;
-  panels.prune = createPrunePanel(worker, { drawHistogram, isDark, showError });
+  panels.prune = createPrunePanel(worker, { drawHistogram, isDark });
   panels.compare = createCompare(worker, {
     drawSeries,
     isDark,

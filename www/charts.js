@@ -27,3 +27,15 @@ export const drawCurves = (...args) => styleThroughCssom(() => curves(...args));
 export const drawHistogram = (...args) => styleThroughCssom(() => histogram(...args));
 export const drawSeries = (...args) => styleThroughCssom(() => series(...args));
 export const drawBars = (...args) => styleThroughCssom(() => bars(...args));
+
+/**
+ * Matches a canvas's pixel size to its displayed size, so chart text stays readable on phones:
+ * the width it is shown at, and `ratio` times that as height (at least `minHeight`).
+ */
+export function fitCanvas(canvas, minHeight, ratio) {
+  const width = Math.round(canvas.clientWidth);
+  if (width > 0 && canvas.width !== width) {
+    canvas.width = width;
+    canvas.height = Math.max(minHeight, Math.round(width * ratio));
+  }
+}

@@ -1,19 +1,10 @@
 // The "Compare methods" card: "Run all" sweeps the chosen methods over the chosen sparsities in
 // the worker, one point per message, and overlays their accuracy-vs-weights-left curves.
 
-import { shortName } from './methods.js';
+import { fitCanvas } from './charts.js';
+import { parseLevels, shortName } from './methods.js';
 
 const $ = (id) => document.getElementById(id);
-
-/** The sparsities typed in, or null (with the reason) if they are not all fractions in [0, 0.99]. */
-export function parseLevels(text) {
-  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
-  const levels = parts.map(Number);
-  if (!levels.length) return { error: 'type at least one sparsity, e.g. 0.5,0.9' };
-  const bad = parts.find((p, i) => !(levels[i] >= 0 && levels[i] <= 0.99) || p === '');
-  if (bad !== undefined) return { error: `"${bad}" is not a sparsity between 0 and 0.99` };
-  return { levels: [...new Set(levels)].sort((a, b) => a - b) };
-}
 
 export function createCompare(worker, { drawSeries, isDark, settings }) {
   const ui = {
@@ -48,11 +39,7 @@ export function createCompare(worker, { drawSeries, isDark, settings }) {
       x: pts.map((p) => p.x),
       y: pts.map((p) => p.y),
     }));
-    const width = Math.round(ui.chart.clientWidth);
-    if (width > 0 && ui.chart.width !== width) {
-      ui.chart.width = width;
-      ui.chart.height = Math.max(260, Math.round(width * 0.45));
-    }
+    fitCanvas(ui.chart, 260, 0.45);
     try {
       drawSeries(ui.chart, 'weights left (%, log scale)', 'test accuracy (%)', series, true, new Float64Array(0), isDark());
     } catch (e) {

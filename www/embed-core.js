@@ -61,3 +61,30 @@ export const sweepPoint = (session, request) => session.sweepPoint(request);
 export function experiment(session, name, yieldEach) {
   return runExperiment(session, name, { tick: yieldEach });
 }
+
+/**
+ * The embed's operations as one handler, for its worker and its main thread alike:
+ * `handle({op: 'open', needs})` first, then `{op: 'picture', request, options}`,
+ * `{op: 'sweep-point', request}` or `{op: 'experiment', name}`; anything else is an error.
+ * `yieldEach` runs between a demonstration's pieces.
+ */
+export function createHandler(yieldEach) {
+  let opened = null;
+  return async function handle(m) {
+    if (m.op === 'open') {
+      opened = await open(m.needs);
+      return { loaded: opened.loaded, downloaded: opened.downloaded };
+    }
+    if (!opened) throw new Error('the embed has not opened its model yet');
+    switch (m.op) {
+      case 'picture':
+        return picture(opened.session, m.request, m.options);
+      case 'sweep-point':
+        return sweepPoint(opened.session, m.request);
+      case 'experiment':
+        return experiment(opened.session, m.name, yieldEach);
+      default:
+        throw new Error(`unknown operation ${m.op}`);
+    }
+  };
+}

@@ -13,17 +13,17 @@
 import init from '../pkg/pruneplay.js';
 import { drawHistogram, drawSeries } from './charts.js';
 import {
-  CALIBRATED, METHODS, NM_METHODS, fillMethodControls, shortName,
+  CALIBRATED, METHODS, NM_METHODS, fillMethodControls, parseLevels, shortName,
 } from './methods.js';
-import { tell } from './host.js';
+import { HOST_KEYS, tell } from './host.js';
 import { createPractice } from './practice.js';
 import { QUESTIONS } from './questions.js';
 import { currentHash, readHash } from './state.js';
-import { drawConfusion, drawDigits, drawFields, drawHeatmap, drawPixelMap } from './views.js';
+import {
+  drawConfusion, drawDigits, drawFields, drawHeatmap, drawPixelMap, isDark, pct,
+} from './views.js';
 
 const $ = (id) => document.getElementById(id);
-const dark = () => window.matchMedia('(prefers-color-scheme: dark)').matches;
-const pct = (x) => `${(100 * x).toFixed(2)}%`;
 
 // Which views measure accuracy (and so load the 10,000 test images).
 const VIEWS = {
@@ -38,9 +38,6 @@ const VIEWS = {
 };
 // Demonstrations that fine-tune need the training set, which an embed does not load.
 const NEEDS_TRAINING = new Set(['finetune-recovery', 'iterative-vs-oneshot', 'lottery-short']);
-// Settings a host may set with a message, as URL keys.
-const HOST_KEYS = new Set(['method', 'sparsity', 'pattern', 'orate', 'calib', 'view', 'compare', 'levels', 'question']);
-
 
 const settings = () => ({
   method: $('method').value,
@@ -87,21 +84,17 @@ function workerClient() {
 
 /** The same operations on this thread. */
 async function mainThreadClient() {
-  const core = await import('./embed-core.js');
-  let opened = null;
+  const { createHandler } = await import('./embed-core.js');
+  const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
+  // A demonstration yields between its pieces too.
+  const handle = createHandler(nextTurn);
   return {
     where: 'main thread',
     async call(op, args) {
       // Each call gives the frame's event loop a turn first, so input and painting go on
       // between the pieces of work (a sweep is many calls).
-      await new Promise((resolve) => setTimeout(resolve, 0));
-      if (op === 'open') {
-        opened = await core.open(args.needs);
-        return { loaded: opened.loaded, downloaded: opened.downloaded };
-      }
-      if (op === 'picture') return core.picture(opened.session, args.request, args.options);
-      if (op === 'experiment') return core.experiment(opened.session, args.name, () => new Promise((r) => setTimeout(r, 0)));
-      return core.sweepPoint(opened.session, args.request);
+      await nextTurn();
+      return handle({ ...args, op });
     },
     close() {},
   };
@@ -185,7 +178,7 @@ async function renderPicture(name, token) {
     picture.replaceChildren(c);
     const h = reports.scores;
     drawHistogram(c, h.perNeuron ? 'score (per neuron)' : 'score (per weight)', Float64Array.from(h.histogram),
-      h.range[0], h.range[1], reports.select.thresholds?.[0] ?? NaN, dark());
+      h.range[0], h.range[1], reports.select.thresholds?.[0] ?? NaN, isDark());
   } else if (name === 'pixels') {
     const c = canvas('pixels map', 'What the method measures for each input pixel');
     picture.replaceChildren(c);
@@ -215,13 +208,15 @@ async function renderPicture(name, token) {
 async function renderCompare(token) {
   const methods = Array.from($('compare').querySelectorAll('input:checked'), (b) => b.value);
   const { client, loaded } = await ensureConnected({ test: true, calibration: methods.some((m) => CALIBRATED.has(m)) });
-  const levels = [...new Set($('levels').value.split(',').map(Number))].sort((a, b) => a - b);
+  // The field's pattern has passed the list already; unlike the compare card, any sparsity below 1 goes.
+  const { levels, error } = parseLevels($('levels').value, 1);
+  if (error) throw new Error(error);
   const c = canvas('', 'Test accuracy against weights left, one line per method');
   c.width = Math.max(320, Math.round($('picture').clientWidth) || 640);
   c.height = Math.round(c.width * 0.5);
   $('picture').replaceChildren(c);
   const series = methods.map((m) => ({ name: shortName(m), x: [100], y: [100 * loaded.testAcc] }));
-  const draw = () => drawSeries(c, 'weights left (%, log scale)', 'test accuracy (%)', series, true, new Float64Array(0), dark());
+  const draw = () => drawSeries(c, 'weights left (%, log scale)', 'test accuracy (%)', series, true, new Float64Array(0), isDark());
   draw();
   for (const [i, method] of methods.entries()) {
     for (const sparsity of levels) {
@@ -238,6 +233,9 @@ async function renderCompare(token) {
 }
 
 let practice = null;
+// Each render builds the card afresh; this drops the last one's listener on the frame's
+// persistent "Forget my answer" button.
+let practiceListeners = null;
 
 /** One practice question, its demonstration run through the embed's client. */
 async function renderPractice() {
@@ -255,8 +253,11 @@ async function renderPractice() {
         .catch((e) => practice.onMessage({ type: 'experiment-error', id: m.id, message: e.message ?? String(e) }));
     },
   };
+  practiceListeners?.abort();
+  practiceListeners = new AbortController();
   practice = createPractice(relay, {
-    isDark: dark,
+    isDark,
+    signal: practiceListeners.signal,
     only: id,
     onAnswered: (answer) => tell('answered', answer),
     unavailable: (q) => (NEEDS_TRAINING.has(q.experiment)
@@ -315,7 +316,7 @@ function onHostMessage(event) {
   const given = m.settings;
   if (!given || typeof given !== 'object' || Array.isArray(given)) return;
   const entries = Object.entries(given);
-  if (!entries.length || entries.some(([k, v]) => !HOST_KEYS.has(k) || !['string', 'number'].includes(typeof v))) return;
+  if (!entries.length || entries.some(([k, v]) => !HOST_KEYS.includes(k) || !['string', 'number'].includes(typeof v))) return;
   const notes = readHash(`#${new URLSearchParams(entries.map(([k, v]) => [k, String(v)]))}`);
   if (notes.length) tell('error', { message: `adjusted: ${notes.join('; ')}` });
   applyVisibility();

@@ -139,12 +139,7 @@ const EXPERIMENTS = {
     prune(session, 'random', sparsity);
     return { sparsity, magnitudeAcc, randomAcc: session.scratchAccuracy('scratch') };
   },
-};
 
-// Experiments that use the session's lottery lab (one at a time with the lab card).
-export const USES_LAB = new Set(['lottery-short']);
-
-Object.assign(EXPERIMENTS, {
   // Q1/Q2: forward-pass time of the model's variants on this device, WebGPU when the page has it.
   async 'forward-timing'(session, ctx) {
     await ctx.tick(0, 'building the variants and timing them');
@@ -173,7 +168,10 @@ Object.assign(EXPERIMENTS, {
     }));
     return { rounds, iters };
   },
-});
+};
+
+// Experiments that use the session's lottery lab (one at a time with the lab card).
+export const USES_LAB = new Set(['lottery-short']);
 
 /** Runs experiment `name`; `ctx.tick(fraction, text)` reports and yields, throwing Cancelled. */
 export async function runExperiment(session, name, ctx) {
@@ -181,5 +179,3 @@ export async function runExperiment(session, name, ctx) {
   if (!run) throw new Error(`no experiment called ${name}`);
   return run(session, ctx);
 }
-
-export const EXPERIMENT_NAMES = Object.keys(EXPERIMENTS);

@@ -3,7 +3,7 @@
 // early-stopping iteration against weights left (ticket, reinit, random mask), the ticket's
 // first-layer mask per round, and the instability curve.
 
-import { drawSeries } from './charts.js';
+import { drawSeries, fitCanvas } from './charts.js';
 import { drawMessage, drawPixelMap } from './views.js';
 
 const $ = (id) => document.getElementById(id);
@@ -74,13 +74,7 @@ export function createLottery(worker, { isDark }) {
     for (const el of ui.form.querySelectorAll('input, select')) el.disabled = kind !== null;
   }
 
-  function fit(canvas) {
-    const width = Math.round(canvas.clientWidth);
-    if (width > 0 && canvas.width !== width) {
-      canvas.width = width;
-      canvas.height = Math.max(240, Math.round(width * 0.55));
-    }
-  }
+  const fit = (canvas) => fitCanvas(canvas, 240, 0.55);
 
   function draw() {
     const dark = isDark();
@@ -94,13 +88,12 @@ export function createLottery(worker, { isDark }) {
     fit(ui.iter);
     drawSeries(ui.acc, 'weights left (%, log scale)', 'test accuracy at early stop (%)', byArm((r) => 100 * r.test_acc_at_early_stop), true, new Float64Array(0), dark);
     drawSeries(ui.iter, 'weights left (%, log scale)', 'early-stopping iteration', byArm((r) => r.early_stop_iter), true, new Float64Array(0), dark);
+    fit(ui.instChart);
     if (instability) {
-      fit(ui.instChart);
       const c = instability.curve;
       drawSeries(ui.instChart, 'α (0: copy 1, 1: copy 2)', 'test error (%)',
         [{ name: 'test error', x: c.map((p) => p.alpha), y: c.map((p) => 100 * p.test_error) }], false, new Float64Array(0), dark);
     } else {
-      fit(ui.instChart);
       drawMessage(ui.instChart, 'Press “Measure instability”: the error along the path between the two copies appears here.');
     }
   }

@@ -56,6 +56,20 @@ export const CALIBRATED = new Set(['taylor', 'taylor-neuron', 'wanda', 'sparsegp
 
 export const shortName = (id) => METHODS[id]?.short ?? id;
 
+/**
+ * The sparsities of a comma-separated list, distinct and ascending, or {error} (the reason) if
+ * they are not all fractions in [0, `max`]. The compare card allows up to 0.99; an embed, whose
+ * list has passed its field's pattern, takes any fraction below 1 as it always has.
+ */
+export function parseLevels(text, max = 0.99) {
+  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const levels = parts.map(Number);
+  if (!levels.length) return { error: 'type at least one sparsity, e.g. 0.5,0.9' };
+  const bad = parts.find((p, i) => !(levels[i] >= 0 && levels[i] <= max) || p === '');
+  if (bad !== undefined) return { error: `"${bad}" is not a sparsity between 0 and ${max}` };
+  return { levels: [...new Set(levels)].sort((a, b) => a - b) };
+}
+
 /** Methods ticked in "Compare methods" until the visitor or a link says otherwise. */
 const COMPARED_BY_DEFAULT = new Set(['magnitude', 'random', 'wanda', 'sparsegpt']);
 

@@ -106,9 +106,13 @@ function drawResult(figure, name, r, dark) {
 /**
  * The practice card. `worker` takes {type: 'experiment', id, name} / {type: 'experiment-cancel'}
  * messages and its replies go to `onMessage`. `only` shows one question, opened (an embed);
- * `unavailable(question)` returns why its demonstration cannot run here, or null.
+ * `unavailable(question)` returns why its demonstration cannot run here, or null. Aborting
+ * `signal` removes the card's listener on #practice-reset, a button that outlives the card (for
+ * a page that builds the card again).
  */
-export function createPractice(worker, { isDark, onAnswered = () => {}, only = null, unavailable = () => null }) {
+export function createPractice(worker, {
+  isDark, onAnswered = () => {}, only = null, unavailable = () => null, signal,
+}) {
   const list = document.getElementById('questions');
   const score = document.getElementById('practice-score');
   const store = storage();
@@ -263,7 +267,7 @@ export function createPractice(worker, { isDark, onAnswered = () => {}, only = n
       el.item.classList.remove('answered');
     }
     updateScore();
-  });
+  }, { signal });
 
   return {
     ready() {

@@ -1,9 +1,10 @@
 // The "Prune it, step by step" card: the controls, the four stages and the pictures each stage
 // feeds. The work happens in the worker; this module sends requests and draws what comes back.
 
-import { drawConfusion, drawDigits, drawFields, drawHeatmap, drawMessage, drawPixelMap } from './views.js';
+import {
+  drawConfusion, drawDigits, drawFields, drawHeatmap, drawMessage, drawPixelMap, pct,
+} from './views.js';
 import { CALIBRATED, METHODS, NM_METHODS } from './methods.js';
-import { writeHash } from './state.js';
 
 const $ = (id) => document.getElementById(id);
 const STAGES = ['scores', 'select', 'apply', 'finetune'];
@@ -25,9 +26,7 @@ const INPUT_MAP = {
   },
 };
 
-const pct = (x) => `${(100 * x).toFixed(2)}%`;
-
-export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
+export function createPrunePanel(worker, { drawHistogram, isDark }) {
   const ui = {
     form: $('prune-form'),
     step: $('step'),
@@ -151,8 +150,10 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
     }
   }
 
+  const heatLayer = () => Number(ui.heatLayer.value);
+
   function requestHeat() {
-    if (state.layers.length) worker.postMessage({ type: 'layer-weights', layer: Number(ui.heatLayer.value) });
+    if (state.layers.length) worker.postMessage({ type: 'layer-weights', layer: heatLayer() });
   }
 
   function drawApply() {
@@ -196,7 +197,7 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
     const ms = Object.fromEntries(t.variants.map((v) => [v.name, v.ms]));
     const engine = t.backend === 'webgpu' ? `WebGPU${t.software ? ', a software renderer' : ''}` : 'the CPU (WebAssembly)';
     ui.meterTiming.textContent = `On ${engine}, ${t.batch.toLocaleString('en-US')} images: dense ${ms.dense.toFixed(2)} ms, `
-      + `pruned ${ms['masked-80'].toFixed(2)} ms, compacted ${ms.compacted.toFixed(2)} ms (median of ${t.reps}).`;
+      + `pruned ${ms.masked.toFixed(2)} ms, compacted ${ms.compacted.toFixed(2)} ms (median of ${t.reps}).`;
     ui.meterTiming.dataset.done = 'true';
   }
 
@@ -223,9 +224,14 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
     if (report.stage === 'select') state.threshold = report.thresholds?.[0] ?? NaN;
     if (report.confusion) state.apply = report;
     if (maps) state.maps = maps;
-    if (fields) state.fields = fields;
+    // Fields come with the stages that change the weights (all but 'apply'). They are the first
+    // layer's weights, so a heatmap of layer 0 needs no second fetch; other layers do.
+    if (fields) {
+      state.fields = fields;
+      if (state.layers.length && heatLayer() === 0) state.heat = { layer: 0, values: fields };
+    }
     redraw();
-    requestHeat();
+    if (fields && heatLayer() !== 0) requestHeat();
     if (report.stage === 'select' || report.stage === 'finetune') worker.postMessage({ type: 'cost-meter' });
     ui.text.textContent = describeStage(report);
     ui.text.dataset.stage = report.stage;
@@ -300,10 +306,8 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
     ui.meterTiming.textContent = 'Timing…';
     worker.postMessage({ type: 'time-meter' });
   });
-  ui.views.addEventListener('change', () => {
-    showView(ui.views.querySelector('input:checked').value);
-    writeHash();
-  });
+  // The address bar follows this fieldset like every control (state.js, followControls).
+  ui.views.addEventListener('change', () => showView(ui.views.querySelector('input:checked').value));
   showView(ui.views.querySelector('input:checked').value);
   syncControls();
   drawScoreHistogram();
@@ -368,6 +372,5 @@ export function createPrunePanel(worker, { drawHistogram, isDark, showError }) {
           return false;
       }
     },
-    showError,
   };
 }

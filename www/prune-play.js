@@ -14,10 +14,11 @@
 // styles are a constructed stylesheet and CSSOM properties, which a host's `style-src` policy
 // allows (an inline <style> would not be); a host's CSS for `prune-play` still wins over them.
 
-// Settings the frame accepts from its host after it has started (the embed's HOST_KEYS).
-const LIVE = ['method', 'sparsity', 'pattern', 'orate', 'calib', 'view', 'compare', 'levels', 'question'];
+import { HOST_KEYS } from './host.js';
+
+// The settings the frame accepts from its host after it has started (HOST_KEYS) change live;
 // `hide` changes which parts the frame lays out, so a change reloads it.
-const ATTRIBUTES = [...LIVE, 'hide'];
+const ATTRIBUTES = [...HOST_KEYS, 'hide'];
 const EMBED = new URL('embed.html', import.meta.url);
 const SHEET = new CSSStyleSheet();
 SHEET.replaceSync(':host { display: block; max-width: 100%; } iframe { display: block; border: 0; max-width: 100%; }');
@@ -51,7 +52,7 @@ class PrunePlay extends HTMLElement {
     if (!this.#frame || !this.isConnected || old === value) return;
     if (name === 'width' || name === 'height' || name === 'label') {
       this.#size();
-    } else if (this.#ready && LIVE.includes(name) && value !== null) {
+    } else if (this.#ready && HOST_KEYS.includes(name) && value !== null) {
       this.#frame.contentWindow?.postMessage({ source: 'pruneplay-host', command: 'set', settings: { [name]: value } }, '*');
     } else {
       // `hide`, a setting removed, or a frame still starting: load it again from the attributes.

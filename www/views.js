@@ -2,14 +2,17 @@
 // so a 784×300 layer costs one putImageData, not 235,200 canvas calls. Charts with axes are drawn
 // by plotters (see the Rust crate); these are the pixel pictures.
 
-const dark = () => window.matchMedia('(prefers-color-scheme: dark)').matches;
+/** Whether the visitor's system asks for the dark colour scheme (the pictures and charts follow). */
+export const isDark = () => window.matchMedia('(prefers-color-scheme: dark)').matches;
+/** A fraction as a percentage with two decimals, as the pages write them: 0.9812 → "98.12%". */
+export const pct = (x) => `${(100 * x).toFixed(2)}%`;
 
 // Okabe–Ito orange (positive) and blue (negative): a diverging pair that stays distinct with the
 // common colour-vision deficiencies. Zero fades to the background; pruned weights are a neutral
 // grey that is neither.
 const POSITIVE = [230, 159, 0];
 const NEGATIVE = [0, 114, 178];
-const theme = () => (dark()
+const theme = () => (isDark()
   ? { zero: [24, 26, 31], pruned: [82, 86, 94], text: '#e6e7ea', grid: '#2c3038' }
   : { zero: [255, 255, 255], pruned: [150, 150, 150], text: '#1d2026', grid: '#d9dde3' });
 

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use super::prune::check_fits;
 use super::report::Reporter;
-use super::train::{BackendChoice, DatasetName, load_data};
-use pruneplay::gpu::GpuContext;
+use super::train::{BackendChoice, DatasetName, FallbackNote, load_data, resolve_backend_noting};
+use pruneplay::engine::Backend;
 use pruneplay::gpu::forward_timing::time_gpu;
 use pruneplay::prune::cost::Cost;
 use pruneplay::prune::variants::{self, ForwardTimings, Kernel, TimingOptions, VariantTiming};
@@ -45,6 +45,13 @@ pub struct CostArgs {
     #[arg(long)]
     json: bool,
 }
+
+/// `auto` times on the GPU only when a hardware adapter exists (lavapipe is a correctness tool,
+/// slower than the CPU); `gpu` takes what there is or fails.
+const TIMING_ON_THE_CPU: FallbackNote = FallbackNote {
+    software: "; timing on the CPU only (--backend gpu times it anyway)",
+    no_gpu: "timing on the CPU only",
+};
 
 /// Logits further than this from the CPU reference mean the kernel is wrong, not rounded.
 const LOGIT_TOLERANCE: f32 = 1e-3;
@@ -100,8 +107,8 @@ pub fn run(args: CostArgs) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let clock = || 1e3 * started.elapsed().as_secs_f64();
 
-    let gpu = match gpu_context(args.backend)? {
-        Some(ctx) => {
+    let gpu = match resolve_backend_noting(args.backend, &TIMING_ON_THE_CPU)? {
+        Backend::Gpu(ctx) => {
             if !args.json {
                 eprintln!(
                     "timing {} variants × {} passes of {} images on {}…",
@@ -115,7 +122,7 @@ pub fn run(args: CostArgs) -> Result<(), Box<dyn std::error::Error>> {
             ctx.wait_idle()?;
             Some(t?)
         }
-        None => None,
+        Backend::Cpu => None,
     };
     if !args.json {
         eprintln!("timing on the CPU…");
@@ -175,32 +182,6 @@ pub fn run(args: CostArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     Reporter::new(args.json, 1, "cost").summary(&summary, || text(&summary));
     Ok(())
-}
-
-/// The GPU to time on, if any: `auto` takes only a hardware adapter (lavapipe is a correctness
-/// tool, slower than the CPU), `gpu` takes what there is or fails.
-fn gpu_context(choice: BackendChoice) -> Result<Option<GpuContext>, pruneplay::Error> {
-    let context = || pollster::block_on(GpuContext::new());
-    match choice {
-        BackendChoice::Cpu => Ok(None),
-        BackendChoice::Gpu => context().map(Some),
-        BackendChoice::Auto => match context() {
-            Ok(ctx) if !ctx.is_software() => Ok(Some(ctx)),
-            Ok(ctx) => {
-                eprintln!(
-                    "note: the only GPU adapter is {}, a software renderer; timing on the CPU \
-                     only (--backend gpu times it anyway)",
-                    ctx.adapter_name()
-                );
-                ctx.wait_idle()?;
-                Ok(None)
-            }
-            Err(e) => {
-                eprintln!("note: {e}; timing on the CPU only");
-                Ok(None)
-            }
-        },
-    }
 }
 
 fn kib(bytes: u64) -> String {

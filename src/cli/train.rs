@@ -24,8 +24,30 @@ pub enum BackendChoice {
     Auto,
 }
 
+/// What `auto` says on stderr when it falls back to the CPU.
+pub struct FallbackNote {
+    /// Follows "the only GPU adapter is NAME, a software renderer".
+    pub software: &'static str,
+    /// Follows the reason there is no GPU.
+    pub no_gpu: &'static str,
+}
+
+/// The note of the commands that train.
+pub const TRAINING_ON_THE_CPU: FallbackNote = FallbackNote {
+    software: " slower than the CPU engine; training on the CPU (--backend gpu uses it anyway)",
+    no_gpu: "training on the CPU",
+};
+
 /// The backend the user asked for; `auto` falls back to the CPU with a note on stderr.
 pub fn resolve_backend(choice: BackendChoice) -> Result<Backend, pruneplay::Error> {
+    resolve_backend_noting(choice, &TRAINING_ON_THE_CPU)
+}
+
+/// [`resolve_backend`] with the given note for `auto`'s fallback to the CPU.
+pub fn resolve_backend_noting(
+    choice: BackendChoice,
+    note: &FallbackNote,
+) -> Result<Backend, pruneplay::Error> {
     let context = || pollster::block_on(pruneplay::gpu::GpuContext::new()).map(std::rc::Rc::new);
     match choice {
         BackendChoice::Cpu => Ok(Backend::Cpu),
@@ -34,13 +56,15 @@ pub fn resolve_backend(choice: BackendChoice) -> Result<Backend, pruneplay::Erro
             Ok(ctx) if !ctx.is_software() => Ok(Backend::Gpu(ctx)),
             Ok(ctx) => {
                 eprintln!(
-                    "note: the only GPU adapter is {}, a software renderer slower than the CPU engine; training on the CPU (--backend gpu uses it anyway)",
-                    ctx.adapter_name()
+                    "note: the only GPU adapter is {}, a software renderer{}",
+                    ctx.adapter_name(),
+                    note.software
                 );
+                ctx.wait_idle()?;
                 Ok(Backend::Cpu)
             }
             Err(e) => {
-                eprintln!("note: {e}; training on the CPU");
+                eprintln!("note: {e}; {}", note.no_gpu);
                 Ok(Backend::Cpu)
             }
         },

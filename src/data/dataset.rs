@@ -3,7 +3,7 @@
 
 use ndarray::{Array2, ArrayViewMut2};
 
-use super::idx::{read_idx_images, read_idx_labels};
+use super::idx::{IdxImages, read_idx_images, read_idx_labels};
 use crate::error::{Error, Result};
 
 /// Held-out images taken from the 60,000 training images for validation, as in the lottery-ticket
@@ -139,6 +139,23 @@ pub struct Mnist {
 /// Classes in MNIST and Fashion-MNIST.
 const CLASSES: usize = 10;
 
+/// An IDX image file and its label file, named `names` in errors, checked to hold as many
+/// images as labels.
+fn read_pair(names: [&str; 2], images: &[u8], labels: &[u8]) -> Result<(IdxImages, Vec<u8>)> {
+    let x = read_idx_images(names[0], images)?;
+    let y = read_idx_labels(names[1], labels)?;
+    if x.count != y.len() {
+        return Err(Error::DataMismatch(format!(
+            "{} has {} images but {} has {} labels",
+            names[0],
+            x.count,
+            names[1],
+            y.len()
+        )));
+    }
+    Ok((x, y))
+}
+
 impl Mnist {
     /// Parses the four IDX files (raw or gzip), in the order of [`FILE_NAMES`].
     pub fn from_idx(
@@ -148,24 +165,8 @@ impl Mnist {
         test_labels: &[u8],
     ) -> Result<Self> {
         let [tri, trl, tei, tel] = FILE_NAMES;
-        let train_x = read_idx_images(tri, train_images)?;
-        let train_y = read_idx_labels(trl, train_labels)?;
-        let test_x = read_idx_images(tei, test_images)?;
-        let test_y = read_idx_labels(tel, test_labels)?;
-        if train_x.count != train_y.len() {
-            return Err(Error::DataMismatch(format!(
-                "{tri} has {} images but {trl} has {} labels",
-                train_x.count,
-                train_y.len()
-            )));
-        }
-        if test_x.count != test_y.len() {
-            return Err(Error::DataMismatch(format!(
-                "{tei} has {} images but {tel} has {} labels",
-                test_x.count,
-                test_y.len()
-            )));
-        }
+        let (train_x, train_y) = read_pair([tri, trl], train_images, train_labels)?;
+        let (test_x, test_y) = read_pair([tei, tel], test_images, test_labels)?;
         if (train_x.rows, train_x.cols) != (test_x.rows, test_x.cols) {
             return Err(Error::DataMismatch(format!(
                 "training images are {}×{} but test images are {}×{}",
@@ -205,25 +206,11 @@ impl Mnist {
         ];
         let [.., test_images, test_labels] = FILE_NAMES;
         let read = |names: [&str; 2], part: IdxPair<'_>| -> Result<Option<_>> {
-            let Some((x, y)) = part else { return Ok(None) };
-            let images = read_idx_images(names[0], x)?;
-            let labels = read_idx_labels(names[1], y)?;
-            if images.count != labels.len() {
-                return Err(Error::DataMismatch(format!(
-                    "{} has {} images but {} has {} labels",
-                    names[0],
-                    images.count,
-                    names[1],
-                    labels.len()
-                )));
-            }
-            Ok(Some((images, labels)))
+            part.map(|(x, y)| read_pair(names, x, y)).transpose()
         };
         let calibration = read(CALIBRATION, calibration)?;
         let test = read([test_images, test_labels], test)?;
-        let side = |p: &Option<(super::idx::IdxImages, Vec<u8>)>| {
-            p.as_ref().map(|(x, _)| (x.rows, x.cols))
-        };
+        let side = |p: &Option<(IdxImages, Vec<u8>)>| p.as_ref().map(|(x, _)| (x.rows, x.cols));
         let (rows, cols) = match (side(&calibration), side(&test)) {
             (Some(a), Some(b)) if a != b => {
                 return Err(Error::DataMismatch(format!(
@@ -235,7 +222,7 @@ impl Mnist {
             (None, None) => (28, 28),
         };
         let features = rows * cols;
-        let split = |part: Option<(super::idx::IdxImages, Vec<u8>)>| match part {
+        let split = |part: Option<(IdxImages, Vec<u8>)>| match part {
             Some((x, y)) => Dataset::new(x.pixels, y, features, CLASSES),
             None => Dataset::new(Vec::new(), Vec::new(), features, CLASSES),
         };

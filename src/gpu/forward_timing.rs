@@ -17,7 +17,7 @@ use super::buffers::{
     floats, pad4, padded_rows, padded_vec, read_back, unpadded_rows, with_contents, zeroed,
 };
 use super::kernels::{self, Dispatch, encode};
-use super::sparse::{self, feature_major, feature_major_bytes, from_feature_major};
+use super::sparse::{self, feature_major_bytes};
 use crate::error::{Error, Result};
 use crate::model::Mlp;
 use crate::model::sparse::SparseMlp;
@@ -26,20 +26,26 @@ use crate::prune::variants::{
     summarise,
 };
 
-/// A variant ready to run: its dispatches, and the buffers they use (kept alive here).
+/// A variant ready to run: its dispatches (their bind groups keep the buffers they use alive) and
+/// the buffer its logits end in.
 struct Prepared {
     dispatches: Vec<Dispatch>,
     logits: wgpu::Buffer,
-    logits_bytes: u64,
-    classes: usize,
-    feature_major: bool,
-    _buffers: Vec<wgpu::Buffer>,
-    _layers: Vec<sparse::SparseLayerBuffers>,
+}
+
+/// How a variant's logits lie in their buffer, `(rows, columns)` of the padded row layout:
+/// `[batch, classes]` for the dense kernel, feature-major `[classes, batch]` for the sparse ones.
+fn logits_shape(v: &Variant, batch: usize) -> (usize, usize) {
+    let classes = v.model.architecture().outputs();
+    match v.kernel {
+        Kernel::Dense => (batch, classes),
+        Kernel::Csr | Kernel::TwoFour => (classes, batch),
+    }
 }
 
 /// Times the variants' forward passes over `x: [batch, inputs]` on the GPU a round at a time,
-/// each round running every variant once in turn, so that a caller (the page's worker) can post
-/// progress or stop between rounds. The first `warmup` rounds are not timed.
+/// each round running every variant once in turn, so that a caller can report progress or stop
+/// between rounds. The first `warmup` rounds are not timed.
 pub struct GpuTimer<'a> {
     ctx: &'a GpuContext,
     variants: &'a [Variant],
@@ -48,7 +54,6 @@ pub struct GpuTimer<'a> {
     warmup: usize,
     rounds: usize,
     times: Vec<Vec<f64>>,
-    _inputs: [wgpu::Buffer; 2],
 }
 
 impl<'a> GpuTimer<'a> {
@@ -77,7 +82,7 @@ impl<'a> GpuTimer<'a> {
             ctx,
             "timing input, feature-major",
             &if needs_features {
-                feature_major(x)
+                padded_rows(x.t())
             } else {
                 Vec::new()
             },
@@ -105,7 +110,6 @@ impl<'a> GpuTimer<'a> {
             warmup,
             rounds: 0,
             times: vec![Vec::new(); variants.len()],
-            _inputs: [x_rows, x_features],
         })
     }
 
@@ -139,22 +143,26 @@ impl<'a> GpuTimer<'a> {
     pub async fn finish(mut self) -> Result<ForwardTimings> {
         let (ctx, x, batch) = (self.ctx, self.x, self.x.nrows());
         let parts: Vec<(&wgpu::Buffer, u64)> = self
-            .prepared
+            .variants
             .iter()
-            .map(|p| (&p.logits, p.logits_bytes))
+            .zip(&self.prepared)
+            .map(|(v, p)| {
+                let (rows, cols) = logits_shape(v, batch);
+                (&p.logits, (4 * rows * pad4(cols)) as u64)
+            })
             .collect();
         let bytes = read_back(ctx, &parts).await?;
         let ran = self.rounds > 0;
         let timings = self
             .variants
             .iter()
-            .zip(&self.prepared)
             .zip(self.times.iter_mut().zip(&bytes))
-            .map(|((v, p), (t, b))| {
-                let logits = if p.feature_major {
-                    from_feature_major(&floats(b), p.classes, batch)
-                } else {
-                    unpadded_rows(&floats(b), batch, p.classes)
+            .map(|(v, (t, b))| {
+                let (rows, cols) = logits_shape(v, batch);
+                let logits = unpadded_rows(&floats(b), rows, cols);
+                let logits = match v.kernel {
+                    Kernel::Dense => logits,
+                    Kernel::Csr | Kernel::TwoFour => logits.reversed_axes(),
                 };
                 let (median_ms, min_ms, max_ms) = summarise(t);
                 VariantTiming {
@@ -223,80 +231,47 @@ fn check_fits(ctx: &GpuContext, variants: &[Variant], batch: usize) -> Result<()
 /// The dense kernel (`forward.wgsl`) layer after layer, on `[batch, features]` rows.
 fn prepare_dense(ctx: &GpuContext, model: &Mlp, batch: usize, x: &wgpu::Buffer) -> Prepared {
     let last = model.layers().len() - 1;
-    let mut buffers = Vec::new();
     let mut dispatches = Vec::new();
-    let mut input: Option<usize> = None;
+    let mut input = x.clone();
     for (i, l) in model.layers().iter().enumerate() {
         let w = with_contents(ctx, "timed weights", &padded_rows(l.weight.view()));
         let b = with_contents(ctx, "timed biases", &padded_vec(&l.bias));
         let z = zeroed(ctx, "timed activations", 4 * batch * pad4(l.outputs()));
-        let a = input.map_or(x, |k| &buffers[k]);
         dispatches.push(kernels::forward(
             ctx,
             (batch, l.inputs(), l.outputs()),
             i != last,
-            a,
+            &input,
             &w,
             &b,
             &z,
         ));
-        buffers.extend([w, b, z]);
-        input = Some(buffers.len() - 1);
+        input = z;
     }
-    let classes = model.layers()[last].outputs();
-    let logits = buffers
-        .pop()
-        .unwrap_or_else(|| unreachable!("a model has a layer"));
     Prepared {
         dispatches,
-        logits,
-        logits_bytes: (4 * batch * pad4(classes)) as u64,
-        classes,
-        feature_major: false,
-        _buffers: buffers,
-        _layers: Vec::new(),
+        logits: input,
     }
 }
 
 /// The sparse kernels layer after layer, on feature-major activations.
 fn prepare_sparse(ctx: &GpuContext, model: &SparseMlp, batch: usize, x: &wgpu::Buffer) -> Prepared {
     let last = model.layers.len() - 1;
-    let layers: Vec<sparse::SparseLayerBuffers> = model
-        .layers
-        .iter()
-        .map(|l| sparse::upload(ctx, l))
-        .collect();
-    let activations: Vec<wgpu::Buffer> = layers
-        .iter()
-        .map(|l| {
-            zeroed(
-                ctx,
-                "timed activations, feature-major",
-                feature_major_bytes(l.outputs, batch),
-            )
-        })
-        .collect();
-    let dispatches = layers
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let input = if i == 0 { x } else { &activations[i - 1] };
-            sparse::forward(ctx, l, batch, i != last, input, &activations[i])
-        })
-        .collect();
-    let classes = layers[last].outputs;
-    let mut buffers = activations;
-    let logits = buffers
-        .pop()
-        .unwrap_or_else(|| unreachable!("a model has a layer"));
+    let mut dispatches = Vec::new();
+    let mut input = x.clone();
+    for (i, l) in model.layers.iter().enumerate() {
+        let layer = sparse::upload(ctx, l);
+        let z = zeroed(
+            ctx,
+            "timed activations, feature-major",
+            feature_major_bytes(layer.outputs, batch),
+        );
+        dispatches.push(sparse::forward(ctx, &layer, batch, i != last, &input, &z));
+        input = z;
+    }
     Prepared {
         dispatches,
-        logits,
-        logits_bytes: feature_major_bytes(classes, batch) as u64,
-        classes,
-        feature_major: true,
-        _buffers: buffers,
-        _layers: layers,
+        logits: input,
     }
 }
 
@@ -310,9 +285,7 @@ async fn finished(ctx: &GpuContext) -> Result<()> {
         let _ = tx.send(());
     });
     #[cfg(not(target_arch = "wasm32"))]
-    ctx.device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
+    ctx.wait_idle()?;
     rx.await.map_err(|_| {
         ctx.check()
             .err()

@@ -3,11 +3,10 @@
 //! dense ones.
 //!
 //! Sparse kernels take activations feature-major, `[features, batch]`, each row padded to whole
-//! `vec4`s of samples (see the kernels for why); [`feature_major`] and [`from_feature_major`]
-//! convert from and to the `[batch, features]` arrays of the CPU engine.
+//! `vec4`s of samples (see the kernels for why): the padded row layout of `buffers.rs` applied to
+//! the transpose of the CPU engine's `[batch, features]` arrays.
 
 use bytemuck::{Pod, Zeroable};
-use ndarray::{Array2, ArrayView2};
 
 use super::GpuContext;
 use super::buffers::{pad4, with_contents};
@@ -18,25 +17,6 @@ use crate::model::sparse::{Packed, PackedLayer};
 /// dimension, so that the rows of one block of samples run together.
 const SAMPLES_PER_WORKGROUP: usize = 256;
 const ROWS_PER_WORKGROUP: usize = 4;
-
-/// `x [batch, features]` as the sparse kernels read it: `[features, pad4(batch)]`, zero padded.
-pub fn feature_major(x: ArrayView2<f32>) -> Vec<f32> {
-    let (batch, features) = x.dim();
-    let stride = pad4(batch);
-    let mut out = vec![0.0; features * stride];
-    for (s, row) in x.rows().into_iter().enumerate() {
-        for (f, &v) in row.iter().enumerate() {
-            out[f * stride + s] = v;
-        }
-    }
-    out
-}
-
-/// The inverse of [`feature_major`]: `[batch, features]` from `[features, pad4(batch)]` floats.
-pub fn from_feature_major(data: &[f32], features: usize, batch: usize) -> Array2<f32> {
-    let stride = pad4(batch);
-    Array2::from_shape_fn((batch, features), |(s, f)| data[f * stride + s])
-}
 
 /// Bytes of a feature-major activation buffer.
 pub fn feature_major_bytes(features: usize, batch: usize) -> usize {

@@ -8,7 +8,7 @@ use super::buffers::{
     floats, pad4, padded_rows, padded_vec, read_back, unpadded_rows, with_contents, words, zeroed,
 };
 use super::kernels::{self, AdamSettings, encode};
-use super::sparse::{self, feature_major, feature_major_bytes, from_feature_major};
+use super::sparse::{self, feature_major_bytes};
 use crate::error::Result;
 use crate::model::sparse::PackedLayer;
 use crate::train::{OptimizerConfig, OptimizerKind};
@@ -50,12 +50,13 @@ pub async fn sparse_forward(
 ) -> Result<Array2<f32>> {
     let batch = x.nrows();
     let w = sparse::upload(ctx, layer);
-    let x_buf = with_contents(ctx, "x", &feature_major(x));
+    let x_buf = with_contents(ctx, "x", &padded_rows(x.t()));
     let bytes = feature_major_bytes(w.outputs, batch);
     let z = zeroed(ctx, "z", bytes);
     let d = sparse::forward(ctx, &w, batch, relu, &x_buf, &z);
     let out = run(ctx, &[&d], &[(&z, bytes as u64)]).await?;
-    Ok(from_feature_major(&floats(&out[0]), w.outputs, batch))
+    let z = unpadded_rows(&floats(&out[0]), w.outputs, batch);
+    Ok(z.t().as_standard_layout().into_owned())
 }
 
 /// `backward_input.wgsl`: `(dz · w) ⊙ [a > 0]`.

@@ -6,9 +6,6 @@
 
 use std::rc::Rc;
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-
 use super::GpuContext;
 use super::buffers::{
     floats, pad4, padded_rows, padded_vec, read_back, unpadded_rows, with_contents, words, zeroed,
@@ -123,8 +120,7 @@ impl GpuTrainer {
             data.train.len(),
         )?;
         check_limits(&ctx, config, data)?;
-        let mut init_rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let model = Mlp::new(&config.arch, config.init, &mut init_rng);
+        let model = Mlp::seeded(&config.arch, config.init, config.seed);
         Self::with_model(ctx, &model, config, data)
     }
 
@@ -367,13 +363,7 @@ impl GpuTrainer {
     /// weights, biases and masks, fresh optimizer state, the data order `order` and the step
     /// counter at `step`. Much cheaper than a new trainer, which uploads the data set again.
     pub fn restart(&mut self, model: &Mlp, order: BatchOrder, step: u64) -> Result<()> {
-        let same_shapes = model.layers().len() == self.layers.len()
-            && model
-                .layers()
-                .iter()
-                .zip(&self.layers)
-                .all(|(l, b)| (l.inputs(), l.outputs()) == (b.inputs, b.outputs));
-        if !same_shapes {
+        if model.architecture() != self.config.arch {
             return Err(Error::Config(format!(
                 "cannot restart a {} GPU trainer with a {} model",
                 self.config.arch,
@@ -403,12 +393,19 @@ impl GpuTrainer {
         }
         // The kernels read the order from the GPU; a new epoch uploads its own shuffle, but an
         // order taken mid-epoch (a rewind to step k) must be there already.
-        let indices: Vec<u32> = order.order().iter().map(|&i| i as u32).collect();
-        queue.write_buffer(&self.order_buffer, 0, bytemuck::cast_slice(&indices));
         self.order = order;
+        self.upload_order();
         self.step = step;
         self.updates = 0;
         self.ctx.check()
+    }
+
+    /// Writes the data order where the kernels read it.
+    fn upload_order(&self) {
+        let indices: Vec<u32> = self.order.order().iter().map(|&i| i as u32).collect();
+        self.ctx
+            .queue
+            .write_buffer(&self.order_buffer, 0, bytemuck::cast_slice(&indices));
     }
 
     pub fn step(&self) -> u64 {
@@ -449,10 +446,7 @@ impl GpuTrainer {
         let mut bad_step = None;
         while remaining > 0 {
             if self.order.prepare(batch) {
-                let order: Vec<u32> = self.order.order().iter().map(|&i| i as u32).collect();
-                self.ctx
-                    .queue
-                    .write_buffer(&self.order_buffer, 0, bytemuck::cast_slice(&order));
+                self.upload_order();
             }
             let steps = remaining
                 .min(self.order.batches_left(batch))

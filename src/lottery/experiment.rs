@@ -8,8 +8,6 @@
 //! magnitude pruning of round r's trained ticket.
 
 use ndarray::Array2;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::arms::{masked, random_masks, reinit_weights};
@@ -116,8 +114,9 @@ pub struct LotteryExperiment {
     run: Option<Run>,
     runner: Runner,
     results: Vec<RoundResult>,
-    /// Finished results not yet handed out in a [`Progress`] (kept across a failed call).
-    unreported: Vec<RoundResult>,
+    /// How many of `results` a [`Progress`] has handed out; the rest wait for the next one
+    /// (kept across a failed call).
+    reported: usize,
     iters_finished: u64,
     iters_total: u64,
 }
@@ -127,7 +126,7 @@ impl LotteryExperiment {
     pub fn new(settings: LotterySettings, data: &Mnist) -> Result<Self> {
         settings.validate(data)?;
         let s = &settings;
-        let theta0 = Mlp::new(&s.arch, s.init, &mut ChaCha8Rng::seed_from_u64(s.seed));
+        let theta0 = Mlp::seeded(&s.arch, s.init, s.seed);
         let reinit = reinit_weights(&s.arch, s.init, s.seed);
         let mut order_at_rewind = BatchOrder::new(data.train.len(), s.seed);
         order_at_rewind.skip_batches(s.rewind_iter, s.batch);
@@ -157,7 +156,7 @@ impl LotteryExperiment {
             next: 0,
             run: None,
             results: Vec::new(),
-            unreported: Vec::new(),
+            reported: 0,
             iters_finished: 0,
             iters_total,
             settings,
@@ -321,13 +320,14 @@ impl LotteryExperiment {
         }
         let result = round_result(round, arm, &run)?;
         self.iters_finished += run.len();
-        self.results.push(result.clone());
-        self.unreported.push(result);
+        self.results.push(result);
         self.next += 1;
         Ok(())
     }
 
     fn progress(&mut self) -> Progress {
+        let finished = self.results[self.reported..].to_vec();
+        self.reported = self.results.len();
         let last = self.plan.len() - 1;
         let (round, arm) = self.plan[self.next.min(last)];
         let run = self.run.as_ref();
@@ -353,7 +353,7 @@ impl LotteryExperiment {
                 |r| 100.0 * r.spec.model.weights_remaining(),
             ),
             latest: run.and_then(|r| r.curve.last().cloned()),
-            finished: std::mem::take(&mut self.unreported),
+            finished,
             done: self.is_done(),
             backend: self.runner.backend(),
         }

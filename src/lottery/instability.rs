@@ -8,11 +8,9 @@
 //! ladder round closest to the weights remaining asked for (found by the lottery experiment's own
 //! rounds, rewinding to k). The mask is held along the whole line.
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::ladder::{closest_round, ladder};
+use super::ladder::{Rung, closest_rung};
 use super::run::{Run, RunSpec, Runner};
 use super::settings::{MAX_ROUNDS, PAPER_ITERS, check_run, check_strategy};
 use super::{LotteryExperiment, LotterySettings, Strategy};
@@ -189,10 +187,11 @@ impl InstabilityExperiment {
     pub fn new(settings: InstabilitySettings, data: &Mnist) -> Result<Self> {
         settings.validate(data)?;
         let s = &settings;
-        let round = closest_round(&s.arch, s.strategy, s.weights_remaining, MAX_ROUNDS);
-        let weights_remaining = ladder(&s.arch, s.strategy, round)
-            .last()
-            .map_or(100.0, |r| r.weights_remaining);
+        let Rung {
+            round,
+            weights_remaining,
+            ..
+        } = closest_rung(&s.arch, s.strategy, s.weights_remaining, MAX_ROUNDS);
         let lottery = LotterySettings {
             rounds: round.saturating_sub(1),
             ..s.lottery(0)
@@ -205,7 +204,7 @@ impl InstabilityExperiment {
         } else if s.rewind_iter > 0 {
             work_total += s.rewind_iter;
             let run = Run::new(RunSpec {
-                model: initial_weights(s),
+                model: Mlp::seeded(&s.arch, s.init, s.seed),
                 order: BatchOrder::new(data.train.len(), s.seed),
                 start_iter: 0,
                 end_iter: s.rewind_iter,
@@ -213,7 +212,7 @@ impl InstabilityExperiment {
             });
             (Some(Rewind::Dense(Box::new(run))), None)
         } else {
-            (None, Some(initial_weights(s)))
+            (None, Some(Mlp::seeded(&s.arch, s.init, s.seed)))
         };
         Ok(Self {
             runner: Runner::new(s.lottery(0).train_config(), s.eval_every, false),
@@ -232,11 +231,6 @@ impl InstabilityExperiment {
 
     pub fn settings(&self) -> &InstabilitySettings {
         &self.settings
-    }
-
-    /// The ladder round analysed and its weights remaining (percent).
-    pub fn target(&self) -> (u32, f64) {
-        (self.round, self.weights_remaining)
     }
 
     /// θ_k (masked, for a pruned network), where both copies start; `None` until found.
@@ -464,10 +458,6 @@ impl InstabilityExperiment {
 }
 
 /// θ₀, drawn as the lottery experiment and `pruneplay train` draw it for the same seed.
-fn initial_weights(s: &InstabilitySettings) -> Mlp {
-    Mlp::new(&s.arch, s.init, &mut ChaCha8Rng::seed_from_u64(s.seed))
-}
-
 /// (1 − α)·a + α·b for every weight and bias, with `a`'s masks (both copies share them).
 pub fn interpolate(a: &Mlp, b: &Mlp, alpha: f32) -> Result<Mlp> {
     if a.architecture() != b.architecture() {

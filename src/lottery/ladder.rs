@@ -136,21 +136,22 @@ pub fn ladder(arch: &Architecture, strategy: Strategy, rounds: u32) -> Vec<Rung>
     rungs
 }
 
-/// The round whose weights remaining is closest to `percent` among rounds 0 to `max_rounds`.
-pub fn closest_round(
+/// The rung whose weights remaining is closest to `percent` among rounds 0 to `max_rounds`.
+pub fn closest_rung(
     arch: &Architecture,
     strategy: Strategy,
     percent: f64,
     max_rounds: u32,
-) -> u32 {
-    ladder(arch, strategy, max_rounds)
-        .iter()
-        .min_by(|a, b| {
-            let da = (a.weights_remaining - percent).abs();
-            let db = (b.weights_remaining - percent).abs();
+) -> Rung {
+    let mut rungs = ladder(arch, strategy, max_rounds);
+    let best = (0..rungs.len())
+        .min_by(|&a, &b| {
+            let da = (rungs[a].weights_remaining - percent).abs();
+            let db = (rungs[b].weights_remaining - percent).abs();
             da.total_cmp(&db)
         })
-        .map_or(0, |r| r.round)
+        .unwrap_or(0);
+    rungs.swap_remove(best)
 }
 
 /// The next round's masks: `strategy`'s magnitude pruning of a trained ticket (its current masks

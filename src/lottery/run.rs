@@ -147,6 +147,10 @@ impl Runner {
         model: &Mlp,
         split: Split,
     ) -> Result<Evaluation> {
+        if matches!(backend, Backend::Cpu) {
+            // What the CPU engine would run, without setting up a trainer around `model`.
+            return Ok(crate::train::evaluate(model, split.of(data)));
+        }
         let order = BatchOrder::new(data.train.len(), self.config.seed);
         let result = async {
             let engine = self.load(backend, data, model, order, 0)?;
@@ -188,7 +192,10 @@ impl Runner {
         let mut done = 0;
         let (eval_every, full_test_curve) = (self.eval_every, self.full_test_curve);
         if !run.started || self.engine.as_ref().is_none_or(|e| !e.runs_on(backend)) {
-            run.reset();
+            // A run that has not started is already at its start.
+            if run.started {
+                run.reset();
+            }
             let spec = &run.spec;
             let engine = self.load(
                 backend,

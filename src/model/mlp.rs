@@ -7,7 +7,8 @@
 //! the weight matrix as it is and a pruned weight contributes exactly nothing.
 
 use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use super::{Architecture, Init};
 use crate::error::{Error, Result};
@@ -78,6 +79,12 @@ pub struct Gradients {
 }
 
 impl Mlp {
+    /// θ₀ for `seed`: the network `pruneplay train --seed` starts from, on either engine. The
+    /// lottery experiments rely on drawing exactly these weights.
+    pub fn seeded(arch: &Architecture, init: Init, seed: u64) -> Self {
+        Self::new(arch, init, &mut ChaCha8Rng::seed_from_u64(seed))
+    }
+
     /// A freshly initialised, unpruned network.
     pub fn new(arch: &Architecture, init: Init, rng: &mut impl Rng) -> Self {
         let layers = arch

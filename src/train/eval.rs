@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Mnist};
 use crate::model::{Mlp, softmax_cross_entropy};
 
 /// Samples per forward pass during evaluation: big enough for an efficient GEMM, small enough to
@@ -14,6 +14,16 @@ const EVAL_BATCH: usize = 1_000;
 pub enum Split {
     Validation,
     Test,
+}
+
+impl Split {
+    /// This split of `data`.
+    pub fn of(self, data: &Mnist) -> &Dataset {
+        match self {
+            Split::Validation => &data.validation,
+            Split::Test => &data.test,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,8 +1,6 @@
 //! The training loop on the CPU engine: seeded shuffling, mini-batches, masked updates.
 
 use ndarray::{Array2, s};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{BatchOrder, Optimizer, TrainConfig};
@@ -46,8 +44,7 @@ impl Trainer {
     /// A trainer for a freshly initialised model of `config.arch`, seeded by `config.seed`.
     pub fn new(config: &TrainConfig, data: &Dataset) -> Result<Self> {
         config.validate(data.features(), data.classes(), data.len())?;
-        let mut init_rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let model = Mlp::new(&config.arch, config.init, &mut init_rng);
+        let model = Mlp::seeded(&config.arch, config.init, config.seed);
         Self::with_model(model, config, data)
     }
 

@@ -207,15 +207,24 @@ pub fn draw_histogram(
 
 /// The Okabe–Ito palette, for charts with one series per method or arm.
 const PALETTE: [RGBColor; 8] = [
-    RGBColor(0, 114, 178),
-    RGBColor(230, 159, 0),
+    BLUE,
+    ORANGE,
     RGBColor(0, 158, 115),
     RGBColor(204, 121, 167),
     RGBColor(213, 94, 0),
-    RGBColor(86, 180, 233),
+    SKY_BLUE,
     RGBColor(240, 228, 66),
     RGBColor(120, 120, 120),
 ];
+
+/// Series `i`'s colour: the theme's blue first, then the palette.
+fn series_colour(theme: &Theme, i: usize) -> RGBColor {
+    if i == 0 {
+        theme.blue
+    } else {
+        PALETTE[i % PALETTE.len()]
+    }
+}
 
 /// One named line of points, as the page sends it.
 #[derive(serde::Deserialize)]
@@ -323,11 +332,7 @@ where
         .draw()
         .map_err(js_error)?;
     for (i, s) in series.iter().enumerate() {
-        let colour = if i == 0 {
-            theme.blue
-        } else {
-            PALETTE[i % PALETTE.len()]
-        };
+        let colour = series_colour(theme, i);
         let mut points: Vec<(f64, f64)> =
             s.x.iter()
                 .copied()
@@ -426,11 +431,7 @@ pub fn draw_bars(
             continue;
         }
         let y = n - i as f64 - 1.0;
-        let colour = if i == 0 {
-            theme.blue
-        } else {
-            PALETTE[i % PALETTE.len()]
-        };
+        let colour = series_colour(&theme, i);
         chart
             .draw_series([Rectangle::new(
                 [(0.0, y + 0.2), (v, y + 0.8)],

@@ -10,8 +10,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use super::pruning::PruneState;
 use super::session::{Session, js_error, to_js};
 use crate::gpu::forward_timing::time_gpu;
+use crate::model::Mlp;
 use crate::prune::compaction;
 use crate::prune::cost::{Cost, Counts};
 use crate::prune::variants::{self, Kernel, TimingOptions, Variant, time_cpu};
@@ -84,27 +86,42 @@ fn page_name(core: &str) -> &'static str {
     }
 }
 
+/// The cost meter's three models: the one pruning started from, the walk-through's pruned one
+/// (the dense kernel, zeros and all) and its compacted form (neurons with no incoming weights
+/// removed), each costed against the first.
+fn meter_variants(pruning: &PruneState) -> Result<[Variant; 3], JsValue> {
+    let base = pruning.base()?;
+    let shown = pruning.shown().unwrap_or(base);
+    let arch = base.architecture();
+    let compacted = compaction::compact(shown).map_err(js_error)?.model;
+    let variant = |name, description: &str, model: Mlp| -> Result<Variant, JsValue> {
+        Ok(Variant {
+            name,
+            description: description.into(),
+            kernel: Kernel::Dense,
+            cost: Cost::compared_with(&model, &arch).map_err(js_error)?,
+            model,
+        })
+    };
+    Ok([
+        variant("dense", "the model pruning started from", base.clone())?,
+        variant("masked", "the pruned model, dense kernel", shown.clone())?,
+        variant("compacted", "the pruned model compacted", compacted)?,
+    ])
+}
+
 #[wasm_bindgen]
 impl Session {
     /// The cost meter of the model on show in the walk-through (the pruned one after the
     /// threshold stage) against the model pruning started from.
     #[wasm_bindgen(js_name = costMeter)]
     pub fn cost_meter(&self) -> Result<JsValue, JsValue> {
-        let inner = self.inner.borrow();
-        let base = inner.pruning.base()?;
-        let shown = inner.pruning.shown().unwrap_or(base);
-        let arch = base.architecture();
-        let compacted = compaction::compact(shown).map_err(js_error)?.model;
-        let cost = |m| {
-            Cost::compared_with(m, &arch)
-                .map(|c| c.total)
-                .map_err(js_error)
-        };
+        let [dense, pruned, compacted] = meter_variants(&self.inner.borrow().pruning)?;
         to_js(&Meter {
-            dense: cost(base)?,
-            pruned: cost(shown)?,
-            compacted_arch: compacted.architecture().to_string(),
-            compacted: cost(&compacted)?,
+            dense: dense.cost.total,
+            pruned: pruned.cost.total,
+            compacted_arch: compacted.cost.arch,
+            compacted: compacted.cost.total,
         })
     }
 
@@ -119,7 +136,7 @@ impl Session {
             .pruning
             .base()
             .and_then(|base| variants::build(base, sparsity).map_err(js_error));
-        self.time_variants(variants, batch, reps)
+        self.time_variants(variants, page_name, batch, reps)
     }
 
     /// The cost meter's timing: the walk-through's pruned model through the dense kernel (zeros
@@ -127,37 +144,17 @@ impl Session {
     /// dense model it came from, as `timeForward` times them.
     #[wasm_bindgen(js_name = timeMeter)]
     pub fn time_meter(&self, batch: usize, reps: usize) -> js_sys::Promise {
-        let variants = (|| {
-            let inner = self.inner.borrow();
-            let base = inner.pruning.base()?;
-            let shown = inner.pruning.shown().unwrap_or(base);
-            let arch = base.architecture();
-            let compacted = compaction::compact(shown).map_err(js_error)?.model;
-            [
-                ("dense", "the model pruning started from", base.clone()),
-                ("masked", "the pruned model, dense kernel", shown.clone()),
-                ("compacted", "the pruned model compacted", compacted),
-            ]
-            .into_iter()
-            .map(|(name, description, model)| {
-                Ok(Variant {
-                    name,
-                    description: description.into(),
-                    kernel: Kernel::Dense,
-                    cost: Cost::compared_with(&model, &arch).map_err(js_error)?,
-                    model,
-                })
-            })
-            .collect::<Result<Vec<_>, JsValue>>()
-        })();
-        self.time_variants(variants, batch, reps)
+        let variants = meter_variants(&self.inner.borrow().pruning).map(Vec::from);
+        self.time_variants(variants, |name| name, batch, reps)
     }
 }
 
 impl Session {
+    /// Times `variants`, reporting each under `rename(its name)`.
     fn time_variants(
         &self,
         variants: Result<Vec<Variant>, JsValue>,
+        rename: fn(&'static str) -> &'static str,
         batch: usize,
         reps: usize,
     ) -> js_sys::Promise {
@@ -197,7 +194,7 @@ impl Session {
                         ),
                     };
                     Some(TimedVariant {
-                        name: page_name(v.name),
+                        name: rename(v.name),
                         description: v.description.clone(),
                         ms: t.median_ms,
                         flops,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::session::{Inner, Session, js_error, to_js};
+use super::session::{Inner, Session, js_error, page_backend_name, to_js};
 use crate::engine::Backend;
 use crate::lottery::{
     Arm, InstabilityExperiment, InstabilitySettings, LotteryExperiment, LotterySettings, Strategy,
@@ -45,9 +45,6 @@ struct LabRequest {
 #[serde(rename_all = "camelCase")]
 struct Started {
     backend: &'static str,
-    iters_total: u64,
-    /// Weights remaining (percent) of every round of the plan.
-    ladder: Vec<f64>,
 }
 
 impl LabRequest {
@@ -68,17 +65,20 @@ impl LabRequest {
     }
 }
 
-fn backend_name(backend: &Backend) -> &'static str {
-    match backend {
-        Backend::Gpu(_) => "webgpu",
-        Backend::Cpu => "cpu",
-    }
+/// Makes `lab` the session's lab run, on the backend `request` asks for; returns the engine.
+fn install(inner: &mut Inner, lab: Lab, request: &LabRequest) -> Result<JsValue, JsValue> {
+    let backend = request.backend(inner);
+    let started = Started {
+        backend: page_backend_name(backend.name()),
+    };
+    inner.lab = Some((lab, backend));
+    to_js(&started)
 }
 
 #[wasm_bindgen]
 impl Session {
     /// Starts a lottery-ticket experiment (replacing any lab run in progress). Returns the engine
-    /// it runs on, the iterations it will take and the ladder of weights remaining.
+    /// it runs on.
     #[wasm_bindgen(js_name = lotteryStart)]
     pub fn lottery_start(&self, request: JsValue) -> Result<JsValue, JsValue> {
         let request = LabRequest::parse(request)?;
@@ -102,18 +102,7 @@ impl Session {
             ..LotterySettings::default()
         };
         let experiment = LotteryExperiment::new(settings, &data).map_err(js_error)?;
-        let backend = request.backend(&inner);
-        let started = Started {
-            backend: backend_name(&backend),
-            iters_total: experiment.iters_total(),
-            ladder: experiment
-                .ladder()
-                .iter()
-                .map(|r| r.weights_remaining)
-                .collect(),
-        };
-        inner.lab = Some((Lab::Lottery(Box::new(experiment)), backend));
-        to_js(&started)
+        install(&mut inner, Lab::Lottery(Box::new(experiment)), &request)
     }
 
     /// Starts an instability analysis: two copies trained from θ_k with different data orders,
@@ -133,14 +122,7 @@ impl Session {
             ..InstabilitySettings::default()
         };
         let experiment = InstabilityExperiment::new(settings, &data).map_err(js_error)?;
-        let backend = request.backend(&inner);
-        let started = Started {
-            backend: backend_name(&backend),
-            iters_total: 0,
-            ladder: Vec::new(),
-        };
-        inner.lab = Some((Lab::Instability(Box::new(experiment)), backend));
-        to_js(&started)
+        install(&mut inner, Lab::Instability(Box::new(experiment)), &request)
     }
 
     /// Trains the lab run in progress up to `n` more iterations. Resolves to its progress (the
@@ -169,7 +151,7 @@ impl Session {
                 backend = Backend::Cpu;
                 result = advance(&mut lab, &backend, &data, n).await;
             }
-            let name = backend_name(&backend);
+            let name = page_backend_name(backend.name());
             inner.borrow_mut().lab = Some((lab, backend));
             let mut progress = result.map_err(js_error)?;
             if let serde_json::Value::Object(map) = &mut progress {

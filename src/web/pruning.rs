@@ -13,13 +13,15 @@ use crate::model::Mlp;
 use crate::prune::calibration::Calibration;
 use crate::prune::sparsegpt::{SparseGptOptions, input_hinv_diag};
 use crate::prune::{self, Method, NM, PruneOptions, Scores, Selection, wanda};
-use crate::train::{Budget, TrainConfig, Trainer, evaluate};
+use crate::train::{Budget, Evaluation, TrainConfig, Trainer, evaluate};
 
 /// The pruning half of the session's state.
 #[derive(Default)]
 pub(crate) struct PruneState {
     /// The model pruning starts from (the shipped checkpoint, or the last trained model).
     base: Option<Mlp>,
+    /// The base model on the test set, kept: every stage report compares against it.
+    base_evaluation: Option<Evaluation>,
     walk: Option<Walk>,
     /// Calibration images by sample count: shared by the walk-through and sweeps.
     calibration: Option<Calibration>,
@@ -32,6 +34,10 @@ struct Walk {
     scores: Option<Scores>,
     selection: Option<Selection>,
     pruned: Option<Mlp>,
+    /// `pruned`'s test accuracy once a stage has measured it, for fine-tuning's "before".
+    pruned_accuracy: Option<f64>,
+    /// The per-pixel picture of what the method measures, once drawn (see `pixelMaps`).
+    input_map: Option<PixelMap>,
     finetune: Option<Finetune>,
 }
 
@@ -160,9 +166,9 @@ impl StageReport {
         }
     }
 
-    /// Accuracy, confusion matrix and digits of `after` against `before` on the test set.
-    fn compare(&mut self, data: &Mnist, before: &Mlp, after: &Mlp) {
-        let b = evaluate(before, &data.test);
+    /// Accuracy, confusion matrix and digits of `after` against `before`'s evaluation on the
+    /// test set.
+    fn compare(&mut self, data: &Mnist, b: &Evaluation, after: &Mlp) {
         let a = evaluate(after, &data.test);
         self.accuracy_before = Some(b.accuracy);
         self.accuracy_after = Some(a.accuracy);
@@ -239,6 +245,24 @@ impl PruneState {
             .ok_or_else(|| js_error("there is no model to prune yet"))
     }
 
+    /// Makes `model` the one pruning starts from (with its test evaluation, if already made);
+    /// any walk-through of the previous one is dropped.
+    fn set_base(&mut self, model: Mlp, evaluation: Option<Evaluation>) {
+        self.base = Some(model);
+        self.base_evaluation = evaluation;
+        self.walk = None;
+    }
+
+    /// The base model's test evaluation, made on first use.
+    fn base_evaluation(&mut self, data: &Mnist) -> Result<Evaluation, JsValue> {
+        if self.base_evaluation.is_none() {
+            self.base_evaluation = Some(evaluate(self.base()?, &data.test));
+        }
+        self.base_evaluation
+            .clone()
+            .ok_or_else(|| js_error("there is no model to prune yet"))
+    }
+
     /// The calibration images for `options`, drawn once per sample count.
     pub(super) fn calibration(
         &mut self,
@@ -297,12 +321,19 @@ struct PixelMaps {
     kept: Option<Vec<f32>>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct PixelMap {
+pub(super) struct PixelMap {
     /// "input-norm", "hinv-diag" or "mean-score".
     kind: &'static str,
     values: Vec<f32>,
+}
+
+/// The share of the first layer's units that keep each input pixel's weight.
+pub(super) fn kept_per_pixel(model: &Mlp) -> Vec<f32> {
+    let mask = &model.layers()[0].mask;
+    let units = mask.nrows().max(1) as f32;
+    mask.sum_axis(ndarray::Axis(0)).mapv(|k| k / units).to_vec()
 }
 
 /// One point of an accuracy-vs-sparsity sweep.
@@ -340,12 +371,12 @@ impl Session {
             /// None where no test images are loaded (an embedded picture).
             test_acc: Option<f64>,
         }
+        let evaluation = (!data.test.is_empty()).then(|| evaluate(&model, &data.test));
         let loaded = Loaded {
             arch: model.architecture().to_string(),
-            test_acc: (!data.test.is_empty()).then(|| evaluate(&model, &data.test).accuracy),
+            test_acc: evaluation.as_ref().map(|e| e.accuracy),
         };
-        inner.pruning.base = Some(model);
-        inner.pruning.walk = None;
+        inner.pruning.set_base(model, evaluation);
         to_js(&loaded)
     }
 
@@ -359,8 +390,7 @@ impl Session {
             .clone()
             .ok_or_else(|| js_error("no model has been trained yet"))?;
         let arch = model.architecture().to_string();
-        inner.pruning.base = Some(model);
-        inner.pruning.walk = None;
+        inner.pruning.set_base(model, None);
         Ok(arch)
     }
 
@@ -388,10 +418,18 @@ impl Session {
                 scores: None,
                 selection: None,
                 pruned: None,
+                pruned_accuracy: None,
+                input_map: None,
                 finetune: None,
             });
         }
         let calibration = state.calibration(&data, method, &options)?.cloned();
+        let before = if stage == "apply" {
+            need_test(&data)?;
+            Some(state.base_evaluation(&data)?)
+        } else {
+            None
+        };
         let walk = state.walk()?;
         walk.finetune = None;
         let report = match stage {
@@ -426,16 +464,18 @@ impl Session {
                 report.weights_remaining = Some(pruned.weights_remaining());
                 walk.selection = Some(selection);
                 walk.pruned = Some(pruned);
+                walk.pruned_accuracy = None;
                 report
             }
             "apply" => {
-                need_test(&data)?;
                 let pruned = walk
                     .pruned
                     .as_ref()
                     .ok_or_else(|| js_error("select the weights first"))?;
+                let before = before.ok_or_else(|| js_error("there is no model to prune yet"))?;
                 let mut report = StageReport::new("apply", method);
-                report.compare(&data, &base, pruned);
+                report.compare(&data, &before, pruned);
+                walk.pruned_accuracy = report.accuracy_after;
                 report
             }
             other => return Err(js_error(format!("unknown pruning stage {other:?}"))),
@@ -460,7 +500,9 @@ impl Session {
             budget: Budget::Iters(FINETUNE_STEPS),
             ..TrainConfig::default()
         };
-        let accuracy_before = evaluate(&pruned, &data.test).accuracy;
+        let accuracy_before = walk
+            .pruned_accuracy
+            .unwrap_or_else(|| evaluate(&pruned, &data.test).accuracy);
         let trainer = Trainer::with_model(pruned, &config, &data.train).map_err(js_error)?;
         walk.finetune = Some(Finetune {
             trainer,
@@ -496,12 +538,14 @@ impl Session {
             };
             let tuned = done.trainer.into_model();
             let mut report = StageReport::new("finetune", method);
-            let base = inner.pruning.base()?;
-            report.compare(&data, base, &tuned);
+            let before = inner.pruning.base_evaluation(&data)?;
+            report.compare(&data, &before, &tuned);
             // Before, here, is the pruned model: the recovery is what this stage shows.
             report.accuracy_before = Some(accuracy_before);
             report.finetune_steps = Some(FINETUNE_STEPS);
-            inner.pruning.walk()?.pruned = Some(tuned);
+            let walk = inner.pruning.walk()?;
+            walk.pruned = Some(tuned);
+            walk.pruned_accuracy = report.accuracy_after;
             progress.report = Some(report);
         }
         to_js(&progress)
@@ -554,6 +598,13 @@ impl Session {
             });
         };
         let (method, options) = (walk.method, walk.options.clone());
+        if let Some(input) = walk.input_map.clone() {
+            let kept = walk.pruned.as_ref().map(kept_per_pixel);
+            return to_js(&PixelMaps {
+                input: Some(input),
+                kept,
+            });
+        }
         let calibration = state.calibration(&data, method, &options)?.cloned();
         let walk = state.walk()?;
         let input = match (method, calibration.as_ref(), walk.scores.as_ref()) {
@@ -576,11 +627,9 @@ impl Session {
             }),
             _ => None,
         };
-        let kept = walk.pruned.as_ref().map(|m| {
-            let mask = &m.layers()[0].mask;
-            let units = mask.nrows().max(1) as f32;
-            mask.sum_axis(ndarray::Axis(0)).mapv(|k| k / units).to_vec()
-        });
+        // Every later stage of the walk asks again; the map depends only on what made the walk.
+        walk.input_map.clone_from(&input);
+        let kept = walk.pruned.as_ref().map(kept_per_pixel);
         to_js(&PixelMaps { input, kept })
     }
 

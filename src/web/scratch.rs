@@ -8,7 +8,7 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::pruning::PruneRequest;
+use super::pruning::{PruneRequest, kept_per_pixel};
 use super::session::{Session, js_error, to_js};
 use crate::model::Mlp;
 use crate::prune::{self, compaction};
@@ -79,15 +79,10 @@ impl Session {
         let calibration = inner.pruning.calibration(&data, method, &options)?;
         prune::prune(method, &mut model, calibration, &options).map_err(js_error)?;
         let first = &model.layers()[0];
-        let units = first.mask.nrows().max(1) as f32;
         let pruned = Pruned {
             weights_remaining: model.weights_remaining(),
             layers: prune::layer_counts(&model),
-            kept_per_pixel: first
-                .mask
-                .sum_axis(ndarray::Axis(0))
-                .mapv(|k| k / units)
-                .to_vec(),
+            kept_per_pixel: kept_per_pixel(&model),
             row_segment: first
                 .weight
                 .row(0)

@@ -83,6 +83,11 @@ struct TestReport {
     adapter: Option<String>,
 }
 
+/// The page's name for an engine's backend (`"cpu"` or `"gpu"`): "cpu" or "webgpu".
+pub(super) fn page_backend_name(core: &str) -> &'static str {
+    if core == "gpu" { "webgpu" } else { "cpu" }
+}
+
 #[derive(Default)]
 pub(super) struct Inner {
     pub(super) data: Option<Rc<Mnist>>,
@@ -303,10 +308,7 @@ impl Session {
     }
 
     fn backend_name(engine: Option<&Engine>) -> &'static str {
-        match engine.map(Engine::backend) {
-            Some("gpu") => "webgpu",
-            _ => "cpu",
-        }
+        page_backend_name(engine.map_or("cpu", Engine::backend))
     }
 
     /// "webgpu" or "cpu": the engine of the current run.

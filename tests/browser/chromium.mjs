@@ -68,6 +68,33 @@ export async function launch({ webgpu = true, colorScheme = 'light', viewport = 
   return { context, page, errors, foreign };
 }
 
+/**
+ * Opens the page and waits (up to two minutes) for a model to be in: #model-info matching
+ * `modelInfo`, by default any text with its test accuracy.
+ */
+export async function openReady(page, modelInfo = /test accuracy/) {
+  await page.goto(URL_UNDER_TEST);
+  await page.locator('#model-info', { hasText: modelInfo }).waitFor({ timeout: 120_000 });
+}
+
+/**
+ * Presses the walk-through's button (accessible name `button`) and waits up to `timeout` ms for
+ * stage `stage`; returns the stage's text.
+ */
+export async function step(page, stage, { button = /^(Step|Again)$/, timeout = 120_000 } = {}) {
+  await page.getByRole('button', { name: button }).click();
+  await page.locator(`#stage-text[data-stage="${stage}"]`).waitFor({ timeout });
+  return page.locator('#stage-text').textContent();
+}
+
+/** Distinct colours in a canvas: a blank one has a handful at most. */
+export const colours = (page, selector) => page.locator(selector).evaluate((canvas) => {
+  const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+  const seen = new Set();
+  for (let i = 0; i < data.length; i += 4) seen.add(`${data[i]},${data[i + 1]},${data[i + 2]}`);
+  return seen.size;
+});
+
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**

@@ -4,18 +4,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ARTIFACTS, URL_UNDER_TEST, launch } from './chromium.mjs';
+import { ARTIFACTS, launch, openReady, step } from './chromium.mjs';
 
 test('a 375 px phone in dark mode gets the whole page without sideways scrolling', { timeout: 300_000 }, async () => {
   const { context, page, errors } = await launch({ colorScheme: 'dark', viewport: { width: 375, height: 812 } });
   try {
-    await page.goto(URL_UNDER_TEST);
-    await page.locator('#model-info', { hasText: /test accuracy/ }).waitFor({ timeout: 120_000 });
+    await openReady(page);
     await page.locator('#method').selectOption('magnitude');
-    for (const stage of ['scores', 'select', 'apply']) {
-      await page.getByRole('button', { name: 'Step' }).click();
-      await page.locator(`#stage-text[data-stage="${stage}"]`).waitFor({ timeout: 60_000 });
-    }
+    for (const stage of ['scores', 'select', 'apply']) await step(page, stage, { button: 'Step', timeout: 60_000 });
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 375, `the page is ${width} px wide on a 375 px screen`);
     // Pruned weights are the dark theme's grey, not the light theme's.
@@ -31,8 +27,7 @@ test('a 375 px phone in dark mode gets the whole page without sideways scrolling
 test('every control has a name and Tab reaches all of them', { timeout: 120_000 }, async () => {
   const { context, page, errors } = await launch();
   try {
-    await page.goto(URL_UNDER_TEST);
-    await page.locator('#model-info', { hasText: /test accuracy/ }).waitFor({ timeout: 120_000 });
+    await openReady(page);
     // Every visible control has a label, an aria label or (buttons) text. Controls inside a
     // closed <details> are not rendered, so checkVisibility() leaves them out.
     const unnamed = await page.evaluate(() => Array.from(document.querySelectorAll('input, select, button, canvas'))

@@ -4,15 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ARTIFACTS, URL_UNDER_TEST, launch } from './chromium.mjs';
-
-/** Distinct colours in a canvas: a blank chart has a handful. */
-const colours = (page, selector) => page.locator(selector).evaluate((canvas) => {
-  const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
-  const seen = new Set();
-  for (let i = 0; i < data.length; i += 4) seen.add(`${data[i]},${data[i + 1]},${data[i + 2]}`);
-  return seen.size;
-});
+import { ARTIFACTS, URL_UNDER_TEST, colours, launch } from './chromium.mjs';
 
 test('two short rounds with both controls fill the curves, table and mask thumbnails', { timeout: 600_000 }, async () => {
   const { context, page, errors } = await launch();

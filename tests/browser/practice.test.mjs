@@ -4,12 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ARTIFACTS, URL_UNDER_TEST, cli, launch } from './chromium.mjs';
-
-async function openReady(page) {
-  await page.goto(URL_UNDER_TEST);
-  await page.locator('#model-info', { hasText: /test accuracy/ }).waitFor({ timeout: 120_000 });
-}
+import { ARTIFACTS, cli, launch, openReady } from './chromium.mjs';
 
 /** Opens question `id`, runs its experiment, and returns the demonstration's text. */
 async function runDemo(page, id) {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ARTIFACTS, URL_UNDER_TEST, cli, launch } from './chromium.mjs';
+import { ARTIFACTS, cli, colours, launch, openReady, step } from './chromium.mjs';
 
 /** Percent from the page and fraction from the CLI agree to within `points` percentage points. */
 function assertNear(pagePercent, cliFraction, points, what) {
@@ -13,22 +13,13 @@ function assertNear(pagePercent, cliFraction, points, what) {
   assert.ok(diff <= points, `${what}: page ${pagePercent}% vs CLI ${(100 * cliFraction).toFixed(2)}%`);
 }
 
-async function openReady(page) {
-  await page.goto(URL_UNDER_TEST);
-  // The shipped checkpoint loads once the data is in.
-  await page.locator('#model-info', { hasText: /trained for two epochs.*test accuracy/ }).waitFor({ timeout: 120_000 });
-}
-
-async function step(page, stage) {
-  await page.getByRole('button', { name: /^(Step|Again)$/ }).click();
-  await page.locator(`#stage-text[data-stage="${stage}"]`).waitFor({ timeout: 120_000 });
-  return page.locator('#stage-text').textContent();
-}
+// The shipped checkpoint loads once the data is in.
+const SHIPPED = /trained for two epochs.*test accuracy/;
 
 test('Step walks magnitude pruning at 90% through its four stages, as the CLI computes it', { timeout: 300_000 }, async () => {
   const { context, page, errors } = await launch();
   try {
-    await openReady(page);
+    await openReady(page, SHIPPED);
     // Before any Step the receptive fields already show the dense model: every tile inked, no
     // grey (pruned) pixel anywhere.
     await page.waitForFunction(() => {
@@ -79,7 +70,7 @@ test('Step walks magnitude pruning at 90% through its four stages, as the CLI co
 test('every method steps through all four stages, with the sparsity and accuracy the CLI reports', { timeout: 600_000 }, async () => {
   const { context, page, errors } = await launch();
   try {
-    await openReady(page);
+    await openReady(page, SHIPPED);
     const methods = await page.locator('#method option').evaluateAll((options) => options.map((o) => o.value));
     assert.equal(methods.length, 9);
     for (const method of methods) {
@@ -108,7 +99,7 @@ test('every method steps through all four stages, with the sparsity and accuracy
 test('a 2:4 pattern keeps half of every row, and fine-tuning can be cancelled', { timeout: 300_000 }, async () => {
   const { context, page, errors } = await launch();
   try {
-    await openReady(page);
+    await openReady(page, SHIPPED);
     await page.locator('#method').selectOption('sparsegpt');
     await page.locator('#pattern').selectOption('2:4');
     assert.equal(await page.locator('#sparsity').isDisabled(), true);
@@ -140,7 +131,7 @@ test('a 2:4 pattern keeps half of every row, and fine-tuning can be cancelled', 
 test('every picture of "Look closer" draws after a pruning, and is saved for a look', { timeout: 300_000 }, async () => {
   const { context, page, errors } = await launch();
   try {
-    await openReady(page);
+    await openReady(page, SHIPPED);
     await page.locator('#method').selectOption('wanda');
     await page.locator('#sparsity').fill('0.8');
     await step(page, 'scores');
@@ -148,13 +139,6 @@ test('every picture of "Look closer" draws after a pruning, and is saved for a l
     await step(page, 'apply');
     await page.locator('#fields').screenshot({ path: join(ARTIFACTS, 'view-fields.png') });
     await page.locator('#hist-chart').screenshot({ path: join(ARTIFACTS, 'view-histogram.png') });
-    // Distinct colours in a canvas: a blank one has one or two.
-    const colours = (selector) => page.locator(selector).evaluate((canvas) => {
-      const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
-      const seen = new Set();
-      for (let i = 0; i < data.length; i += 4) seen.add(`${data[i]},${data[i + 1]},${data[i + 2]}`);
-      return seen.size;
-    });
     const views = { heatmap: ['#heatmap'], pixels: ['#input-map', '#kept-map'], confusion: ['#confusion'], digits: [] };
     for (const [view, canvases] of Object.entries(views)) {
       await page.locator(`input[name="view"][value="${view}"]`).check();
@@ -165,7 +149,7 @@ test('every picture of "Look closer" draws after a pruning, and is saved for a l
           const c = document.querySelector(s);
           return c.width > 0 && c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 !== 3 && v !== 0);
         }, canvas);
-        assert.ok(await colours(canvas) > 5, `${canvas} looks blank`);
+        assert.ok(await colours(page, canvas) > 5, `${canvas} looks blank`);
       }
       assert.match(page.url(), new RegExp(`view=${view}`));
       await panel.screenshot({ path: join(ARTIFACTS, `view-${view}.png`) });

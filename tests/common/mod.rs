@@ -2,7 +2,9 @@
 #![allow(dead_code)] // each test crate uses a different subset
 
 use std::path::PathBuf;
+use std::process::{Command, Output};
 
+use ndarray::Array2;
 use pruneplay::data::{Dataset, Mnist};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -61,6 +63,44 @@ pub fn gpu() -> Option<(GpuTurn, &'static pruneplay::gpu::GpuContext)> {
             None
         }
     }
+}
+
+/// A `rows × cols` matrix of seeded uniform values in [-1, 1).
+pub fn random(rows: usize, cols: usize, seed: u64) -> Array2<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    Array2::from_shape_simple_fn((rows, cols), || rng.random_range(-1.0f32..1.0))
+}
+
+/// The elements in logical (row-major) order.
+pub fn flat(a: &Array2<f32>) -> Vec<f32> {
+    a.iter().copied().collect()
+}
+
+/// Runs the `pruneplay` binary from the crate's root.
+pub fn pruneplay(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pruneplay"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the pruneplay binary runs")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts that the binary failed with `expected` in its message and no panic.
+pub fn assert_clean_failure(out: &Output, expected: &str) {
+    let err = stderr(out);
+    assert!(
+        !out.status.success(),
+        "expected a failure, got success: {err}"
+    );
+    assert!(
+        err.contains(expected),
+        "stderr does not mention {expected:?}: {err}"
+    );
+    assert!(!err.contains("panicked"), "a panic reached the user: {err}");
 }
 
 /// A test's turn on the GPU. Ending it waits until the device is idle: the shared context lives
