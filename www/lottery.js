@@ -172,12 +172,12 @@ export function createLottery(worker, { isDark }) {
   });
   ui.cancel.addEventListener('click', () => worker.postMessage({ type: 'lab-cancel' }));
   ui.paper.addEventListener('click', () => {
+    // Boxes first: the change events below then write the whole protocol into the link.
+    for (const box of $('lt-controls').querySelectorAll('input')) box.checked = true;
     for (const [id, value] of Object.entries(PAPER)) {
       $(id).value = String(value);
       $(id).dispatchEvent(new Event('change', { bubbles: true }));
     }
-    for (const box of $('lt-controls').querySelectorAll('input')) box.checked = true;
-    describeSettings();
   });
   ui.form.addEventListener('change', describeSettings);
   describeSettings();

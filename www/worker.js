@@ -246,11 +246,12 @@ let labBusy = false;
 const LAB_BUSY = 'the lottery lab is already running (in its card or a practice question); wait for it or cancel it';
 
 async function lab({ kind, request }) {
-  labCancelRequested = false;
   if (labBusy) {
+    // Refused, so a Cancel meant for the running lab still stands.
     post({ type: 'lab-error', kind, message: LAB_BUSY });
     return;
   }
+  labCancelRequested = false;
   labBusy = true;
   try {
     const started = kind === 'instability' ? session.instabilityStart(request) : session.lotteryStart(request);

@@ -205,24 +205,27 @@ pub fn draw_histogram(
     Ok(())
 }
 
-/// The Okabe–Ito palette, for charts with one series per method or arm.
-const PALETTE: [RGBColor; 8] = [
-    BLUE,
+/// The rest of the Okabe–Ito palette, for charts with one series per method or arm; the first
+/// series takes the theme's blue.
+const PALETTE: [RGBColor; 6] = [
     ORANGE,
     RGBColor(0, 158, 115),
     RGBColor(204, 121, 167),
     RGBColor(213, 94, 0),
-    SKY_BLUE,
     RGBColor(240, 228, 66),
     RGBColor(120, 120, 120),
 ];
 
-/// Series `i`'s colour: the theme's blue first, then the palette.
+/// Series `i`'s colour: the theme's blue, the palette, the other blue (the theme's is taken),
+/// then the text colour, so that every method of a sweep (up to 9) gets its own.
 fn series_colour(theme: &Theme, i: usize) -> RGBColor {
-    if i == 0 {
-        theme.blue
-    } else {
-        PALETTE[i % PALETTE.len()]
+    let other_blue = if theme.blue == BLUE { SKY_BLUE } else { BLUE };
+    match i {
+        0 => theme.blue,
+        1..=4 => PALETTE[i - 1],
+        5 => other_blue,
+        6 | 7 => PALETTE[i - 2],
+        _ => theme.fg,
     }
 }
 
