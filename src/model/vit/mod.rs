@@ -1,0 +1,82 @@
+//! A tiny vision transformer with the semantics and parameter names of timm's
+//! `VisionTransformer(img_size=28, patch_size=7, in_chans=1, num_classes=10, embed_dim=D,
+//! depth=L, num_heads=H, mlp_ratio=r, qkv_bias=True, class_token=False, global_pool='avg')`,
+//! so a file saved here loads into timm and computes the same logits.
+//!
+//! x (pixels / 255, 28×28) → 16 patches of 7×7 (grid row-major, pixels row-major in a patch)
+//! → `patch_embed.proj` (a 49 → D linear layer; timm's stride-7 conv) + `pos_embed`
+//! → L pre-LN blocks: x += γ·proj(ξ ⊙ Attn(norm1(x))); x += γ·fc2(GELU(fc1(norm2(x))))
+//! → mean over the 16 tokens → `fc_norm` → `head`.
+//!
+//! ξ_h (one per head, on the head's output before `proj`) and γ_ℓ (one per block, on both of its
+//! branches) are gates held at 1; their gradients score heads and blocks.
+
+mod config;
+mod network;
+
+pub use config::VitConfig;
+
+use ndarray::{Array1, Array2};
+
+use super::Layer;
+
+/// Tokens per image: a 4×4 grid of 7×7 patches.
+pub const TOKENS: usize = 16;
+/// Pixels per patch.
+pub const PATCH_PIXELS: usize = 49;
+/// LayerNorm's epsilon in timm's ViT.
+pub const LN_EPS: f32 = 1e-6;
+
+/// A LayerNorm's affine parameters (`….weight`, `….bias`), each `[D]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerNorm {
+    pub weight: Array1<f32>,
+    pub bias: Array1<f32>,
+}
+
+/// The model. Linear layers live in one list, in `--per-layer` order, so the core can prune them
+/// without knowing where they sit: [`Vit::PATCH_EMBED`], then for block i the four at
+/// [`Vit::qkv`]`(i)`, [`Vit::proj`]`(i)`, [`Vit::fc1`]`(i)`, [`Vit::fc2`]`(i)`, then the head.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vit {
+    pub(crate) config: VitConfig,
+    pub(crate) linears: Vec<Layer>,
+    /// `pos_embed` without its leading 1: `[16, D]`.
+    pub(crate) pos_embed: Array2<f32>,
+    /// `blocks.{i}.norm1` and `.norm2`, per block.
+    pub(crate) norm1: Vec<LayerNorm>,
+    pub(crate) norm2: Vec<LayerNorm>,
+    pub(crate) fc_norm: LayerNorm,
+    /// `blocks.{i}.attn.head_mask`: 1 keeps head h of block i, 0 masks its output (its `proj`
+    /// columns are then zero too).
+    pub(crate) head_mask: Vec<Array1<f32>>,
+}
+
+impl Vit {
+    pub const PATCH_EMBED: usize = 0;
+
+    pub fn qkv(block: usize) -> usize {
+        1 + 4 * block
+    }
+
+    pub fn proj(block: usize) -> usize {
+        2 + 4 * block
+    }
+
+    pub fn fc1(block: usize) -> usize {
+        3 + 4 * block
+    }
+
+    pub fn fc2(block: usize) -> usize {
+        4 + 4 * block
+    }
+
+    /// Index of `head` among the linear layers: the last one.
+    pub fn head(&self) -> usize {
+        self.linears.len() - 1
+    }
+
+    pub fn config(&self) -> &VitConfig {
+        &self.config
+    }
+}
