@@ -210,3 +210,12 @@ pub fn load(path: &std::path::Path) -> Result<Mlp> {
     })?;
     from_safetensors(&path.display().to_string(), &bytes)
 }
+
+// Temporary shims until the checkpoint module for both models lands.
+pub fn save_file(model: &crate::model::Model, path: &std::path::Path) -> Result<()> {
+    save(model.mlp("saving")?, path)
+}
+
+pub fn load_file(path: &std::path::Path) -> Result<crate::model::Model> {
+    load(path).map(crate::model::Model::Mlp)
+}

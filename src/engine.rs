@@ -9,7 +9,7 @@ use std::rc::Rc;
 use crate::data::Mnist;
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuTrainer};
-use crate::model::Mlp;
+use crate::model::{Mlp, Model};
 use crate::train::{BatchOrder, Evaluation, Split, StepStats, TrainConfig, Trainer, evaluate};
 
 /// Which engine a caller wants, before there is one: experiments that make (and remake) engines
@@ -31,7 +31,9 @@ impl Backend {
 }
 
 pub enum Engine {
-    Cpu(Box<Trainer>),
+    /// Trains either model.
+    Cpu(Box<Trainer<Model>>),
+    /// Trains MLPs; the ViT has no WGSL kernels yet.
     Gpu(Box<GpuTrainer>),
 }
 
@@ -45,10 +47,18 @@ impl Engine {
         Ok(Engine::Gpu(Box::new(GpuTrainer::new(ctx, config, data)?)))
     }
 
+    /// A fresh model of `config.arch` on the engine `backend` names.
+    pub fn new(backend: &Backend, config: &TrainConfig, data: &Mnist) -> Result<Self> {
+        match backend {
+            Backend::Cpu => Self::cpu(config, data),
+            Backend::Gpu(ctx) => Self::gpu(ctx.clone(), config, data),
+        }
+    }
+
     /// Continues from `model` on the CPU engine (e.g. after the GPU device was lost).
-    pub fn cpu_from(model: Mlp, config: &TrainConfig, data: &Mnist) -> Result<Self> {
+    pub fn cpu_from(model: impl Into<Model>, config: &TrainConfig, data: &Mnist) -> Result<Self> {
         Ok(Engine::Cpu(Box::new(Trainer::with_model(
-            model,
+            model.into(),
             config,
             &data.train,
         )?)))
@@ -57,19 +67,20 @@ impl Engine {
     /// Continues from `model` on the GPU engine; the data set is uploaded here, once.
     pub fn gpu_from(
         ctx: Rc<GpuContext>,
-        model: &Mlp,
+        model: &Model,
         config: &TrainConfig,
         data: &Mnist,
     ) -> Result<Self> {
+        let mlp = model.mlp("the GPU engine (it has no ViT kernels yet)")?;
         Ok(Engine::Gpu(Box::new(GpuTrainer::with_model(
-            ctx, model, config, data,
+            ctx, mlp, config, data,
         )?)))
     }
 
     /// Continues from `model` on the engine `backend` names.
     pub fn from_backend(
         backend: &Backend,
-        model: &Mlp,
+        model: &Model,
         config: &TrainConfig,
         data: &Mnist,
     ) -> Result<Self> {
@@ -91,10 +102,10 @@ impl Engine {
     /// Starts a new run on this engine without making a new one: `model` with a fresh optimizer,
     /// the data order `order`, and the step counter at `step`. The GPU engine keeps its data set
     /// and pipelines.
-    pub fn restart(&mut self, model: &Mlp, order: BatchOrder, step: u64) -> Result<()> {
+    pub fn restart(&mut self, model: &Model, order: BatchOrder, step: u64) -> Result<()> {
         match self {
             Engine::Cpu(t) => t.restart(model.clone(), order, step),
-            Engine::Gpu(t) => t.restart(model, order, step),
+            Engine::Gpu(t) => t.restart(model.mlp("the GPU engine")?, order, step),
         }
     }
 
@@ -143,11 +154,32 @@ impl Engine {
         }
     }
 
+    /// The current model as an MLP, for the experiments written for one (the lottery lab).
+    pub async fn mlp(&self) -> Result<Mlp> {
+        self.model().await?.into_mlp("the lottery lab")
+    }
+
     /// The current model (read back from the GPU on the GPU engine).
-    pub async fn model(&self) -> Result<Mlp> {
+    pub async fn model(&self) -> Result<Model> {
         match self {
             Engine::Cpu(t) => Ok(t.model().clone()),
-            Engine::Gpu(t) => t.model().await,
+            Engine::Gpu(t) => t.model().await.map(Model::Mlp),
         }
     }
+}
+
+/// Fine-tuning: trains `model` for `config`'s budget on the engine `backend` names, masks held,
+/// and returns the result. Every caller that retrains a pruned model (the CLI's `--finetune-*`,
+/// IMP's rounds, the page) goes through here, so a GPU fine-tunes where one is in use.
+pub async fn finetune(
+    backend: &Backend,
+    model: &Model,
+    config: &TrainConfig,
+    data: &Mnist,
+) -> Result<Model> {
+    let mut engine = Engine::from_backend(backend, model, config, data)?;
+    engine
+        .train_steps(data, config.total_steps(data.train.len()))
+        .await?;
+    engine.model().await
 }

@@ -14,7 +14,7 @@ fn train(seed: u64) -> pruneplay::model::Mlp {
         seed,
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(&config, &data).unwrap();
+    let mut trainer = Trainer::<pruneplay::model::Mlp>::new(&config, &data).unwrap();
     let before = evaluate(trainer.model(), &data).loss;
     trainer.train_steps(&data, 60).unwrap();
     // It did train: comparing two frozen models would prove nothing.

@@ -110,7 +110,7 @@ fn gpu_training_holds_masks_and_round_trips_the_model() {
     let mnist = common::mnist();
     let config = config(100);
     let mut model = Mlp::new(
-        &config.arch,
+        config.arch.mlp("this test").unwrap(),
         Init::Glorot,
         &mut ChaCha8Rng::seed_from_u64(4),
     );

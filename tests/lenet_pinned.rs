@@ -15,7 +15,8 @@ mod common;
 use std::sync::OnceLock;
 
 use pruneplay::data::Mnist;
-use pruneplay::model::Mlp;
+use pruneplay::engine::Backend;
+use pruneplay::model::{Mlp, Model};
 use pruneplay::prune::calibration::Calibration;
 use pruneplay::prune::gradual::{Schedule, train_with_gradual_pruning};
 use pruneplay::prune::iterative::iterative_magnitude;
@@ -66,7 +67,7 @@ fn trained() -> &'static (Mlp, f32, Mnist) {
             budget: Budget::Iters(500),
             ..TrainConfig::default()
         };
-        let mut trainer = Trainer::new(&config, &mnist.train).unwrap();
+        let mut trainer = Trainer::<pruneplay::model::Mlp>::new(&config, &mnist.train).unwrap();
         // One call of 499 steps and one of 1: the second's mean loss is the loss of step 500.
         trainer.train_steps(&mnist.train, 499).unwrap();
         let last = trainer.train_steps(&mnist.train, 1).unwrap().loss;
@@ -144,17 +145,19 @@ fn iterative_and_gradual_pruning_give_the_recorded_masks() {
         sparsity: 0.9,
         ..PruneOptions::default()
     };
-    let mut imp = model.clone();
-    iterative_magnitude(
+    let mut imp = Model::Mlp(model.clone());
+    pollster::block_on(iterative_magnitude(
         &mut imp,
+        &Backend::Cpu,
         data,
         Method::Magnitude,
         &options,
         3,
         &finetune,
         |_| {},
-    )
+    ))
     .unwrap();
+    let imp = imp.into_mlp("the pin").unwrap();
     print_or_check("imp", &pin(&imp, data), &expected_imp());
 
     let schedule = Schedule {

@@ -211,7 +211,7 @@ fn rewinding_restores_theta_k_under_the_mask_bit_for_bit() {
         budget: Budget::Iters(settings.iters),
         ..settings.train_config()
     };
-    let mut trainer = Trainer::new(&config, &data.train).unwrap();
+    let mut trainer = Trainer::<pruneplay::model::Mlp>::new(&config, &data.train).unwrap();
     trainer
         .train_steps(&data.train, settings.rewind_iter)
         .unwrap();
@@ -465,13 +465,13 @@ fn instability_line_ends_at_the_two_trained_copies() {
     assert!(result.barrier >= 0.0);
     // Both copies started from θ_k, the model after k iterations from θ₀.
     let config = TrainConfig {
-        arch: settings.arch.clone(),
+        arch: settings.arch.clone().into(),
         batch: settings.batch,
         seed: settings.seed,
         budget: Budget::Iters(settings.iters),
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(&config, &data.train).unwrap();
+    let mut trainer = Trainer::<pruneplay::model::Mlp>::new(&config, &data.train).unwrap();
     trainer.train_steps(&data.train, 30).unwrap();
     assert_eq!(e.start_weights().unwrap(), trainer.model());
     assert_eq!((result.round, result.weights_remaining), (0, 100.0));

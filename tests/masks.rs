@@ -20,7 +20,7 @@ fn config(optimizer: OptimizerConfig) -> TrainConfig {
 /// of every layer, trains 100 more steps, and checks the pruned weights.
 fn pruned_weights_stay_zero(optimizer: OptimizerConfig) {
     let data = common::synthetic(256, 16, 4, 1);
-    let mut trainer = Trainer::new(&config(optimizer), &data).unwrap();
+    let mut trainer = Trainer::<pruneplay::model::Mlp>::new(&config(optimizer), &data).unwrap();
     trainer.train_steps(&data, 50).unwrap();
 
     for layer in trainer.model_mut().layers_mut() {
@@ -61,7 +61,8 @@ fn sgd_momentum_keeps_pruned_weights_exactly_zero() {
 #[test]
 fn biases_are_never_masked() {
     let data = common::synthetic(64, 16, 4, 2);
-    let mut trainer = Trainer::new(&config(OptimizerConfig::adam()), &data).unwrap();
+    let mut trainer =
+        Trainer::<pruneplay::model::Mlp>::new(&config(OptimizerConfig::adam()), &data).unwrap();
     for layer in trainer.model_mut().layers_mut() {
         let zeros = Array2::zeros(layer.weight.dim());
         layer.set_mask(zeros).unwrap();
@@ -75,7 +76,8 @@ fn biases_are_never_masked() {
 #[test]
 fn a_mask_of_the_wrong_shape_is_an_error() {
     let data = common::synthetic(16, 16, 4, 3);
-    let mut trainer = Trainer::new(&config(OptimizerConfig::adam()), &data).unwrap();
+    let mut trainer =
+        Trainer::<pruneplay::model::Mlp>::new(&config(OptimizerConfig::adam()), &data).unwrap();
     let err = trainer.model_mut().layers_mut()[0]
         .set_mask(Array2::ones((3, 3)))
         .unwrap_err();

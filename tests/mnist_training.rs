@@ -38,7 +38,7 @@ fn lenet_300_100_reaches_97_percent_in_two_epochs() {
                 seed,
                 ..TrainConfig::default()
             };
-            let mut trainer = Trainer::new(&config, &mnist.train).unwrap();
+            let mut trainer = Trainer::<pruneplay::model::Mlp>::new(&config, &mnist.train).unwrap();
             let steps = config.total_steps(mnist.train.len());
             assert_eq!(steps, 2 * 916);
             trainer.train_steps(&mnist.train, steps).unwrap();

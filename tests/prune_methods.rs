@@ -6,7 +6,8 @@ mod common;
 use std::sync::OnceLock;
 
 use ndarray::{Array1, Array2, array};
-use pruneplay::model::{Layer, Mlp, argmax_rows};
+use pruneplay::engine::Backend;
+use pruneplay::model::{Layer, Mlp, Model, Network, argmax_rows};
 use pruneplay::prune::calibration::Calibration;
 use pruneplay::prune::compaction::compact;
 use pruneplay::prune::selection::{count_to_prune, prune_lowest_per_row};
@@ -23,7 +24,7 @@ fn trained() -> &'static (Mlp, pruneplay::data::Mnist) {
             budget: Budget::Iters(300),
             ..TrainConfig::default()
         };
-        let mut trainer = Trainer::new(&config, &mnist.train).unwrap();
+        let mut trainer = Trainer::<pruneplay::model::Mlp>::new(&config, &mnist.train).unwrap();
         trainer.train_steps(&mnist.train, 300).unwrap();
         (trainer.into_model(), mnist)
     })
@@ -378,7 +379,7 @@ fn fine_tuning_after_every_method_keeps_the_masks() {
     for method in Method::ALL {
         let model = pruned(method, &options);
         let config = TrainConfig {
-            arch: model.architecture(),
+            arch: model.architecture().into(),
             budget: Budget::Iters(30),
             ..TrainConfig::default()
         };
@@ -457,14 +458,15 @@ fn iterative_magnitude_reaches_the_target_through_equal_rounds() {
     let amount = per_round_amount(0.9, 3);
     assert!(((1.0 - amount).powi(3) - 0.1).abs() < 1e-12);
     let (model, mnist) = trained();
-    let mut m = model.clone();
+    let mut m = Model::Mlp(model.clone());
     let finetune = TrainConfig {
         budget: Budget::Iters(20),
         ..TrainConfig::default()
     };
     let mut seen = Vec::new();
-    let rounds = iterative_magnitude(
+    let rounds = pollster::block_on(iterative_magnitude(
         &mut m,
+        &Backend::Cpu,
         mnist,
         Method::Magnitude,
         &PruneOptions {
@@ -474,11 +476,11 @@ fn iterative_magnitude_reaches_the_target_through_equal_rounds() {
         3,
         &finetune,
         |r| seen.push(r.round),
-    )
+    ))
     .unwrap();
     assert_eq!(seen, [1, 2, 3]);
     // Each round keeps (1 − amount) of what was left, with PyTorch's rounding per layer.
-    for (l, original) in m.layers().iter().zip(model.layers()) {
+    for (l, original) in m.linears().iter().zip(model.layers()) {
         let mut left = original.weight.len();
         for _ in 0..3 {
             left -= count_to_prune(amount, left);

@@ -65,7 +65,7 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         cols: side,
     };
     let config = TrainConfig {
-        arch: args.arch.clone(),
+        arch: args.arch.clone().into(),
         batch: args.batch,
         budget: Budget::Iters(WARMUP_STEPS + args.steps),
         ..TrainConfig::default()

@@ -7,13 +7,39 @@ use clap::Args;
 use serde::Serialize;
 
 use super::report::Reporter;
-use super::train::{DatasetName, load_data};
+use super::train::{BackendChoice, DatasetName, load_data, resolve_backend_for};
 use pruneplay::data::Mnist;
-use pruneplay::model::Mlp;
+use pruneplay::engine::{Backend, finetune};
+use pruneplay::model::{Mlp, Model, ModelSpec, Network};
 use pruneplay::prune::calibration::Calibration;
 use pruneplay::prune::compaction::{compact, parameter_count};
 use pruneplay::prune::{self, LayerCount, Method, NM, PruneOptions};
-use pruneplay::train::{Budget, TrainConfig, Trainer, evaluate};
+use pruneplay::train::{Budget, TrainConfig, evaluate};
+
+/// The engine that fine-tunes, made only when something is fine-tuned (so a plain prune never
+/// starts a GPU), and once.
+struct Tuner {
+    choice: BackendChoice,
+    spec: ModelSpec,
+    backend: Option<Backend>,
+}
+
+impl Tuner {
+    fn new(choice: BackendChoice, model: &impl Network) -> Result<Self, pruneplay::Error> {
+        Ok(Self {
+            choice,
+            spec: model.spec().parse()?,
+            backend: None,
+        })
+    }
+
+    fn backend(&mut self) -> Result<&Backend, pruneplay::Error> {
+        if self.backend.is_none() {
+            self.backend = Some(resolve_backend_for(self.choice, &self.spec)?);
+        }
+        Ok(self.backend.as_ref().expect("just set"))
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
@@ -66,6 +92,9 @@ pub struct PruneArgs {
     /// Save the pruned model (weights and masks under the PyTorch names).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// The engine that fine-tunes (imp and gradual train on the CPU engine).
+    #[arg(long, value_enum, default_value = "auto")]
+    backend: BackendChoice,
     #[arg(long)]
     json: bool,
 }
@@ -145,10 +174,11 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         seed: args.seed,
         calibration_samples: args.calib,
     };
-    let mut model = pruneplay::checkpoint::load(path)?;
+    let mut model = pruneplay::checkpoint::load_file(path)?;
     options.validate(method, &model)?;
     let data = load_data(args.data.clone(), args.dataset)?;
     check_fits(&model, &data)?;
+    let mut tuner = Tuner::new(args.backend, &model)?;
     let summary = prune_and_report(
         method,
         &mut model,
@@ -156,9 +186,10 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         &options,
         args.finetune_epochs,
         args.seed,
+        &mut tuner,
     )?;
     if let Some(out) = &args.out {
-        pruneplay::checkpoint::save(&model, out)?;
+        pruneplay::checkpoint::save_file(&model, out)?;
     }
     let summary = Summary {
         out: args.out.as_ref().map(|p| p.display().to_string()),
@@ -199,11 +230,11 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// A model trained on other data (other image size or classes) is refused with a message.
-pub fn check_fits(model: &Mlp, data: &Mnist) -> Result<(), String> {
-    let arch = model.architecture();
-    if arch.inputs() != data.train.features() || arch.outputs() != data.train.classes() {
+pub fn check_fits(model: &impl Network, data: &Mnist) -> Result<(), String> {
+    if model.inputs() != data.train.features() || model.classes() != data.train.classes() {
         return Err(format!(
-            "the model is {arch} but the data has {} pixels per image and {} classes",
+            "the model is {} but the data has {} pixels per image and {} classes",
+            model.spec(),
             data.train.features(),
             data.train.classes()
         ));
@@ -214,11 +245,12 @@ pub fn check_fits(model: &Mlp, data: &Mnist) -> Result<(), String> {
 /// Prunes `model` in place (and fine-tunes it when asked), measuring what the summary reports.
 fn prune_and_report(
     method: Method,
-    model: &mut Mlp,
+    model: &mut Model,
     data: &Mnist,
     options: &PruneOptions,
     finetune_epochs: u32,
     seed: u64,
+    tuner: &mut Tuner,
 ) -> Result<Summary, Box<dyn std::error::Error>> {
     let before = evaluate(model, &data.test).accuracy;
     let calibration = if method.needs_calibration() {
@@ -234,20 +266,14 @@ fn prune_and_report(
     let seconds = started.elapsed().as_secs_f64();
     let pruned = evaluate(model, &data.test).accuracy;
     let finetuned = if finetune_epochs > 0 {
-        let config = TrainConfig {
-            arch: model.architecture(),
-            budget: Budget::Epochs(finetune_epochs),
-            seed,
-            ..TrainConfig::default()
-        };
-        let mut trainer = Trainer::with_model(model.clone(), &config, &data.train)?;
-        trainer.train_steps(&data.train, config.total_steps(data.train.len()))?;
-        *model = trainer.into_model();
+        let config =
+            TrainConfig::finetune(tuner.spec.clone(), Budget::Epochs(finetune_epochs), seed);
+        *model = pollster::block_on(finetune(tuner.backend()?, model, &config, data))?;
         Some(evaluate(model, &data.test).accuracy)
     } else {
         None
     };
-    let compacted = if method.is_structured() {
+    let compacted = if let (true, Model::Mlp(model)) = (method.is_structured(), &*model) {
         let c = compact(model)?;
         Some(Compaction {
             arch: c.model.architecture().to_string(),
@@ -285,9 +311,10 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
     let Some(path) = args.model.as_ref() else {
         return Err("--model is required".into());
     };
-    let mut model = pruneplay::checkpoint::load(path)?;
+    let mut model = pruneplay::checkpoint::load_file(path)?;
     let data = load_data(args.data.clone(), args.dataset)?;
     check_fits(&model, &data)?;
+    let mut tuner = Tuner::new(args.backend, &model)?;
     let options = PruneOptions {
         sparsity: args.sparsity,
         per_layer: args.per_layer.clone(),
@@ -296,13 +323,7 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         ..PruneOptions::default()
     };
     options.validate(Method::Magnitude, &model)?;
-    let arch = model.architecture();
-    let config = |budget| TrainConfig {
-        arch: arch.clone(),
-        budget,
-        seed: args.seed,
-        ..TrainConfig::default()
-    };
+    let config = |budget| TrainConfig::finetune(tuner.spec.clone(), budget, args.seed);
     let before = evaluate(&model, &data.test).accuracy;
     let reporter = Reporter::new(args.json, 1, "pruning");
     let started = Instant::now();
@@ -313,19 +334,21 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         } else {
             Method::Magnitude
         };
-        let rounds = iterative::iterative_magnitude(
+        let tuning = config(Budget::Epochs(epochs));
+        let rounds = pollster::block_on(iterative::iterative_magnitude(
             &mut model,
+            tuner.backend()?,
             &data,
             method,
             &options,
             args.rounds,
-            &config(Budget::Epochs(epochs)),
+            &tuning,
             |r| {
                 reporter.progress(u64::from(r.round), r, || {
                     format!("round {}: {:.2}%", r.round, 100.0 * r.test_acc_finetuned)
                 })
             },
-        )?;
+        ))?;
         let pruned = rounds.last().map_or(before, |r| r.test_acc_pruned);
         (Some(rounds), None, pruned)
     } else {
@@ -336,10 +359,14 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
             pruning_steps: args.gradual_steps,
             every: args.prune_every,
         };
+        let schedule_config = TrainConfig {
+            budget: Budget::Iters(u64::MAX / 2),
+            ..config(Budget::Iters(1))
+        };
         let (tuned, points) = gradual::train_with_gradual_pruning(
             model.clone(),
             &data,
-            &config(Budget::Iters(u64::MAX / 2)),
+            &schedule_config,
             &plan,
             args.output_rate,
             0,
@@ -353,17 +380,15 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         let pruned = evaluate(&model, &data.test).accuracy;
         // Then --finetune-epochs of training with the final masks held.
         if args.finetune_epochs > 0 {
-            let finetune = config(Budget::Epochs(args.finetune_epochs));
-            let mut trainer = Trainer::with_model(model.clone(), &finetune, &data.train)?;
-            trainer.train_steps(&data.train, finetune.total_steps(data.train.len()))?;
-            model = trainer.into_model();
+            let tuning = config(Budget::Epochs(args.finetune_epochs));
+            model = pollster::block_on(finetune(tuner.backend()?, &model, &tuning, &data))?;
         }
         (None, Some(points), pruned)
     };
     let seconds = started.elapsed().as_secs_f64();
     let finetuned = evaluate(&model, &data.test).accuracy;
     if let Some(out) = &args.out {
-        pruneplay::checkpoint::save(&model, out)?;
+        pruneplay::checkpoint::save_file(&model, out)?;
     }
     let summary = Summary {
         event: "summary",
@@ -420,6 +445,9 @@ pub struct SweepArgs {
     data: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "mnist")]
     dataset: DatasetName,
+    /// The engine that fine-tunes.
+    #[arg(long, value_enum, default_value = "auto")]
+    backend: BackendChoice,
     #[arg(long)]
     json: bool,
 }
@@ -427,17 +455,19 @@ pub struct SweepArgs {
 /// `pruneplay sweep`: one line per (method, sparsity), for accuracy-vs-sparsity curves; the last
 /// line is a summary.
 pub fn sweep(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let model = pruneplay::checkpoint::load_file(&args.model)?;
+    // `all` means the methods that apply to this model.
     let methods: Vec<Method> = if args.methods == "all" {
-        Method::ALL.to_vec()
+        Method::all_for(model.kind())
     } else {
         args.methods
             .split(',')
             .map(|m| Method::from_name(m.trim()))
             .collect::<Result<_, _>>()?
     };
-    let model = pruneplay::checkpoint::load(&args.model)?;
     let data = load_data(args.data.clone(), args.dataset)?;
     check_fits(&model, &data)?;
+    let mut tuner = Tuner::new(args.backend, &model)?;
     let total = (methods.len() * args.sparsities.len()) as u64;
     let reporter = Reporter::new(args.json, total, "sweeping");
     let mut done = 0;
@@ -459,6 +489,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
                 &options,
                 args.finetune_epochs,
                 args.seed,
+                &mut tuner,
             )?;
             row.event = "result";
             done += 1;

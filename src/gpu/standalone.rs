@@ -9,7 +9,7 @@ use super::buffers::{
 };
 use super::kernels::{self, AdamSettings, encode};
 use super::sparse::{self, feature_major_bytes};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::sparse::PackedLayer;
 use crate::train::{OptimizerConfig, OptimizerKind};
 
@@ -190,6 +190,11 @@ pub async fn optimizer_steps(
     mask: ArrayView2<'_, f32>,
     grads: &[Array2<f32>],
 ) -> Result<Array2<f32>> {
+    if config.kind == OptimizerKind::AdamW {
+        return Err(Error::Config(
+            "the GPU kernels have no AdamW (its decoupled decay)".into(),
+        ));
+    }
     let (rows, cols) = w.dim();
     let count = rows * pad4(cols);
     let w_buf = with_contents(ctx, "w", &padded_rows(w));
@@ -214,7 +219,7 @@ pub async fn optimizer_steps(
                 Some(&mask_buf),
                 &mask_buf,
             ),
-            OptimizerKind::Adam => {
+            OptimizerKind::Adam | OptimizerKind::AdamW => {
                 let s = AdamSettings {
                     lr: config.lr,
                     beta1: config.beta1,

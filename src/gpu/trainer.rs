@@ -13,7 +13,7 @@ use super::buffers::{
 use super::kernels::{self, AdamSettings, Dispatch, encode};
 use crate::data::{Dataset, Mnist};
 use crate::error::{Error, Result};
-use crate::model::{Layer, Mlp};
+use crate::model::{Architecture, Layer, Mlp, ModelSpec, Network};
 use crate::train::{
     BatchOrder, Evaluation, OptimizerKind, Split, StepStats, TrainConfig, is_divergent,
 };
@@ -120,7 +120,7 @@ impl GpuTrainer {
             data.train.len(),
         )?;
         check_limits(&ctx, config, data)?;
-        let model = Mlp::seeded(&config.arch, config.init, config.seed);
+        let model = Mlp::seeded(gpu_arch(config)?, config.init, config.seed);
         Self::with_model(ctx, &model, config, data)
     }
 
@@ -133,16 +133,23 @@ impl GpuTrainer {
     ) -> Result<Self> {
         let train = &data.train;
         config.validate(train.features(), train.classes(), train.len())?;
-        if model.architecture() != config.arch {
+        if &model.architecture() != gpu_arch(config)? {
             return Err(Error::Config(format!(
                 "the model is {} but the configuration says {}",
                 model.architecture(),
                 config.arch
             )));
         }
+        if config.optimizer.kind == OptimizerKind::AdamW
+            || config.schedule != crate::train::LrSchedule::Constant
+        {
+            return Err(Error::Config(
+                "the GPU engine trains with sgd or adam at a constant learning rate".into(),
+            ));
+        }
         check_limits(&ctx, config, data)?;
         ctx.check()?;
-        let widths = config.arch.widths().to_vec();
+        let widths = gpu_arch(config)?.widths().to_vec();
         let batch = config.batch;
         let classes = train.classes();
 
@@ -249,7 +256,8 @@ impl GpuTrainer {
                         &ctx, nb, h, &l.b, &l.m_b, &l.gb, None, &l.mask,
                     ));
                 }
-                OptimizerKind::Adam => {
+                // `with_model` refuses AdamW: the Adam kernel has no decoupled decay.
+                OptimizerKind::Adam | OptimizerKind::AdamW => {
                     let h = AdamSettings {
                         lr: opt.lr,
                         beta1: opt.beta1,
@@ -363,7 +371,7 @@ impl GpuTrainer {
     /// weights, biases and masks, fresh optimizer state, the data order `order` and the step
     /// counter at `step`. Much cheaper than a new trainer, which uploads the data set again.
     pub fn restart(&mut self, model: &Mlp, order: BatchOrder, step: u64) -> Result<()> {
-        if model.architecture() != self.config.arch {
+        if model.spec() != self.config.arch.to_string() {
             return Err(Error::Config(format!(
                 "cannot restart a {} GPU trainer with a {} model",
                 self.config.arch,
@@ -596,16 +604,21 @@ fn upload_layer(ctx: &GpuContext, l: &Layer) -> LayerBuffers {
     }
 }
 
+/// The MLP the GPU engine trains; the ViT has no WGSL kernels yet.
+pub(crate) fn gpu_arch(config: &TrainConfig) -> Result<&Architecture> {
+    match &config.arch {
+        ModelSpec::Mlp(a) => Ok(a),
+        ModelSpec::Vit(_) => Err(Error::Config(
+            "the GPU engine does not train the ViT yet; use the CPU engine (--backend cpu)".into(),
+        )),
+    }
+}
+
 /// Refuses, before any buffer is made, a configuration whose buffers the device cannot bind.
 fn check_limits(ctx: &GpuContext, config: &TrainConfig, data: &Mnist) -> Result<()> {
     let max = ctx.limits().max_storage_buffer_binding_size;
-    let widest = config
-        .arch
-        .widths()
-        .iter()
-        .map(|&w| pad4(w))
-        .max()
-        .unwrap_or(0);
+    let arch = gpu_arch(config)?;
+    let widest = arch.widths().iter().map(|&w| pad4(w)).max().unwrap_or(0);
     let needs = [
         (
             "the training images",
@@ -621,9 +634,7 @@ fn check_limits(ctx: &GpuContext, config: &TrainConfig, data: &Mnist) -> Result<
         ),
         (
             "the largest weight matrix",
-            config
-                .arch
-                .widths()
+            arch.widths()
                 .windows(2)
                 .map(|w| (4 * w[1] * pad4(w[0])) as u64)
                 .max()

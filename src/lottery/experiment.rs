@@ -235,7 +235,7 @@ impl LotteryExperiment {
     /// The model of the run in progress as it is now (read back from the GPU on the GPU engine).
     pub async fn current_model(&self) -> Result<Option<Mlp>> {
         match self.runner.engine() {
-            Some(engine) if self.run.is_some() => Ok(Some(engine.model().await?)),
+            Some(engine) if self.run.is_some() => Ok(Some(engine.mlp().await?)),
             _ => Ok(None),
         }
     }
@@ -316,7 +316,7 @@ impl LotteryExperiment {
                 self.rewind = run.snapshot.clone();
             }
             let engine = self.runner.engine().ok_or_else(|| missing("engine"))?;
-            self.last_ticket = Some(engine.model().await?);
+            self.last_ticket = Some(engine.mlp().await?);
         }
         let result = round_result(round, arm, &run)?;
         self.iters_finished += run.len();

@@ -394,7 +394,7 @@ impl InstabilityExperiment {
             .runner
             .engine()
             .ok_or_else(|| Error::Config("instability: no engine after a run".into()))?;
-        self.endpoints.push(engine.model().await?);
+        self.endpoints.push(engine.mlp().await?);
         Ok(*budget > 0)
     }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::Mnist;
 use crate::engine::{Backend, Engine};
 use crate::error::{Error, Result};
-use crate::model::Mlp;
+use crate::model::{Mlp, Model};
 use crate::train::{BatchOrder, Evaluation, Split, TrainConfig};
 
 /// One evaluation point of a run. `test_*` is `None` where the test set was not evaluated (see
@@ -124,12 +124,13 @@ impl Runner {
         order: BatchOrder,
         step: u64,
     ) -> Result<&mut Engine> {
+        let model = Model::Mlp(model.clone());
         let engine = match self.engine.take() {
             Some(engine) if engine.runs_on(backend) => engine,
-            _ => Engine::from_backend(backend, model, &self.config, data)?,
+            _ => Engine::from_backend(backend, &model, &self.config, data)?,
         };
         let engine = self.engine.insert(engine);
-        engine.restart(model, order, step)?;
+        engine.restart(&model, order, step)?;
         Ok(engine)
     }
 
@@ -222,7 +223,7 @@ impl Runner {
             run.iter += n;
             done += n;
             if run.spec.snapshot_at == Some(run.iter) {
-                run.snapshot = Some(engine.model().await?);
+                run.snapshot = Some(engine.mlp().await?);
             }
             if run.iter.is_multiple_of(eval_every) || run.iter == run.spec.end_iter {
                 evaluate_point(engine, full_test_curve, run, data).await?;

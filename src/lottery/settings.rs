@@ -7,7 +7,7 @@ use super::{Arm, Strategy};
 use crate::data::Mnist;
 use crate::error::{Error, Result};
 use crate::model::{Architecture, Init};
-use crate::train::{Budget, OptimizerConfig, TrainConfig};
+use crate::train::{Budget, LrSchedule, OptimizerConfig, TrainConfig};
 
 /// More rounds than this leave LeNet-300-100 with about 0.01% of its weights (0.8^40); a typo such
 /// as `--rounds 4000` should be an error, not a night of training.
@@ -87,13 +87,14 @@ impl LotterySettings {
     /// The training configuration of every run.
     pub fn train_config(&self) -> TrainConfig {
         TrainConfig {
-            arch: self.arch.clone(),
+            arch: self.arch.clone().into(),
             init: self.init,
             optimizer: self.optimizer,
             batch: self.batch,
             budget: Budget::Iters(self.iters),
             seed: self.seed,
             eval_every: self.eval_every,
+            schedule: LrSchedule::Constant,
         }
     }
 

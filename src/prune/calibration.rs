@@ -5,7 +5,7 @@ use ndarray::Array2;
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::Mlp;
+use crate::model::Network;
 
 /// Calibration samples used by default, as in the Wanda and SparseGPT papers.
 pub const DEFAULT_SAMPLES: usize = 128;
@@ -36,10 +36,10 @@ impl Calibration {
         Ok(Self { x, y: y.to_vec() })
     }
 
-    /// The input to layer `layer` of `model` for every calibration sample: the images for layer
-    /// 0, else the previous layer's ReLU output.
-    pub fn layer_inputs(&self, model: &Mlp, layer: usize) -> Array2<f32> {
-        let acts = model.forward(self.x.view());
-        acts.inputs[layer].clone()
+    /// What linear layer `layer` of `model` sees for the calibration samples: one row per
+    /// sample for an MLP (the images for layer 0, else the previous layer's ReLU output), one per
+    /// token inside a ViT.
+    pub fn layer_inputs(&self, model: &impl Network, layer: usize) -> Array2<f32> {
+        model.linear_inputs(self.x.view(), layer)
     }
 }

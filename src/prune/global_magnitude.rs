@@ -9,12 +9,12 @@
 use ndarray::Array2;
 
 use super::selection::{prune_lowest, prune_lowest_jointly};
-use crate::model::Mlp;
+use crate::model::Network;
 
 /// New masks for `model`: hidden layers (and the output layer when `output_rate` is 1) ranked
 /// jointly by |w|.
-pub fn select(model: &Mlp, sparsity: f64, output_rate: f64) -> Vec<Array2<f32>> {
-    let layers = model.layers();
+pub fn select(model: &impl Network, sparsity: f64, output_rate: f64) -> Vec<Array2<f32>> {
+    let layers = model.linears();
     let last = layers.len() - 1;
     let joint = if output_rate >= 1.0 {
         layers.len()

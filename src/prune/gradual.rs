@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::selection::prune_lowest;
 use crate::data::Mnist;
 use crate::error::{Error, Result};
-use crate::model::Mlp;
+use crate::model::Network;
 use crate::train::{TrainConfig, Trainer};
 
 /// The schedule's parameters.
@@ -50,15 +50,18 @@ pub struct Point {
 /// Trains `model` (`config` gives the optimizer and batch) through the schedule and
 /// `extra_steps` more steps after its last pruning step, masking every layer (the output layer at
 /// `output_rate × s_t`) to the schedule's sparsity at each pruning point.
-pub fn train_with_gradual_pruning(
-    model: Mlp,
+///
+/// This runs on the CPU engine: it edits the masks between steps while the optimizer's state
+/// carries on, which the GPU engine's restart (a fresh optimizer) would change.
+pub fn train_with_gradual_pruning<N: Network>(
+    model: N,
     data: &Mnist,
     config: &TrainConfig,
     schedule: &Schedule,
     output_rate: f64,
     extra_steps: u64,
     mut on_point: impl FnMut(&Point),
-) -> Result<(Mlp, Vec<Point>)> {
+) -> Result<(N, Vec<Point>)> {
     if !(0.0..1.0).contains(&schedule.target)
         || !(0.0..=schedule.target).contains(&schedule.initial)
     {
@@ -80,8 +83,8 @@ pub fn train_with_gradual_pruning(
             loss = trainer.train_steps(&data.train, t - trainer.step())?.loss;
         }
         let s = schedule.sparsity_at(t);
-        let layers = trainer.model().layers().len();
-        for (i, layer) in trainer.model_mut().layers_mut().iter_mut().enumerate() {
+        let layers = trainer.model().linears().len();
+        for (i, layer) in trainer.model_mut().linears_mut().iter_mut().enumerate() {
             let goal = if i + 1 == layers { s * output_rate } else { s };
             let n = layer.weight.len() as f64;
             let pruned = n - layer.kept() as f64;

@@ -10,9 +10,10 @@ use serde::Serialize;
 
 use super::{Method, PruneOptions, prune};
 use crate::data::Mnist;
+use crate::engine::{Backend, finetune};
 use crate::error::{Error, Result};
-use crate::model::Mlp;
-use crate::train::{TrainConfig, Trainer, evaluate};
+use crate::model::{Model, Network};
+use crate::train::{TrainConfig, evaluate};
 
 /// The fraction to prune in each of `rounds` rounds to reach `target` overall.
 pub fn per_round_amount(target: f64, rounds: u32) -> f64 {
@@ -29,15 +30,17 @@ pub struct Round {
 }
 
 /// Runs `rounds` rounds of `method` (magnitude or global-magnitude) pruning on `model`, each
-/// followed by fine-tuning with `finetune` (its architecture and budget per round), reporting each
-/// round to `on_round` as it ends.
-pub fn iterative_magnitude(
-    model: &mut Mlp,
+/// followed by fine-tuning on `backend` with `finetune` (its architecture and budget per round),
+/// reporting each round to `on_round` as it ends.
+#[allow(clippy::too_many_arguments)]
+pub async fn iterative_magnitude(
+    model: &mut Model,
+    backend: &Backend,
     data: &Mnist,
     method: Method,
     options: &PruneOptions,
     rounds: u32,
-    finetune: &TrainConfig,
+    tuning: &TrainConfig,
     mut on_round: impl FnMut(&Round),
 ) -> Result<Vec<Round>> {
     if !matches!(method, Method::Magnitude | Method::GlobalMagnitude) {
@@ -63,9 +66,7 @@ pub fn iterative_magnitude(
     for round in 1..=rounds {
         prune(method, model, None, &per_round)?;
         let test_acc_pruned = evaluate(model, &data.test).accuracy;
-        let mut trainer = Trainer::with_model(model.clone(), finetune, &data.train)?;
-        trainer.train_steps(&data.train, finetune.total_steps(data.train.len()))?;
-        *model = trainer.into_model();
+        *model = finetune(backend, model, tuning, data).await?;
         let report = Round {
             round,
             weights_remaining: model.weights_remaining(),

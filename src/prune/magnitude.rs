@@ -7,12 +7,12 @@
 
 use ndarray::Array2;
 
-use crate::model::Mlp;
+use crate::model::Network;
 
 /// |w| for every weight of every layer.
-pub fn scores(model: &Mlp) -> Vec<Array2<f32>> {
+pub fn scores(model: &impl Network) -> Vec<Array2<f32>> {
     model
-        .layers()
+        .linears()
         .iter()
         .map(|l| l.weight.mapv(f32::abs))
         .collect()

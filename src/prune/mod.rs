@@ -30,7 +30,7 @@ use serde::Serialize;
 use self::calibration::Calibration;
 use self::selection::{n_of_m, prune_lowest, prune_lowest_per_row};
 use crate::error::{Error, Result};
-use crate::model::Mlp;
+use crate::model::{ModelKind, Network};
 
 /// A semi-structured N:M pattern: in every group of `m` consecutive inputs of an output row,
 /// `n` weights are kept (2:4 is what NVIDIA Ampere sparse tensor cores accelerate).
@@ -138,6 +138,21 @@ impl Method {
         )
     }
 
+    /// Whether the method applies to a model of this kind. Whole-neuron methods and their
+    /// compaction are written for the MLP's hidden layers; on the ViT the unstructured methods
+    /// prune its linear layers.
+    pub fn applies_to(self, kind: ModelKind) -> bool {
+        kind == ModelKind::Mlp || !self.is_structured()
+    }
+
+    /// The methods that apply to a model of this kind, in [`Method::ALL`]'s order.
+    pub fn all_for(kind: ModelKind) -> Vec<Method> {
+        Self::ALL
+            .into_iter()
+            .filter(|m| m.applies_to(kind))
+            .collect()
+    }
+
     pub fn supports_n_m(self) -> bool {
         matches!(self, Method::Magnitude | Method::Wanda | Method::SparseGpt)
     }
@@ -173,7 +188,7 @@ impl Default for PruneOptions {
 }
 
 impl PruneOptions {
-    pub fn validate(&self, method: Method, model: &Mlp) -> Result<()> {
+    pub fn validate(&self, method: Method, model: &impl Network) -> Result<()> {
         let fraction = |what: &str, v: f64| {
             if (0.0..1.0).contains(&v) {
                 Ok(())
@@ -181,6 +196,17 @@ impl PruneOptions {
                 Err(Error::Config(format!("{what} {v} is outside [0, 1)")))
             }
         };
+        if !method.applies_to(model.kind()) {
+            return Err(Error::Config(format!(
+                "{} removes an MLP's hidden neurons; on the ViT use an unstructured method ({})",
+                method.name(),
+                Method::all_for(model.kind())
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
         fraction("sparsity", self.sparsity)?;
         if !(0.0..=1.0).contains(&self.output_rate) {
             return Err(Error::Config(format!(
@@ -189,11 +215,11 @@ impl PruneOptions {
             )));
         }
         if let Some(per_layer) = &self.per_layer {
-            if per_layer.len() != model.layers().len() {
+            if per_layer.len() != model.linears().len() {
                 return Err(Error::Config(format!(
                     "{} per-layer amounts for a model with {} layers",
                     per_layer.len(),
-                    model.layers().len()
+                    model.linears().len()
                 )));
             }
             for &a in per_layer {
@@ -213,14 +239,19 @@ impl PruneOptions {
                     p.n, p.m
                 )));
             }
-            for (i, l) in model.layers().iter().enumerate() {
-                if l.inputs() % p.m != 0 {
-                    return Err(Error::Config(format!(
-                        "layer {i} has {} inputs, not a multiple of M = {}",
-                        l.inputs(),
-                        p.m
-                    )));
-                }
+            // Layers whose width is not a multiple of M (the ViT's 49-pixel patch embedding)
+            // keep their masks; a pattern that fits no layer is a mistake.
+            if model.linears().iter().all(|l| l.inputs() % p.m != 0) {
+                let widths: Vec<String> = model
+                    .linears()
+                    .iter()
+                    .map(|l| l.inputs().to_string())
+                    .collect();
+                return Err(Error::Config(format!(
+                    "no layer's input count ({}) is a multiple of M = {}",
+                    widths.join(", "),
+                    p.m
+                )));
             }
         }
         if method.needs_calibration() && self.calibration_samples == 0 {
@@ -240,9 +271,12 @@ impl PruneOptions {
         }
     }
 
-    /// Whether layer `i` is pruned at all (an output rate of 0 leaves the output layer alone).
-    fn prunes_layer(&self, i: usize, layers: usize) -> bool {
-        self.per_layer
+    /// Whether layer `i` of `layers`, with `inputs` inputs, is pruned at all: an output rate of
+    /// 0 leaves the output layer alone, and an N:M pattern skips layers it does not divide.
+    fn prunes_layer(&self, i: usize, layers: usize, inputs: usize) -> bool {
+        let fits = self.pattern.is_none_or(|p| inputs % p.m == 0);
+        fits && self
+            .per_layer
             .as_ref()
             .map_or(i + 1 < layers || self.output_rate > 0.0, |a| a[i] > 0.0)
     }
@@ -266,13 +300,13 @@ pub struct Selection {
 }
 
 /// The highest score among the weights newly pruned in each layer.
-fn thresholds(scores: &Scores, model: &Mlp, masks: &[Array2<f32>]) -> Vec<Option<f32>> {
+fn thresholds(scores: &Scores, model: &impl Network, masks: &[Array2<f32>]) -> Vec<Option<f32>> {
     let Scores::Weights(scores) = scores else {
         return vec![None; masks.len()];
     };
     scores
         .iter()
-        .zip(model.layers())
+        .zip(model.linears())
         .zip(masks)
         .map(|((s, layer), new)| {
             let newly_pruned = s
@@ -295,13 +329,13 @@ pub struct LayerCount {
     pub remaining: usize,
 }
 
-pub fn layer_counts(model: &Mlp) -> Vec<LayerCount> {
+pub fn layer_counts(model: &impl Network) -> Vec<LayerCount> {
     model
-        .layers()
+        .linears()
         .iter()
-        .enumerate()
-        .map(|(i, l)| LayerCount {
-            name: format!("{}.weight", 2 * i),
+        .zip(model.linear_names())
+        .map(|(l, name)| LayerCount {
+            name: format!("{name}.weight"),
             weights: l.weight.len(),
             remaining: l.kept(),
         })
@@ -316,7 +350,7 @@ fn calibration_for(method: Method, calibration: Option<&Calibration>) -> Result<
 /// layers before it are pruned (that is how those methods calibrate), so `options` matter here.
 pub fn scores(
     method: Method,
-    model: &Mlp,
+    model: &impl Network,
     calibration: Option<&Calibration>,
     options: &PruneOptions,
 ) -> Result<Scores> {
@@ -358,13 +392,13 @@ pub fn scores(
 /// Stage 2: the masks (and weights) the scores imply under `options`.
 pub fn select(
     method: Method,
-    model: &Mlp,
+    model: &impl Network,
     scores: &Scores,
     calibration: Option<&Calibration>,
     options: &PruneOptions,
 ) -> Result<Selection> {
     options.validate(method, model)?;
-    let layers = model.layers();
+    let layers = model.linears();
     let n = layers.len();
     if method == Method::SparseGpt {
         let (_, mut selection) = layer_by_layer(
@@ -407,7 +441,7 @@ fn select_layer(
     n: usize,
     o: &PruneOptions,
 ) -> Array2<f32> {
-    if !o.prunes_layer(i, n) {
+    if !o.prunes_layer(i, n, mask.ncols()) {
         return mask.clone();
     }
     match (o.pattern, method) {
@@ -423,19 +457,19 @@ fn select_layer(
 /// that flow through the layers already pruned. Returns every layer's scores and the selection.
 fn layer_by_layer(
     method: Method,
-    model: &Mlp,
+    model: &impl Network,
     calibration: &Calibration,
     o: &PruneOptions,
 ) -> Result<(Vec<Array2<f32>>, Selection)> {
     let mut working = model.clone();
-    let n = model.layers().len();
+    let n = model.linears().len();
     let mut all_scores = Vec::with_capacity(n);
     let mut weights = Vec::with_capacity(n);
     for i in 0..n {
         let inputs = calibration.layer_inputs(&working, i);
-        let layer = &working.layers()[i];
+        let layer = &working.linears()[i];
         let (scores, mask, weight) = match method {
-            Method::SparseGpt if o.prunes_layer(i, n) => {
+            Method::SparseGpt if o.prunes_layer(i, n, layer.inputs()) => {
                 let opts = sparsegpt::SparseGptOptions {
                     sparsity: o.layer_amount(i, n),
                     pattern: o.pattern,
@@ -460,13 +494,13 @@ fn layer_by_layer(
                 (s, mask, layer.weight.clone())
             }
         };
-        let layer = &mut working.layers_mut()[i];
+        let layer = &mut working.linears_mut()[i];
         layer.weight = weight.clone();
         layer.set_mask(mask)?;
         weights.push(layer.weight.clone());
         all_scores.push(scores);
     }
-    let masks = working.layers().iter().map(|l| l.mask.clone()).collect();
+    let masks = working.linears().iter().map(|l| l.mask.clone()).collect();
     let weights = (method == Method::SparseGpt).then_some(weights);
     Ok((
         all_scores,
@@ -479,9 +513,9 @@ fn layer_by_layer(
 }
 
 /// Stage 3: writes the selection into the model (pruned weights become exactly 0).
-pub fn apply(model: &mut Mlp, selection: &Selection) -> Result<()> {
+pub fn apply(model: &mut impl Network, selection: &Selection) -> Result<()> {
     for (i, (layer, mask)) in model
-        .layers_mut()
+        .linears_mut()
         .iter_mut()
         .zip(&selection.masks)
         .enumerate()
@@ -503,7 +537,7 @@ pub fn apply(model: &mut Mlp, selection: &Selection) -> Result<()> {
 /// All three stages at once.
 pub fn prune(
     method: Method,
-    model: &mut Mlp,
+    model: &mut impl Network,
     calibration: Option<&Calibration>,
     options: &PruneOptions,
 ) -> Result<Selection> {

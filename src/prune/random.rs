@@ -6,12 +6,12 @@ use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::model::Mlp;
+use crate::model::Network;
 
-pub fn scores(model: &Mlp, seed: u64) -> Vec<Array2<f32>> {
+pub fn scores(model: &impl Network, seed: u64) -> Vec<Array2<f32>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     model
-        .layers()
+        .linears()
         .iter()
         .map(|l| Array2::from_shape_simple_fn(l.weight.dim(), || rng.random::<f32>()))
         .collect()

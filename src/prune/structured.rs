@@ -10,12 +10,12 @@
 use ndarray::{Array1, Array2, Axis};
 
 use super::selection::count_to_prune;
-use crate::model::Mlp;
+use crate::model::Network;
 
 /// ‖W[j, :]‖ₙ of every neuron of every layer (masked weights are already 0).
-pub fn neuron_norms(model: &Mlp, n: u8) -> Vec<Array1<f32>> {
+pub fn neuron_norms(model: &impl Network, n: u8) -> Vec<Array1<f32>> {
     model
-        .layers()
+        .linears()
         .iter()
         .map(|l| match n {
             1 => l
@@ -30,16 +30,20 @@ pub fn neuron_norms(model: &Mlp, n: u8) -> Vec<Array1<f32>> {
 
 /// Masks that remove `fraction` of each hidden layer's remaining neurons, lowest score first
 /// (ties by index); the output layer keeps its mask.
-pub fn select(model: &Mlp, neuron_scores: &[Array1<f32>], fraction: f64) -> Vec<Array2<f32>> {
-    let layers = model.layers();
-    let last = layers.len() - 1;
+pub fn select(
+    model: &impl Network,
+    neuron_scores: &[Array1<f32>],
+    fraction: f64,
+) -> Vec<Array2<f32>> {
+    let layers = model.linears();
+    let producers: Vec<usize> = model.unit_groups().iter().map(|g| g.producer).collect();
     layers
         .iter()
         .zip(neuron_scores)
         .enumerate()
         .map(|(i, (layer, scores))| {
             let mut mask = layer.mask.clone();
-            if i == last {
+            if !producers.contains(&i) {
                 return mask;
             }
             let alive: Vec<usize> = (0..layer.outputs())

@@ -6,15 +6,15 @@
 use ndarray::{Array1, Array2, Axis, Zip};
 
 use super::calibration::Calibration;
-use crate::model::{Mlp, softmax_cross_entropy};
+use crate::model::Network;
 
 /// Calibration samples per gradient batch.
 const BATCH: usize = 32;
 
 /// Σ_batches |w · ∂L/∂w| for every weight.
-pub fn weight_scores(model: &Mlp, calibration: &Calibration) -> Vec<Array2<f32>> {
+pub fn weight_scores(model: &impl Network, calibration: &Calibration) -> Vec<Array2<f32>> {
     let mut scores: Vec<Array2<f32>> = model
-        .layers()
+        .linears()
         .iter()
         .map(|l| Array2::zeros(l.weight.dim()))
         .collect();
@@ -22,10 +22,8 @@ pub fn weight_scores(model: &Mlp, calibration: &Calibration) -> Vec<Array2<f32>>
     for start in (0..n).step_by(BATCH) {
         let end = (start + BATCH).min(n);
         let x = calibration.x.slice(ndarray::s![start..end, ..]);
-        let acts = model.forward(x);
-        let (_, d_logits) = softmax_cross_entropy(&acts.logits, &calibration.y[start..end]);
-        let grads = model.backward(&acts, d_logits);
-        for ((s, layer), g) in scores.iter_mut().zip(model.layers()).zip(&grads.weight) {
+        let (_, _, grads) = model.loss_and_gradients(x, &calibration.y[start..end]);
+        for ((s, layer), g) in scores.iter_mut().zip(model.linears()).zip(&grads.weight) {
             Zip::from(s)
                 .and(&layer.weight)
                 .and(g)
@@ -36,7 +34,7 @@ pub fn weight_scores(model: &Mlp, calibration: &Calibration) -> Vec<Array2<f32>>
 }
 
 /// Neuron-level scores: the weight-level scores of each neuron's incoming weights, summed.
-pub fn neuron_scores(model: &Mlp, calibration: &Calibration) -> Vec<Array1<f32>> {
+pub fn neuron_scores(model: &impl Network, calibration: &Calibration) -> Vec<Array1<f32>> {
     weight_scores(model, calibration)
         .iter()
         .map(|s| s.sum_axis(Axis(1)))

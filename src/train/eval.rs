@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::data::{Dataset, Mnist};
-use crate::model::{Mlp, softmax_cross_entropy};
+use crate::model::{Network, softmax_cross_entropy};
 
 /// Samples per forward pass during evaluation: big enough for an efficient GEMM, small enough to
 /// keep the activations of LeNet-300-100 around 1.6 MB.
@@ -37,7 +37,7 @@ pub struct Evaluation {
     pub predictions: Vec<u8>,
 }
 
-pub fn evaluate(model: &Mlp, data: &Dataset) -> Evaluation {
+pub fn evaluate(model: &impl Network, data: &Dataset) -> Evaluation {
     let classes = data.classes();
     let mut confusion = vec![vec![0u32; classes]; classes];
     let mut predictions = Vec::with_capacity(data.len());

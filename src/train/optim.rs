@@ -1,22 +1,31 @@
-//! SGD with momentum and Adam, both holding pruned weights at exactly zero.
+//! SGD with momentum, Adam and AdamW over any model's parameter tensors, all holding pruned
+//! weights at exactly zero.
 //!
 //! Masking only the forward pass is not enough: Adam's moment estimates carry gradient history, so
 //! a pruned weight with a non-zero first moment would grow back on the next step (a bug public
 //! course code has shipped, turning a sparse-vs-dense comparison into dense vs dense). Here the
 //! gradient is masked, the update is computed, and the weight is set to +0 where the mask is 0, in
 //! the same pass; the moments of pruned weights are cleared so that un-pruning later starts fresh.
+//!
+//! AdamW (Loshchilov & Hutter 2019, PyTorch's `torch.optim.AdamW`) decays the weight by
+//! `lr · weight_decay` before the Adam update, apart from the gradient. Following timm's
+//! convention the decay applies to the linear layers' weights only: never to biases, LayerNorm
+//! parameters or position embeddings (every parameter outside [`Network::linears`]), and never to
+//! a pruned entry.
 
-use ndarray::{Array1, Array2, Zip};
+use ndarray::{ArrayViewMut2, Zip};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{Gradients, Mlp};
+use crate::model::{Gradients, Network};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
     Sgd,
     Adam,
+    #[serde(rename = "adamw")]
+    AdamW,
 }
 
 impl std::str::FromStr for OptimizerKind {
@@ -25,14 +34,26 @@ impl std::str::FromStr for OptimizerKind {
         match s {
             "sgd" => Ok(OptimizerKind::Sgd),
             "adam" => Ok(OptimizerKind::Adam),
+            "adamw" => Ok(OptimizerKind::AdamW),
             other => Err(Error::Config(format!(
-                "unknown optimizer {other:?} (use sgd or adam)"
+                "unknown optimizer {other:?} (use sgd, adam or adamw)"
             ))),
         }
     }
 }
 
-/// Hyper-parameters. `momentum` is used by SGD only; `beta1`, `beta2`, `eps` by Adam only.
+impl OptimizerKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::AdamW => "adamw",
+        }
+    }
+}
+
+/// Hyper-parameters. `momentum` is used by SGD only; `beta1`, `beta2`, `eps` by Adam and AdamW;
+/// `weight_decay` by AdamW only.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct OptimizerConfig {
     pub kind: OptimizerKind,
@@ -41,6 +62,8 @@ pub struct OptimizerConfig {
     pub beta1: f32,
     pub beta2: f32,
     pub eps: f32,
+    #[serde(default)]
+    pub weight_decay: f32,
 }
 
 impl OptimizerConfig {
@@ -54,6 +77,18 @@ impl OptimizerConfig {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
+            weight_decay: 0.0,
+        }
+    }
+
+    /// AdamW as the shipped ViT trains: lr 1e-3, weight decay 0.05, PyTorch's betas and
+    /// epsilon.
+    pub fn adamw() -> Self {
+        Self {
+            kind: OptimizerKind::AdamW,
+            lr: 1e-3,
+            weight_decay: 0.05,
+            ..Self::adam()
         }
     }
 
@@ -66,6 +101,7 @@ impl OptimizerConfig {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
+            weight_decay: 0.0,
         }
     }
 
@@ -73,6 +109,7 @@ impl OptimizerConfig {
         match kind {
             OptimizerKind::Sgd => Self::sgd(),
             OptimizerKind::Adam => Self::adam(),
+            OptimizerKind::AdamW => Self::adamw(),
         }
     }
 
@@ -90,6 +127,15 @@ impl OptimizerConfig {
         if self.eps.is_nan() || self.eps <= 0.0 {
             return bad("Adam epsilon (> 0)", self.eps);
         }
+        if !(0.0..1.0).contains(&self.weight_decay) {
+            return bad("weight decay (0 <= decay < 1)", self.weight_decay);
+        }
+        if self.weight_decay != 0.0 && self.kind != OptimizerKind::AdamW {
+            return Err(Error::Config(format!(
+                "weight decay applies to adamw only, not {}",
+                self.kind.name()
+            )));
+        }
         Ok(())
     }
 }
@@ -100,38 +146,49 @@ impl Default for OptimizerConfig {
     }
 }
 
-/// Per-layer optimizer state: SGD keeps its velocity in `m`; Adam keeps both moments.
+/// Optimizer state of one tensor: SGD keeps its velocity in `m`; Adam keeps both moments.
 #[derive(Debug, Clone)]
 struct Moments {
-    m_w: Array2<f32>,
-    v_w: Array2<f32>,
-    m_b: Array1<f32>,
-    v_b: Array1<f32>,
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+impl Moments {
+    fn zeros(n: usize) -> Self {
+        Self {
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Optimizer {
     config: OptimizerConfig,
-    state: Vec<Moments>,
+    /// Per linear layer: its weight's state, then its bias's.
+    linears: Vec<(Moments, Moments)>,
+    /// Per other parameter tensor, in [`Network::others`] order.
+    others: Vec<Moments>,
     /// Updates taken so far (Adam's bias correction needs it).
     t: u32,
 }
 
 impl Optimizer {
-    pub fn new(config: OptimizerConfig, model: &Mlp) -> Self {
-        let state = model
-            .layers()
+    pub fn new(config: OptimizerConfig, model: &impl Network) -> Self {
+        let linears = model
+            .linears()
             .iter()
-            .map(|l| Moments {
-                m_w: Array2::zeros(l.weight.dim()),
-                v_w: Array2::zeros(l.weight.dim()),
-                m_b: Array1::zeros(l.bias.len()),
-                v_b: Array1::zeros(l.bias.len()),
-            })
+            .map(|l| (Moments::zeros(l.weight.len()), Moments::zeros(l.bias.len())))
+            .collect();
+        let others = model
+            .others()
+            .iter()
+            .map(|(_, a)| Moments::zeros(a.len()))
             .collect();
         Self {
             config,
-            state,
+            linears,
+            others,
             t: 0,
         }
     }
@@ -140,8 +197,13 @@ impl Optimizer {
         &self.config
     }
 
+    /// Sets the learning rate of the next steps (a schedule's warmup and decay).
+    pub fn set_lr(&mut self, lr: f32) {
+        self.config.lr = lr;
+    }
+
     /// Applies one update to `model` from `grads`. Pruned weights end exactly at +0.
-    pub fn step(&mut self, model: &mut Mlp, grads: &Gradients) {
+    pub fn step(&mut self, model: &mut impl Network, grads: &Gradients) {
         self.t += 1;
         let c = self.config;
         let t = self.t as i32;
@@ -151,42 +213,57 @@ impl Optimizer {
         let bc2 = 1.0 - c.beta2.powi(t);
         let adam_step = c.lr * bc2.sqrt() / bc1;
         let adam_eps = c.eps * bc2.sqrt();
-        // One scalar rule for weights and biases alike; SGD keeps its velocity in `m`.
+        // One scalar rule for every tensor; SGD keeps its velocity in `m`.
         let update = |p: &mut f32, m: &mut f32, v: &mut f32, g: f32| match c.kind {
             OptimizerKind::Sgd => {
                 *m = c.momentum * *m + g;
                 *p -= c.lr * *m;
             }
-            OptimizerKind::Adam => {
+            OptimizerKind::Adam | OptimizerKind::AdamW => {
                 *m = c.beta1 * *m + (1.0 - c.beta1) * g;
                 *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
                 *p -= adam_step * *m / (v.sqrt() + adam_eps);
             }
         };
-        for ((layer, st), (gw, gb)) in model
-            .layers_mut()
+        let decay = match c.kind {
+            OptimizerKind::AdamW => 1.0 - c.lr * c.weight_decay,
+            _ => 1.0,
+        };
+        for ((layer, (sw, sb)), (gw, gb)) in model
+            .linears_mut()
             .iter_mut()
-            .zip(&mut self.state)
+            .zip(&mut self.linears)
             .zip(grads.weight.iter().zip(&grads.bias))
         {
             Zip::from(&mut layer.weight)
-                .and(&mut st.m_w)
-                .and(&mut st.v_w)
-                .and(gw)
                 .and(&layer.mask)
-                .for_each(|w, m, v, &g, &keep| {
+                .and(gw)
+                .and(ArrayViewMut2::from_shape(gw.dim(), &mut sw.m).expect("state fits its weight"))
+                .and(ArrayViewMut2::from_shape(gw.dim(), &mut sw.v).expect("state fits its weight"))
+                .for_each(|w, &keep, &g, m, v| {
                     // A select, not `w * keep`: that would leave -0.0 for negative weights.
                     if keep == 0.0 {
                         (*w, *m, *v) = (0.0, 0.0, 0.0);
                     } else {
+                        if decay != 1.0 {
+                            *w *= decay;
+                        }
                         update(w, m, v, g);
                     }
                 });
-            Zip::from(&mut layer.bias)
-                .and(&mut st.m_b)
-                .and(&mut st.v_b)
-                .and(gb)
-                .for_each(|b, m, v, &g| update(b, m, v, g));
+            for (((b, m), v), &g) in layer.bias.iter_mut().zip(&mut sb.m).zip(&mut sb.v).zip(gb) {
+                update(b, m, v, g);
+            }
+        }
+        for ((mut p, st), g) in model
+            .others_mut()
+            .into_iter()
+            .zip(&mut self.others)
+            .zip(&grads.other)
+        {
+            for (((p, m), v), &g) in p.iter_mut().zip(&mut st.m).zip(&mut st.v).zip(g) {
+                update(p, m, v, g);
+            }
         }
     }
 }

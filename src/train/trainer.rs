@@ -3,10 +3,11 @@
 use ndarray::{Array2, s};
 use serde::Serialize;
 
+use super::config::LrSchedule;
 use super::{BatchOrder, Optimizer, TrainConfig};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::model::{Mlp, argmax_rows, softmax_cross_entropy};
+use crate::model::{FromSpec, Mlp, Network, argmax_rows};
 
 /// A chunk of steps whose mean loss exceeds this many times the loss of a uniform guess (ln of
 /// the number of classes) has diverged: no sensible run gets there, while a too-large learning
@@ -29,10 +30,15 @@ pub struct StepStats {
 }
 
 /// A model, its optimizer and the data order, advanced a number of steps at a time so callers
-/// (the CLI, the web worker) can report progress and stay responsive in between.
-pub struct Trainer {
-    model: Mlp,
+/// (the CLI, the web worker) can report progress and stay responsive in between. Any
+/// [`Network`] trains here: LeNet, the ViT, or a [`crate::model::Model`] holding either.
+pub struct Trainer<N: Network = Mlp> {
+    model: N,
     optimizer: Optimizer,
+    schedule: LrSchedule,
+    /// The schedule's peak rate, and the run's length it spreads over.
+    base_lr: f32,
+    total_steps: u64,
     batch: usize,
     order: BatchOrder,
     step: u64,
@@ -40,21 +46,23 @@ pub struct Trainer {
     labels: Vec<u8>,
 }
 
-impl Trainer {
+impl<N: FromSpec> Trainer<N> {
     /// A trainer for a freshly initialised model of `config.arch`, seeded by `config.seed`.
     pub fn new(config: &TrainConfig, data: &Dataset) -> Result<Self> {
         config.validate(data.features(), data.classes(), data.len())?;
-        let model = Mlp::seeded(&config.arch, config.init, config.seed);
+        let model = N::from_spec(&config.arch, config.init, config.seed)?;
         Self::with_model(model, config, data)
     }
+}
 
+impl<N: Network> Trainer<N> {
     /// A trainer that continues from `model` (e.g. a loaded checkpoint or a pruned network).
-    pub fn with_model(model: Mlp, config: &TrainConfig, data: &Dataset) -> Result<Self> {
+    pub fn with_model(model: N, config: &TrainConfig, data: &Dataset) -> Result<Self> {
         config.validate(data.features(), data.classes(), data.len())?;
-        if model.architecture() != config.arch {
+        if model.spec() != config.arch.to_string() {
             return Err(Error::Config(format!(
                 "the model is {} but the configuration says {}",
-                model.architecture(),
+                model.spec(),
                 config.arch
             )));
         }
@@ -62,6 +70,9 @@ impl Trainer {
         Ok(Self {
             model,
             optimizer,
+            schedule: config.schedule,
+            base_lr: config.optimizer.lr,
+            total_steps: config.total_steps(data.len()),
             batch: config.batch,
             order: BatchOrder::new(data.len(), config.seed),
             step: 0,
@@ -73,12 +84,12 @@ impl Trainer {
     /// Starts a new run on this trainer: `model` with a fresh optimizer, the data order `order`,
     /// and the step counter at `step` (the lottery ticket's rewind to step k continues the data
     /// order from there with a fresh optimizer, as open_lth does).
-    pub fn restart(&mut self, model: Mlp, order: BatchOrder, step: u64) -> Result<()> {
-        if model.architecture() != self.model.architecture() {
+    pub fn restart(&mut self, model: N, order: BatchOrder, step: u64) -> Result<()> {
+        if model.spec() != self.model.spec() {
             return Err(Error::Config(format!(
                 "cannot restart a {} trainer with a {} model",
-                self.model.architecture(),
-                model.architecture()
+                self.model.spec(),
+                model.spec()
             )));
         }
         if order.len() != self.order.len() {
@@ -95,15 +106,15 @@ impl Trainer {
         Ok(())
     }
 
-    pub fn model(&self) -> &Mlp {
+    pub fn model(&self) -> &N {
         &self.model
     }
 
-    pub fn model_mut(&mut self) -> &mut Mlp {
+    pub fn model_mut(&mut self) -> &mut N {
         &mut self.model
     }
 
-    pub fn into_model(self) -> Mlp {
+    pub fn into_model(self) -> N {
         self.model
     }
 
@@ -154,8 +165,15 @@ impl Trainer {
             let idx = self.order.take(self.batch);
             data.gather_into(idx, self.x.view_mut(), &mut self.labels);
 
-            let acts = self.model.forward(self.x.slice(s![.., ..]));
-            let (loss, d_logits) = softmax_cross_entropy(&acts.logits, &self.labels);
+            if self.schedule != LrSchedule::Constant {
+                let lr = self
+                    .schedule
+                    .lr_at(self.base_lr, self.step, self.total_steps);
+                self.optimizer.set_lr(lr);
+            }
+            let (loss, logits, grads) = self
+                .model
+                .loss_and_gradients(self.x.slice(s![.., ..]), &self.labels);
             if !loss.is_finite() {
                 return Err(Error::Diverged {
                     step: self.step,
@@ -164,12 +182,11 @@ impl Trainer {
                     kept_step: self.step,
                 });
             }
-            correct += argmax_rows(&acts.logits)
+            correct += argmax_rows(&logits)
                 .iter()
                 .zip(&self.labels)
                 .filter(|(p, y)| p == y)
                 .count();
-            let grads = self.model.backward(&acts, d_logits);
             self.optimizer.step(&mut self.model, &grads);
             self.step += 1;
             loss_sum += f64::from(loss);

@@ -80,3 +80,10 @@ impl Vit {
         &self.config
     }
 }
+
+impl Vit {
+    /// θ₀ for `seed` (stub until the ViT's initialisation lands).
+    pub fn seeded(_config: &VitConfig, _seed: u64) -> Self {
+        unimplemented!()
+    }
+}
