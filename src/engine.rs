@@ -4,10 +4,12 @@
 //! The methods are async because the GPU engine must await its read-backs in a browser; the CPU
 //! engine's futures are ready at once, and native callers block on them with `pollster`.
 
+#[cfg(feature = "gpu")]
 use std::rc::Rc;
 
 use crate::data::Mnist;
 use crate::error::Result;
+#[cfg(feature = "gpu")]
 use crate::gpu::{GpuContext, GpuTrainer};
 use crate::model::{Mlp, Model};
 use crate::train::{BatchOrder, Evaluation, Split, StepStats, TrainConfig, Trainer, evaluate};
@@ -17,6 +19,7 @@ use crate::train::{BatchOrder, Evaluation, Split, StepStats, TrainConfig, Traine
 #[derive(Clone)]
 pub enum Backend {
     Cpu,
+    #[cfg(feature = "gpu")]
     Gpu(Rc<GpuContext>),
 }
 
@@ -25,6 +28,7 @@ impl Backend {
     pub fn name(&self) -> &'static str {
         match self {
             Backend::Cpu => "cpu",
+            #[cfg(feature = "gpu")]
             Backend::Gpu(_) => "gpu",
         }
     }
@@ -34,6 +38,7 @@ pub enum Engine {
     /// Trains either model.
     Cpu(Box<Trainer<Model>>),
     /// Trains MLPs; the ViT has no WGSL kernels yet.
+    #[cfg(feature = "gpu")]
     Gpu(Box<GpuTrainer>),
 }
 
@@ -42,6 +47,7 @@ impl Engine {
         Ok(Engine::Cpu(Box::new(Trainer::new(config, &data.train)?)))
     }
 
+    #[cfg(feature = "gpu")]
     /// The GPU engine on `ctx`; the data set is uploaded here, once.
     pub fn gpu(ctx: Rc<GpuContext>, config: &TrainConfig, data: &Mnist) -> Result<Self> {
         Ok(Engine::Gpu(Box::new(GpuTrainer::new(ctx, config, data)?)))
@@ -51,6 +57,7 @@ impl Engine {
     pub fn new(backend: &Backend, config: &TrainConfig, data: &Mnist) -> Result<Self> {
         match backend {
             Backend::Cpu => Self::cpu(config, data),
+            #[cfg(feature = "gpu")]
             Backend::Gpu(ctx) => Self::gpu(ctx.clone(), config, data),
         }
     }
@@ -64,6 +71,7 @@ impl Engine {
         )?)))
     }
 
+    #[cfg(feature = "gpu")]
     /// Continues from `model` on the GPU engine; the data set is uploaded here, once.
     pub fn gpu_from(
         ctx: Rc<GpuContext>,
@@ -86,6 +94,7 @@ impl Engine {
     ) -> Result<Self> {
         match backend {
             Backend::Cpu => Self::cpu_from(model.clone(), config, data),
+            #[cfg(feature = "gpu")]
             Backend::Gpu(ctx) => Self::gpu_from(ctx.clone(), model, config, data),
         }
     }
@@ -94,7 +103,9 @@ impl Engine {
     pub fn runs_on(&self, backend: &Backend) -> bool {
         match (self, backend) {
             (Engine::Cpu(_), Backend::Cpu) => true,
+            #[cfg(feature = "gpu")]
             (Engine::Gpu(t), Backend::Gpu(ctx)) => std::ptr::eq(t.context(), Rc::as_ptr(ctx)),
+            #[cfg(feature = "gpu")]
             _ => false,
         }
     }
@@ -105,6 +116,7 @@ impl Engine {
     pub fn restart(&mut self, model: &Model, order: BatchOrder, step: u64) -> Result<()> {
         match self {
             Engine::Cpu(t) => t.restart(model.clone(), order, step),
+            #[cfg(feature = "gpu")]
             Engine::Gpu(t) => t.restart(model.mlp("the GPU engine")?, order, step),
         }
     }
@@ -113,6 +125,7 @@ impl Engine {
     pub fn backend(&self) -> &'static str {
         match self {
             Engine::Cpu(_) => "cpu",
+            #[cfg(feature = "gpu")]
             Engine::Gpu(_) => "gpu",
         }
     }
@@ -121,6 +134,7 @@ impl Engine {
     pub fn adapter(&self) -> Option<String> {
         match self {
             Engine::Cpu(_) => None,
+            #[cfg(feature = "gpu")]
             Engine::Gpu(t) => Some(t.context().adapter_name()),
         }
     }
@@ -128,6 +142,7 @@ impl Engine {
     pub fn step(&self) -> u64 {
         match self {
             Engine::Cpu(t) => t.step(),
+            #[cfg(feature = "gpu")]
             Engine::Gpu(t) => t.step(),
         }
     }
@@ -135,6 +150,7 @@ impl Engine {
     pub fn epoch(&self) -> u64 {
         match self {
             Engine::Cpu(t) => t.epoch(),
+            #[cfg(feature = "gpu")]
             Engine::Gpu(t) => t.epoch(),
         }
     }
@@ -143,6 +159,7 @@ impl Engine {
     pub async fn train_steps(&mut self, data: &Mnist, n: u64) -> Result<StepStats> {
         match self {
             Engine::Cpu(t) => t.train_steps(&data.train, n),
+            #[cfg(feature = "gpu")]
             Engine::Gpu(t) => t.train_steps(n).await,
         }
     }
@@ -150,6 +167,7 @@ impl Engine {
     pub async fn evaluate(&self, data: &Mnist, split: Split) -> Result<Evaluation> {
         match self {
             Engine::Cpu(t) => Ok(evaluate(t.model(), split.of(data))),
+            #[cfg(feature = "gpu")]
             Engine::Gpu(t) => t.evaluate(split).await,
         }
     }
@@ -163,6 +181,7 @@ impl Engine {
     pub async fn model(&self) -> Result<Model> {
         match self {
             Engine::Cpu(t) => Ok(t.model().clone()),
+            #[cfg(feature = "gpu")]
             Engine::Gpu(t) => t.model().await.map(Model::Mlp),
         }
     }

@@ -4,10 +4,11 @@
 //! - the core ([`data`], [`model`], [`train`], [`checkpoint`], [`prune`]): ndarray and friends only,
 //!   no web or GPU crate, so it runs and is tested natively and is the reference for the other
 //!   engines;
-//! - the GPU layer ([`gpu`]): wgpu, natively and in the browser; [`engine`] puts both engines
-//!   behind one interface, and [`lottery`] runs its experiments on either;
-//! - the web layer (`web`, wasm32 only): the only code that touches wasm-bindgen, web-sys and
-//!   js-sys.
+//! - the GPU layer (`gpu`, behind the `gpu` cargo feature, on by default): wgpu, natively and in
+//!   the browser; [`engine`] puts both engines behind one interface (only the CPU engine without
+//!   the feature), and [`lottery`] runs its experiments on either;
+//! - the web layer (`web`, wasm32 with the `gpu` feature): the only code that touches
+//!   wasm-bindgen, web-sys and js-sys.
 
 pub mod checkpoint;
 pub mod data;
@@ -18,9 +19,10 @@ pub mod prune;
 pub mod train;
 
 pub mod engine;
+#[cfg(feature = "gpu")]
 pub mod gpu;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "gpu"))]
 mod web;
 
 pub use error::{Error, Result};

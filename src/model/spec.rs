@@ -126,25 +126,6 @@ impl fmt::Display for ModelSpec {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_both_kinds_and_prints_the_canonical_spec() {
-        let lenet: ModelSpec = "784-300-100-10".parse().unwrap();
-        assert_eq!(lenet, ModelSpec::Mlp(Architecture::lenet_300_100()));
-        let vit: ModelSpec = "vit".parse().unwrap();
-        assert_eq!(vit.to_string(), "vit-d64-l4-h4-r2");
-        assert_eq!(vit.to_string().parse::<ModelSpec>().unwrap(), vit);
-        let small: ModelSpec = "vit-d8-l2-h2-r2".parse().unwrap();
-        assert_eq!(small.to_string(), "vit-d8-l2-h2-r2");
-        for bad in ["vitx", "vit-d", "vit-d64-q3", "vit-d64-h5", "vit-d0"] {
-            assert!(bad.parse::<ModelSpec>().is_err(), "{bad}");
-        }
-    }
-}
-
 /// A model type that can be made from a spec: what [`crate::train::Trainer::new`] draws θ₀ with.
 pub trait FromSpec: super::Network + Sized {
     fn from_spec(spec: &ModelSpec, init: Init, seed: u64) -> Result<Self>;
@@ -167,6 +148,25 @@ impl FromSpec for Vit {
         match spec {
             ModelSpec::Vit(c) => Ok(Vit::seeded(c, seed)),
             ModelSpec::Mlp(a) => Err(Error::Config(format!("{a} is an MLP, not a ViT"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_kinds_and_prints_the_canonical_spec() {
+        let lenet: ModelSpec = "784-300-100-10".parse().unwrap();
+        assert_eq!(lenet, ModelSpec::Mlp(Architecture::lenet_300_100()));
+        let vit: ModelSpec = "vit".parse().unwrap();
+        assert_eq!(vit.to_string(), "vit-d64-l4-h4-r2");
+        assert_eq!(vit.to_string().parse::<ModelSpec>().unwrap(), vit);
+        let small: ModelSpec = "vit-d8-l2-h2-r2".parse().unwrap();
+        assert_eq!(small.to_string(), "vit-d8-l2-h2-r2");
+        for bad in ["vitx", "vit-d", "vit-d64-q3", "vit-d64-h5", "vit-d0"] {
+            assert!(bad.parse::<ModelSpec>().is_err(), "{bad}");
         }
     }
 }

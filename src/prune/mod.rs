@@ -241,7 +241,11 @@ impl PruneOptions {
             }
             // Layers whose width is not a multiple of M (the ViT's 49-pixel patch embedding)
             // keep their masks; a pattern that fits no layer is a mistake.
-            if model.linears().iter().all(|l| l.inputs() % p.m != 0) {
+            if model
+                .linears()
+                .iter()
+                .all(|l| !l.inputs().is_multiple_of(p.m))
+            {
                 let widths: Vec<String> = model
                     .linears()
                     .iter()
@@ -274,7 +278,7 @@ impl PruneOptions {
     /// Whether layer `i` of `layers`, with `inputs` inputs, is pruned at all: an output rate of
     /// 0 leaves the output layer alone, and an N:M pattern skips layers it does not divide.
     fn prunes_layer(&self, i: usize, layers: usize, inputs: usize) -> bool {
-        let fits = self.pattern.is_none_or(|p| inputs % p.m == 0);
+        let fits = self.pattern.is_none_or(|p| inputs.is_multiple_of(p.m));
         fits && self
             .per_layer
             .as_ref()

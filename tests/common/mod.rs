@@ -45,6 +45,7 @@ pub fn mnist() -> Mnist {
 /// time, as lavapipe prefers). `None` when no adapter exists, after saying why, unless
 /// `PRUNEPLAY_REQUIRE_GPU=1` (set by `cargo xtask test` when lavapipe is installed), where a
 /// missing adapter is a failure: a silent skip would hide a broken GPU path.
+#[cfg(feature = "gpu")]
 pub fn gpu() -> Option<(GpuTurn, &'static pruneplay::gpu::GpuContext)> {
     use std::sync::{Mutex, OnceLock};
     static CONTEXT: OnceLock<Result<pruneplay::gpu::GpuContext, String>> = OnceLock::new();
@@ -105,12 +106,14 @@ pub fn assert_clean_failure(out: &Output, expected: &str) {
 
 /// A test's turn on the GPU. Ending it waits until the device is idle: the shared context lives
 /// until the process exits, and lavapipe's threads can crash a process that exits with work in
-/// flight (PLATFORM.md).
+/// flight.
+#[cfg(feature = "gpu")]
 pub struct GpuTurn {
     _turn: std::sync::MutexGuard<'static, ()>,
     ctx: &'static pruneplay::gpu::GpuContext,
 }
 
+#[cfg(feature = "gpu")]
 impl Drop for GpuTurn {
     fn drop(&mut self) {
         if let Err(e) = self.ctx.wait_idle() {
