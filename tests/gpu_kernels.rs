@@ -167,6 +167,7 @@ fn cpu_updates(
         let grads = Gradients {
             weight: vec![g.clone()],
             bias: vec![Array1::zeros(w.nrows())],
+            other: Vec::new(),
         };
         optimizer.step(&mut model, &grads);
     }

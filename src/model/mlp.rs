@@ -10,7 +10,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Architecture, Init};
+use super::{Architecture, Gradients, Init};
 use crate::error::{Error, Result};
 
 /// One fully connected layer, `y = x Wᵀ + b`, with `W` stored `[out, in]` like PyTorch's Linear.
@@ -69,13 +69,6 @@ pub struct Mlp {
 pub struct Activations {
     pub inputs: Vec<Array2<f32>>,
     pub logits: Array2<f32>,
-}
-
-/// Gradients of the loss with respect to every weight and bias, layer by layer.
-#[derive(Debug, Clone)]
-pub struct Gradients {
-    pub weight: Vec<Array2<f32>>,
-    pub bias: Vec<Array1<f32>>,
 }
 
 impl Mlp {
@@ -220,7 +213,11 @@ impl Mlp {
         }
         weight.reverse();
         bias.reverse();
-        Gradients { weight, bias }
+        Gradients {
+            weight,
+            bias,
+            other: Vec::new(),
+        }
     }
 
     /// Per-sample predicted class for a batch.

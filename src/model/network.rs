@@ -78,8 +78,11 @@ pub trait Network: Clone + std::fmt::Debug {
     fn logits(&self, x: ArrayView2<f32>) -> Array2<f32>;
 
     /// Mean softmax cross-entropy on a batch, the logits, and the gradient of every parameter.
-    fn loss_and_gradients(&self, x: ArrayView2<f32>, labels: &[u8])
-    -> (f32, Array2<f32>, Gradients);
+    fn loss_and_gradients(
+        &self,
+        x: ArrayView2<f32>,
+        labels: &[u8],
+    ) -> (f32, Array2<f32>, Gradients);
 
     /// What linear layer `layer` sees for the batch `x`, one row per input vector (one per image
     /// for the MLP, one per token for the ViT's blocks): Wanda and SparseGPT calibrate on these.
