@@ -1,5 +1,5 @@
-//! [`Network`] for the MLP: its layers are its prunable linear layers, it has no other
-//! parameters, and its hidden neurons are its structured units.
+//! [`Network`] for the MLP: its layers are the linear layers, it has no other parameters, and
+//! each hidden layer's neurons are a unit group.
 
 use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD};
 
@@ -30,7 +30,8 @@ impl Network for Mlp {
         self.layers_mut()
     }
 
-    /// `nn.Sequential(Linear, ReLU, Linear, …)` numbers its Linear layers 0, 2, 4, ….
+    /// `0`, `2`, `4`, …: the indices of the `nn.Linear`s in PyTorch's
+    /// `nn.Sequential(Linear, ReLU, Linear, ReLU, …)`, which is how the checkpoints name them.
     fn linear_names(&self) -> Vec<String> {
         (0..self.layers().len())
             .map(|i| (2 * i).to_string())
@@ -49,6 +50,8 @@ impl Network for Mlp {
         Mlp::logits(self, x)
     }
 
+    /// The same forward, loss and backward calls the CPU trainer has always made, so LeNet runs
+    /// stay bit-identical through the trait.
     fn loss_and_gradients(
         &self,
         x: ArrayView2<f32>,
@@ -60,12 +63,11 @@ impl Network for Mlp {
         (loss, acts.logits, grads)
     }
 
-    /// The images for layer 0, else the previous layer's ReLU output.
     fn linear_inputs(&self, x: ArrayView2<f32>, layer: usize) -> Array2<f32> {
-        let mut acts = self.forward(x);
-        acts.inputs.swap_remove(layer)
+        self.forward(x).inputs.swap_remove(layer)
     }
 
+    /// Hidden layer i's neurons: rows of layer i, columns of layer i + 1.
     fn unit_groups(&self) -> Vec<UnitGroup> {
         (0..self.layers().len().saturating_sub(1))
             .map(|i| UnitGroup {

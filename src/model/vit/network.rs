@@ -1,9 +1,9 @@
-//! [`Network`] for the ViT. (Skeleton: the ViT helper fills this in.)
+//! [`Network`] for the ViT.
 
-use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD};
+use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
 
-use super::Vit;
-use crate::model::{Gradients, Layer, ModelKind, Network, UnitGroup};
+use super::{Gates, Vit};
+use crate::model::{Gradients, Layer, ModelKind, Network, UnitGroup, softmax_cross_entropy};
 
 impl Network for Vit {
     fn kind(&self) -> ModelKind {
@@ -13,7 +13,7 @@ impl Network for Vit {
         self.config.to_string()
     }
     fn inputs(&self) -> usize {
-        784
+        super::PIXELS
     }
     fn classes(&self) -> usize {
         self.linears[self.head()].outputs()
@@ -24,29 +24,76 @@ impl Network for Vit {
     fn linears_mut(&mut self) -> &mut [Layer] {
         &mut self.linears
     }
+    /// timm's module names: `patch_embed.proj`, `blocks.{i}.attn.qkv`, `blocks.{i}.attn.proj`,
+    /// `blocks.{i}.mlp.fc1`, `blocks.{i}.mlp.fc2`, …, `head`.
     fn linear_names(&self) -> Vec<String> {
-        unimplemented!()
+        (0..self.linears.len())
+            .map(|i| Self::linear_name(self.config.depth, i))
+            .collect()
     }
+    /// `pos_embed` (`[1, 16, D]`), each block's `norm1` and `norm2` weight and bias, then
+    /// `fc_norm`'s.
     fn others(&self) -> Vec<(String, ArrayViewD<'_, f32>)> {
-        unimplemented!()
+        let mut out = vec![(
+            "pos_embed".to_string(),
+            self.pos_embed.view().insert_axis(Axis(0)).into_dyn(),
+        )];
+        for (i, (n1, n2)) in self.norm1.iter().zip(&self.norm2).enumerate() {
+            out.push((
+                format!("blocks.{i}.norm1.weight"),
+                n1.weight.view().into_dyn(),
+            ));
+            out.push((format!("blocks.{i}.norm1.bias"), n1.bias.view().into_dyn()));
+            out.push((
+                format!("blocks.{i}.norm2.weight"),
+                n2.weight.view().into_dyn(),
+            ));
+            out.push((format!("blocks.{i}.norm2.bias"), n2.bias.view().into_dyn()));
+        }
+        out.push((
+            "fc_norm.weight".into(),
+            self.fc_norm.weight.view().into_dyn(),
+        ));
+        out.push(("fc_norm.bias".into(), self.fc_norm.bias.view().into_dyn()));
+        out
     }
     fn others_mut(&mut self) -> Vec<ArrayViewMutD<'_, f32>> {
-        unimplemented!()
+        let mut out = vec![self.pos_embed.view_mut().insert_axis(Axis(0)).into_dyn()];
+        for (n1, n2) in self.norm1.iter_mut().zip(self.norm2.iter_mut()) {
+            out.push(n1.weight.view_mut().into_dyn());
+            out.push(n1.bias.view_mut().into_dyn());
+            out.push(n2.weight.view_mut().into_dyn());
+            out.push(n2.bias.view_mut().into_dyn());
+        }
+        out.push(self.fc_norm.weight.view_mut().into_dyn());
+        out.push(self.fc_norm.bias.view_mut().into_dyn());
+        out
     }
-    fn logits(&self, _x: ArrayView2<f32>) -> Array2<f32> {
-        unimplemented!()
+    fn logits(&self, x: ArrayView2<f32>) -> Array2<f32> {
+        self.logits_gated(x, &Gates::ones(&self.config))
     }
+    /// Gradients of pruned weights are dense (not masked), as the MLP's are; the optimizers
+    /// apply the masks.
     fn loss_and_gradients(
         &self,
-        _x: ArrayView2<f32>,
-        _labels: &[u8],
+        x: ArrayView2<f32>,
+        labels: &[u8],
     ) -> (f32, Array2<f32>, Gradients) {
-        unimplemented!()
+        let acts = self.forward(x);
+        let (loss, d_logits) = softmax_cross_entropy(&acts.logits, labels);
+        let (grads, _) = self.backward(&acts, &d_logits);
+        (loss, acts.logits, grads)
     }
-    fn linear_inputs(&self, _x: ArrayView2<f32>, _layer: usize) -> Array2<f32> {
-        unimplemented!()
+    fn linear_inputs(&self, x: ArrayView2<f32>, layer: usize) -> Array2<f32> {
+        self.linear_input(x, layer)
     }
+    /// Each block's MLP hidden units: rows of `fc1`, columns of `fc2`.
     fn unit_groups(&self) -> Vec<UnitGroup> {
-        unimplemented!()
+        (0..self.config.depth)
+            .map(|i| UnitGroup {
+                producer: Self::fc1(i),
+                consumer: Self::fc2(i),
+            })
+            .collect()
     }
 }
