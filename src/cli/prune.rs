@@ -145,7 +145,7 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         seed: args.seed,
         calibration_samples: args.calib,
     };
-    let mut model = pruneplay::checkpoint::load(path)?;
+    let mut model = pruneplay::checkpoint::load_mlp_file(path)?;
     options.validate(method, &model)?;
     let data = load_data(args.data.clone(), args.dataset)?;
     check_fits(&model, &data)?;
@@ -158,7 +158,7 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         args.seed,
     )?;
     if let Some(out) = &args.out {
-        pruneplay::checkpoint::save(&model, out)?;
+        pruneplay::checkpoint::save_mlp_file(&model, out)?;
     }
     let summary = Summary {
         out: args.out.as_ref().map(|p| p.display().to_string()),
@@ -285,7 +285,7 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
     let Some(path) = args.model.as_ref() else {
         return Err("--model is required".into());
     };
-    let mut model = pruneplay::checkpoint::load(path)?;
+    let mut model = pruneplay::checkpoint::load_mlp_file(path)?;
     let data = load_data(args.data.clone(), args.dataset)?;
     check_fits(&model, &data)?;
     let options = PruneOptions {
@@ -363,7 +363,7 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
     let seconds = started.elapsed().as_secs_f64();
     let finetuned = evaluate(&model, &data.test).accuracy;
     if let Some(out) = &args.out {
-        pruneplay::checkpoint::save(&model, out)?;
+        pruneplay::checkpoint::save_mlp_file(&model, out)?;
     }
     let summary = Summary {
         event: "summary",
@@ -435,7 +435,7 @@ pub fn sweep(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
             .map(|m| Method::from_name(m.trim()))
             .collect::<Result<_, _>>()?
     };
-    let model = pruneplay::checkpoint::load(&args.model)?;
+    let model = pruneplay::checkpoint::load_mlp_file(&args.model)?;
     let data = load_data(args.data.clone(), args.dataset)?;
     check_fits(&model, &data)?;
     let total = (methods.len() * args.sparsities.len()) as u64;

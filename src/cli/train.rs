@@ -228,7 +228,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => {
                 // Keep what was learnt before the failure: the engine has restored it.
                 if let Some(path) = &args.out {
-                    pruneplay::checkpoint::save(&pollster::block_on(engine.model())?, path)?;
+                    pruneplay::checkpoint::save_mlp_file(&pollster::block_on(engine.model())?, path)?;
                     return Err(
                         format!("{e}\nsaved the restored model to {}", path.display()).into(),
                     );
@@ -260,7 +260,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let test = pollster::block_on(engine.evaluate(&data, Split::Test))?;
     let model = pollster::block_on(engine.model())?;
     if let Some(path) = &args.out {
-        pruneplay::checkpoint::save(&model, path)?;
+        pruneplay::checkpoint::save_mlp_file(&model, path)?;
     }
     let summary = Summary {
         event: "summary",

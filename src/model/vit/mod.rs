@@ -13,6 +13,7 @@
 
 mod config;
 mod network;
+mod parts;
 
 pub use config::VitConfig;
 

@@ -3,7 +3,8 @@
 use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD};
 
 use super::Vit;
-use crate::model::{Gradients, Layer, ModelKind, Network, UnitGroup};
+use crate::model::network::Gradients;
+use crate::model::{Layer, ModelKind, Network, UnitGroup};
 
 impl Network for Vit {
     fn kind(&self) -> ModelKind {
