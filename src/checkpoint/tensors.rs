@@ -28,11 +28,7 @@ pub(super) fn serialize(
 }
 
 /// The tensor's view, or "missing tensor {name}"; refuses any dtype but F32.
-pub(super) fn f32_view<'a>(
-    st: &SafeTensors<'a>,
-    file: &str,
-    name: &str,
-) -> Result<TensorView<'a>> {
+pub(super) fn f32_view<'a>(st: &SafeTensors<'a>, file: &str, name: &str) -> Result<TensorView<'a>> {
     let t = st
         .tensor(name)
         .map_err(|_| Error::checkpoint(file, format!("missing tensor {name}")))?;

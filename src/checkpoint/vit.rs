@@ -77,7 +77,11 @@ pub fn to_safetensors(vit: &Vit) -> Result<Vec<u8>> {
         // the file must hold them so whatever the caller did, as timm applies no mask.
         let mut weight = &layer.weight * &layer.mask;
         if let Some(b) = (0..config.depth).find(|&b| Vit::proj(b) == i) {
-            for (h, _) in vit.head_mask[b].iter().enumerate().filter(|(_, m)| **m == 0.0) {
+            for (h, _) in vit.head_mask[b]
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| **m == 0.0)
+            {
                 weight
                     .slice_mut(s![.., h * head_dim..(h + 1) * head_dim])
                     .fill(0.0);
@@ -186,9 +190,11 @@ fn known(name: &str) -> bool {
     matches!(
         tail,
         "norm1.weight" | "norm1.bias" | "norm2.weight" | "norm2.bias" | "attn.head_mask"
-    ) || BLOCK_LINEARS
-        .iter()
-        .any(|p| tail.strip_prefix(p).and_then(|r| r.strip_prefix('.')).is_some_and(linear))
+    ) || BLOCK_LINEARS.iter().any(|p| {
+        tail.strip_prefix(p)
+            .and_then(|r| r.strip_prefix('.'))
+            .is_some_and(linear)
+    })
 }
 
 /// The name a linear layer's weight has in this file: `….weight`, or prune's `….weight_orig`.
@@ -213,9 +219,9 @@ fn parsed<T: std::str::FromStr>(
 ) -> Result<Option<T>> {
     meta.get(key)
         .map(|v| {
-            v.trim().parse().map_err(|_| {
-                Error::checkpoint(file, format!("metadata {key}={v:?} is not {what}"))
-            })
+            v.trim()
+                .parse()
+                .map_err(|_| Error::checkpoint(file, format!("metadata {key}={v:?} is not {what}")))
         })
         .transpose()
 }
@@ -226,8 +232,9 @@ fn parsed<T: std::str::FromStr>(
 /// metadata, then [`VitConfig::validate`]) before a single value is read, so a header that
 /// claims absurd sizes fails without allocating for them.
 pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
-    let not_safetensors =
-        |e: safetensors::SafeTensorError| Error::checkpoint(file, format!("not a safetensors file ({e})"));
+    let not_safetensors = |e: safetensors::SafeTensorError| {
+        Error::checkpoint(file, format!("not a safetensors file ({e})"))
+    };
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(not_safetensors)?;
     let st = SafeTensors::deserialize(bytes).map_err(not_safetensors)?;
     let meta = header.metadata().clone().unwrap_or_default();
@@ -281,7 +288,13 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
     }
     let depth = names
         .iter()
-        .filter_map(|n| n.strip_prefix("blocks.")?.split_once('.')?.0.parse::<usize>().ok())
+        .filter_map(|n| {
+            n.strip_prefix("blocks.")?
+                .split_once('.')?
+                .0
+                .parse::<usize>()
+                .ok()
+        })
         .max()
         .map_or(0, |b| b + 1);
     if depth == 0 {
@@ -433,8 +446,6 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    Vit::from_parts(
-        config, linears, pos_embed, norm1, norm2, fc_norm, head_mask,
-    )
-    .map_err(|e| bad(e.to_string()))
+    Vit::from_parts(config, linears, pos_embed, norm1, norm2, fc_norm, head_mask)
+        .map_err(|e| bad(e.to_string()))
 }

@@ -228,7 +228,10 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => {
                 // Keep what was learnt before the failure: the engine has restored it.
                 if let Some(path) = &args.out {
-                    pruneplay::checkpoint::save_mlp_file(&pollster::block_on(engine.model())?, path)?;
+                    pruneplay::checkpoint::save_mlp_file(
+                        &pollster::block_on(engine.model())?,
+                        path,
+                    )?;
                     return Err(
                         format!("{e}\nsaved the restored model to {}", path.display()).into(),
                     );

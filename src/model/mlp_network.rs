@@ -26,7 +26,9 @@ impl Network for Mlp {
         self.layers_mut()
     }
     fn linear_names(&self) -> Vec<String> {
-        (0..self.layers().len()).map(|i| (2 * i).to_string()).collect()
+        (0..self.layers().len())
+            .map(|i| (2 * i).to_string())
+            .collect()
     }
     fn others(&self) -> Vec<(String, ArrayViewD<'_, f32>)> {
         Vec::new()
