@@ -25,18 +25,32 @@ fn random_vec(rng: &mut ChaCha8Rng, n: usize) -> Array1<f32> {
     Array1::from_shape_fn(n, |_| rng.random_range(-1.0..1.0))
 }
 
+/// The parts of a ViT, as `Vit::from_parts` takes them.
+struct Parts {
+    linears: Vec<Layer>,
+    pos_embed: Array2<f32>,
+    norm1: Vec<LayerNorm>,
+    norm2: Vec<LayerNorm>,
+    fc_norm: LayerNorm,
+    head_mask: Vec<Array1<f32>>,
+}
+
+impl Parts {
+    fn build(self, config: VitConfig) -> pruneplay::Result<Vit> {
+        Vit::from_parts(
+            config,
+            self.linears,
+            self.pos_embed,
+            self.norm1,
+            self.norm2,
+            self.fc_norm,
+            self.head_mask,
+        )
+    }
+}
+
 /// The parts of a random ViT of `CONFIG`, dense, no head masked.
-#[allow(clippy::type_complexity)]
-fn parts(
-    seed: u64,
-) -> (
-    Vec<Layer>,
-    Array2<f32>,
-    Vec<LayerNorm>,
-    Vec<LayerNorm>,
-    LayerNorm,
-    Vec<Array1<f32>>,
-) {
+fn parts(seed: u64) -> Parts {
     let rng = &mut ChaCha8Rng::seed_from_u64(seed);
     let linears = Vit::linear_shapes(&CONFIG)
         .into_iter()
@@ -56,29 +70,36 @@ fn parts(
     let norm2 = (0..CONFIG.depth).map(|_| norm()).collect();
     let fc_norm = norm();
     let head_mask = vec![Array1::ones(CONFIG.heads); CONFIG.depth];
-    (linears, pos_embed, norm1, norm2, fc_norm, head_mask)
+    Parts {
+        linears,
+        pos_embed,
+        norm1,
+        norm2,
+        fc_norm,
+        head_mask,
+    }
 }
 
 fn dense(seed: u64) -> Vit {
-    let (l, p, n1, n2, f, h) = parts(seed);
-    Vit::from_parts(CONFIG, l, p, n1, n2, f, h).unwrap()
+    parts(seed).build(CONFIG).unwrap()
 }
 
 /// A ViT pruned in `patch_embed.proj`, `blocks.1.attn.qkv` and `head`.
 fn pruned() -> Vit {
-    let (mut l, p, n1, n2, f, h) = parts(2);
+    let mut p = parts(2);
+    let l = &mut p.linears;
     for i in [Vit::PATCH_EMBED, Vit::qkv(1), l.len() - 1] {
         l[i].mask =
             Array2::from_shape_fn(l[i].weight.dim(), |(r, c)| ((r + c) % 3 != 0) as u8 as f32);
     }
-    Vit::from_parts(CONFIG, l, p, n1, n2, f, h).unwrap()
+    p.build(CONFIG).unwrap()
 }
 
 /// A ViT whose block 0 has head 1 masked.
 fn head_masked() -> Vit {
-    let (l, p, n1, n2, f, mut h) = parts(3);
-    h[0] = Array1::from(vec![1.0, 0.0]);
-    Vit::from_parts(CONFIG, l, p, n1, n2, f, h).unwrap()
+    let mut p = parts(3);
+    p.head_mask[0] = Array1::from(vec![1.0, 0.0]);
+    p.build(CONFIG).unwrap()
 }
 
 fn names(bytes: &[u8]) -> Vec<String> {
@@ -618,57 +639,48 @@ fn load_still_reads_mlps() {
 
 #[test]
 fn from_parts_checks_every_shape() {
-    let err = |edit: fn(
-        &mut Vec<Layer>,
-        &mut Array2<f32>,
-        &mut Vec<LayerNorm>,
-        &mut LayerNorm,
-        &mut Vec<Array1<f32>>,
-    )| {
-        let (mut l, mut p, mut n1, n2, mut f, mut h) = parts(10);
-        edit(&mut l, &mut p, &mut n1, &mut f, &mut h);
-        Vit::from_parts(CONFIG, l, p, n1, n2, f, h)
-            .unwrap_err()
-            .to_string()
+    let err = |edit: fn(&mut Parts)| {
+        let mut p = parts(10);
+        edit(&mut p);
+        p.build(CONFIG).unwrap_err().to_string()
     };
-    let e = err(|_, _, _, _, h| h[1] = Array1::ones(3));
+    let e = err(|p| p.head_mask[1] = Array1::ones(3));
     assert!(
         e.contains("blocks.1.attn.head_mask has 3 values; expected 2"),
         "{e}"
     );
-    let e = err(|_, _, _, _, h| {
-        h.pop();
+    let e = err(|p| {
+        p.head_mask.pop();
     });
     assert!(e.contains("1 head masks for 2 blocks"), "{e}");
-    let e = err(|l, _, _, _, _| l[Vit::fc2(0)].weight = Array2::zeros((8, 15)));
+    let e = err(|p| p.linears[Vit::fc2(0)].weight = Array2::zeros((8, 15)));
     assert!(
         e.contains("blocks.0.mlp.fc2.weight is (8, 15); expected (8, 16)"),
         "{e}"
     );
-    let e = err(|l, _, _, _, _| l[0].bias = Array1::zeros(7));
+    let e = err(|p| p.linears[0].bias = Array1::zeros(7));
     assert!(
         e.contains("patch_embed.proj.bias has 7 values; expected 8"),
         "{e}"
     );
-    let e = err(|l, _, _, _, _| l[Vit::qkv(1)].mask = Array2::ones((1, 1)));
+    let e = err(|p| p.linears[Vit::qkv(1)].mask = Array2::ones((1, 1)));
     assert!(e.contains("blocks.1.attn.qkv.weight_mask is (1, 1)"), "{e}");
-    let e = err(|l, _, _, _, _| {
-        l.pop();
+    let e = err(|p| {
+        p.linears.pop();
     });
     assert!(
         e.contains("9 linear layers; a ViT of depth 2 has 10"),
         "{e}"
     );
-    let e = err(|_, p, _, _, _| *p = Array2::zeros((17, 8)));
+    let e = err(|p| p.pos_embed = Array2::zeros((17, 8)));
     assert!(e.contains("pos_embed is (17, 8); expected (16, 8)"), "{e}");
-    let e = err(|_, _, n1, _, _| n1[1].bias = Array1::zeros(9));
+    let e = err(|p| p.norm1[1].bias = Array1::zeros(9));
     assert!(
         e.contains("blocks.1.norm1.bias has 9 values; expected 8"),
         "{e}"
     );
-    let e = err(|_, _, _, f, _| f.weight = Array1::zeros(2));
+    let e = err(|p| p.fc_norm.weight = Array1::zeros(2));
     assert!(e.contains("fc_norm.weight has 2 values; expected 8"), "{e}");
-    let (l, p, n1, n2, f, h) = parts(10);
     let bad = VitConfig { heads: 3, ..CONFIG };
-    assert!(Vit::from_parts(bad, l, p, n1, n2, f, h).is_err());
+    assert!(parts(10).build(bad).is_err());
 }

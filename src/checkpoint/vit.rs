@@ -335,7 +335,7 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
     if let Some(v) = parsed::<usize>(&meta, file, "depth", "a whole number")? {
         if v != depth {
             return Err(bad(format!(
-                "metadata depth={v} but the tensors have blocks 0..{}",
+                "metadata depth={v} but the tensors have blocks 0 to {} (depth {depth})",
                 depth - 1
             )));
         }
@@ -346,7 +346,7 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
             let from_ratio = dim as f64 * r;
             if !(from_ratio.is_finite() && from_ratio >= 0.0) || from_ratio as usize != hidden {
                 return Err(bad(format!(
-                    "metadata mlp_ratio={r} gives int({dim} × {r}) hidden units but {fc1_name} \
+                    "metadata mlp_ratio={r:?} gives int({dim} × {r:?}) hidden units but {fc1_name} \
                      has {hidden}"
                 )));
             }
@@ -360,7 +360,7 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
         let heads_s = heads.map_or("<num_heads>".to_owned(), |h| h.to_string());
         let head_dim_s = match (head_dim, heads) {
             (Some(h), _) => h.to_string(),
-            (None, Some(h)) if h > 0 && dim % h == 0 => (dim / h).to_string(),
+            (None, Some(h)) if h > 0 && dim.is_multiple_of(h) => (dim / h).to_string(),
             _ => format!("<{dim} / num_heads>"),
         };
         return Err(bad(format!(
@@ -386,7 +386,7 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
     };
     config.validate().map_err(|e| {
         bad(format!(
-            "embed_dim={dim}, depth={depth}, num_heads={heads}, mlp_ratio={mlp_ratio}: {e}"
+            "embed_dim={dim}, depth={depth}, num_heads={heads}, mlp_ratio={mlp_ratio:?}: {e}"
         ))
     })?;
     if config.hidden() != hidden {
@@ -446,6 +446,11 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    Vit::from_parts(config, linears, pos_embed, norm1, norm2, fc_norm, head_mask)
-        .map_err(|e| bad(e.to_string()))
+    Vit::from_parts(config, linears, pos_embed, norm1, norm2, fc_norm, head_mask).map_err(|e| {
+        match e {
+            // Its shape errors already name the tensor.
+            Error::Shape { detail, .. } => bad(detail),
+            e => bad(e.to_string()),
+        }
+    })
 }
