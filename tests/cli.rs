@@ -46,7 +46,7 @@ fn train_json_ends_with_a_summary_and_saves_a_checkpoint() {
     assert_eq!(summary["seed"], 3);
     assert_eq!(summary["backend"], "cpu");
 
-    let model = pruneplay::checkpoint::load(&out_file).unwrap();
+    let model = pruneplay::checkpoint::load_mlp_file(&out_file).unwrap();
     assert_eq!(model.architecture().to_string(), "784-300-100-10");
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -99,7 +99,7 @@ fn a_diverging_learning_rate_stops_with_advice_and_keeps_the_model() {
         stderr(&out)
     );
     // The model from before the failing chunk was saved and is intact.
-    let model = pruneplay::checkpoint::load(&out_file).unwrap();
+    let model = pruneplay::checkpoint::load_mlp_file(&out_file).unwrap();
     assert!(
         model
             .layers()
@@ -170,7 +170,7 @@ fn prune_lists_every_method_and_reports_a_json_summary() {
     assert!((summary["weights_remaining"].as_f64().unwrap() - 0.5).abs() < 0.01);
     assert!(summary["test_acc_pruned"].as_f64().unwrap() > 0.8);
     assert!(summary["seconds"].as_f64().unwrap() >= 0.0);
-    let saved = pruneplay::checkpoint::load(&pruned_path).unwrap();
+    let saved = pruneplay::checkpoint::load_mlp_file(&pruned_path).unwrap();
     assert!((saved.weights_remaining() - 0.5).abs() < 0.01);
 
     let out = pruneplay(&[
@@ -218,7 +218,7 @@ fn prune_rejects_bad_settings_with_messages() {
         pruneplay::model::Init::Glorot,
         &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1),
     );
-    pruneplay::checkpoint::save(&tiny, &small).unwrap();
+    pruneplay::checkpoint::save_mlp_file(&tiny, &small).unwrap();
     assert_clean_failure(
         &pruneplay(&["prune", "--model", small.to_str().unwrap()]),
         "the model is 16-8-10 but the data has 784 pixels",

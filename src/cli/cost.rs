@@ -86,7 +86,7 @@ struct Summary {
 }
 
 pub fn run(args: CostArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let model = pruneplay::checkpoint::load(&args.model)?;
+    let model = pruneplay::checkpoint::load_mlp_file(&args.model)?;
     let data = load_data(args.data.clone(), args.dataset)?;
     check_fits(&model, &data)?;
     if args.batch == 0 || args.batch > data.test.len() {

@@ -3,7 +3,8 @@
 
 use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD};
 
-use super::{Gradients, Layer, Mlp, ModelKind, Network, UnitGroup, Vit};
+use super::network::Gradients;
+use super::{Layer, Mlp, ModelKind, Network, UnitGroup, Vit};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]

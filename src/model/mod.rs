@@ -17,4 +17,4 @@ pub use init::Init;
 pub use mlp::{Activations, Layer, Mlp, argmax_rows, softmax_cross_entropy};
 pub use network::{Gradients, ModelKind, Network, UnitGroup};
 pub use spec::{FromSpec, ModelSpec};
-pub use vit::{Vit, VitConfig};
+pub use vit::{LayerNorm, Vit, VitConfig};

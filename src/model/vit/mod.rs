@@ -19,6 +19,7 @@ mod gelu;
 mod init;
 mod layer_norm;
 mod network;
+mod parts;
 
 pub use backward::GateGradients;
 pub use config::VitConfig;
@@ -93,111 +94,6 @@ impl Vit {
 }
 
 impl Vit {
-    /// A ViT from loaded tensors, checking every shape against `config` and naming the tensor
-    /// that does not fit. Masks are normalised to 0/1 and pruned weights zeroed
-    /// ([`Layer::set_mask`]); `head_mask` is normalised to 0/1 and each masked head's `proj`
-    /// columns are zeroed and masked ([`Vit::set_head_mask`]). `pos_embed` is `[16, D]` (the
-    /// checkpoint's `[1, 16, D]` without its leading 1). The head may have any number of
-    /// classes.
-    #[allow(clippy::too_many_arguments)]
-    pub fn from_parts(
-        config: VitConfig,
-        mut linears: Vec<Layer>,
-        pos_embed: Array2<f32>,
-        norm1: Vec<LayerNorm>,
-        norm2: Vec<LayerNorm>,
-        fc_norm: LayerNorm,
-        head_mask: Vec<Array1<f32>>,
-    ) -> Result<Self> {
-        config.validate()?;
-        let (dim, depth, hidden) = (config.dim, config.depth, config.hidden());
-        let bad = |detail: String| Error::Shape {
-            op: "Vit::from_parts",
-            detail: format!("{detail} (for {config})"),
-        };
-        if linears.len() != 2 + 4 * depth {
-            return Err(bad(format!(
-                "{} linear layers, but depth {depth} needs {}",
-                linears.len(),
-                2 + 4 * depth
-            )));
-        }
-        let classes = linears[linears.len() - 1].outputs();
-        for (i, l) in linears.iter_mut().enumerate() {
-            let name = Self::linear_name(depth, i);
-            let want = match i {
-                Self::PATCH_EMBED => (dim, PATCH_PIXELS),
-                _ if i == 1 + 4 * depth => (classes.max(1), dim),
-                _ => match (i - 1) % 4 {
-                    0 => (3 * dim, dim),
-                    1 => (dim, dim),
-                    2 => (hidden, dim),
-                    _ => (dim, hidden),
-                },
-            };
-            if l.weight.dim() != want {
-                return Err(bad(format!(
-                    "{name}.weight is {:?}, expected {want:?}",
-                    l.weight.dim()
-                )));
-            }
-            if l.bias.len() != want.0 {
-                return Err(bad(format!(
-                    "{name}.bias has {} entries, expected {}",
-                    l.bias.len(),
-                    want.0
-                )));
-            }
-            if l.mask.dim() != want {
-                return Err(bad(format!(
-                    "{name}'s mask is {:?}, expected {want:?}",
-                    l.mask.dim()
-                )));
-            }
-            let mask = std::mem::take(&mut l.mask);
-            l.set_mask(mask)?;
-        }
-        if pos_embed.dim() != (TOKENS, dim) {
-            return Err(bad(format!(
-                "pos_embed is {:?}, expected [1, {TOKENS}, {dim}]",
-                pos_embed.dim()
-            )));
-        }
-        let norms = [("norm1", &norm1), ("norm2", &norm2)];
-        for (which, list) in norms {
-            if list.len() != depth {
-                return Err(bad(format!(
-                    "{} {which} LayerNorms for {depth} blocks",
-                    list.len()
-                )));
-            }
-            for (i, ln) in list.iter().enumerate() {
-                check_norm(&format!("blocks.{i}.{which}"), ln, dim).map_err(bad)?;
-            }
-        }
-        check_norm("fc_norm", &fc_norm, dim).map_err(bad)?;
-        if head_mask.len() != depth || head_mask.iter().any(|m| m.len() != config.heads) {
-            return Err(bad(format!(
-                "head masks {:?}, expected {depth} of {} heads",
-                head_mask.iter().map(|m| m.len()).collect::<Vec<_>>(),
-                config.heads
-            )));
-        }
-        let mut vit = Self {
-            config,
-            linears,
-            pos_embed,
-            norm1,
-            norm2,
-            fc_norm,
-            head_mask: vec![Array1::ones(config.heads); depth],
-        };
-        for (i, m) in head_mask.iter().enumerate() {
-            vit.set_head_mask(i, m.as_slice().unwrap_or(&m.to_vec()))?;
-        }
-        Ok(vit)
-    }
-
     /// Linear layer `index`'s checkpoint name (without `.weight`) in a ViT of `depth` blocks.
     pub fn linear_name(depth: usize, index: usize) -> String {
         match index {
@@ -261,13 +157,3 @@ impl Vit {
     }
 }
 
-fn check_norm(name: &str, ln: &LayerNorm, dim: usize) -> std::result::Result<(), String> {
-    if ln.weight.len() != dim || ln.bias.len() != dim {
-        return Err(format!(
-            "{name}.weight has {} and {name}.bias {} entries, expected {dim}",
-            ln.weight.len(),
-            ln.bias.len()
-        ));
-    }
-    Ok(())
-}

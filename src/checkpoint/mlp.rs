@@ -1,5 +1,4 @@
-//! Checkpoints as safetensors with PyTorch `nn.Sequential` names, so a PyTorch user can bring a
-//! model in (`safetensors.torch.load_file` → `model.load_state_dict`) and take one out.
+//! The MLP's checkpoints, with PyTorch `nn.Sequential` names.
 //!
 //! `nn.Sequential(Linear, ReLU, Linear, ReLU, Linear)` numbers its Linear layers 0, 2, 4, …; each
 //! has `N.weight` (`[out, in]`, f32) and `N.bias`. A pruned layer's mask is stored as
@@ -8,8 +7,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use ndarray::{Array1, Array2};
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use ndarray::Array2;
+use safetensors::tensor::SafeTensors;
+
+use super::tensors::{le_bytes, matrix, serialize, vector};
 
 use crate::error::{Error, Result};
 use crate::model::{Layer, Mlp};
@@ -17,10 +18,6 @@ use crate::model::{Layer, Mlp};
 /// Index of layer `i` in a PyTorch `nn.Sequential` that puts a ReLU between Linear layers.
 fn sequential_index(i: usize) -> usize {
     2 * i
-}
-
-fn le_bytes(values: impl Iterator<Item = f32>) -> Vec<u8> {
-    values.flat_map(f32::to_le_bytes).collect()
 }
 
 /// Serialises weights, biases and masks. The metadata records the architecture and the fraction
@@ -50,14 +47,6 @@ pub fn to_safetensors(model: &Mlp) -> Result<Vec<u8>> {
             ));
         }
     }
-    let views = buffers
-        .iter()
-        .map(|(name, shape, data)| {
-            TensorView::new(Dtype::F32, shape.clone(), data)
-                .map(|v| (name.clone(), v))
-                .map_err(|e| Error::checkpoint(name, e.to_string()))
-        })
-        .collect::<Result<Vec<_>>>()?;
     let metadata = HashMap::from([
         ("format".to_owned(), "pt".to_owned()),
         ("architecture".to_owned(), model.architecture().to_string()),
@@ -66,8 +55,7 @@ pub fn to_safetensors(model: &Mlp) -> Result<Vec<u8>> {
             format!("{:.6}", model.weights_remaining()),
         ),
     ]);
-    safetensors::serialize(views, Some(metadata))
-        .map_err(|e| Error::checkpoint("(serialising)", e.to_string()))
+    serialize(&buffers, metadata)
 }
 
 /// Parses a checkpoint. `file` names it in error messages.
@@ -140,82 +128,4 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Mlp> {
         layers.push(Layer { weight, bias, mask });
     }
     Mlp::from_layers(layers).map_err(|e| bad(e.to_string()))
-}
-
-fn f32_tensor(
-    st: &SafeTensors,
-    file: &str,
-    name: &str,
-    rank: usize,
-) -> Result<(Vec<usize>, Vec<f32>)> {
-    let t = st
-        .tensor(name)
-        .map_err(|_| Error::checkpoint(file, format!("missing tensor {name}")))?;
-    if t.dtype() != Dtype::F32 {
-        return Err(Error::checkpoint(
-            file,
-            format!(
-                "{name} is {:?}; PrunePlay reads float32 (use tensor.float() before saving)",
-                t.dtype()
-            ),
-        ));
-    }
-    if t.shape().len() != rank {
-        return Err(Error::checkpoint(
-            file,
-            format!(
-                "{name} has shape {:?}; expected {rank} dimensions",
-                t.shape()
-            ),
-        ));
-    }
-    let values = t
-        .data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect::<Vec<_>>();
-    if let Some(v) = values.iter().find(|v| !v.is_finite()) {
-        return Err(Error::checkpoint(file, format!("{name} contains {v}")));
-    }
-    Ok((t.shape().to_vec(), values))
-}
-
-fn matrix(st: &SafeTensors, file: &str, name: &str) -> Result<Array2<f32>> {
-    let (shape, values) = f32_tensor(st, file, name, 2)?;
-    Array2::from_shape_vec((shape[0], shape[1]), values)
-        .map_err(|e| Error::checkpoint(file, format!("{name}: {e}")))
-}
-
-fn vector(st: &SafeTensors, file: &str, name: &str) -> Result<Array1<f32>> {
-    let (_, values) = f32_tensor(st, file, name, 1)?;
-    Ok(Array1::from(values))
-}
-
-/// Writes `model` to `path`.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn save(model: &Mlp, path: &std::path::Path) -> Result<()> {
-    let bytes = to_safetensors(model)?;
-    std::fs::write(path, bytes).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    })
-}
-
-/// Reads a model from `path`.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn load(path: &std::path::Path) -> Result<Mlp> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    from_safetensors(&path.display().to_string(), &bytes)
-}
-
-// Temporary shims until the checkpoint module for both models lands.
-pub fn save_file(model: &crate::model::Model, path: &std::path::Path) -> Result<()> {
-    save(model.mlp("saving")?, path)
-}
-
-pub fn load_file(path: &std::path::Path) -> Result<crate::model::Model> {
-    load(path).map(crate::model::Model::Mlp)
 }
