@@ -19,6 +19,7 @@ mod gelu;
 mod init;
 mod layer_norm;
 mod network;
+mod parallel;
 
 pub use backward::GateGradients;
 pub use config::VitConfig;
