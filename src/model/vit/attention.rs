@@ -8,7 +8,7 @@
 //! for keys and values, which are gathered transposed so the loops over the 16 tokens are
 //! contiguous and vectorise.
 
-use super::{TOKENS, parallel};
+use super::{TOKENS, buffers, parallel};
 
 const T: usize = TOKENS;
 
@@ -79,9 +79,9 @@ fn row_times_transposed(a: &[f32], bt: &[f32], row: &mut [f32; T]) {
 pub fn forward(qkv: &[f32], dims: Dims, coef: &[f32]) -> Forward {
     let (dim, heads) = (dims.dim(), dims.heads);
     let rows = dims.images * T;
-    let mut out = vec![0.0f32; rows * dim];
-    let mut gated = vec![0.0f32; rows * dim];
-    let mut probs = vec![0.0f32; dims.images * heads * T * T];
+    let mut out = buffers::zeroed(rows * dim);
+    let mut gated = buffers::zeroed(rows * dim);
+    let mut probs = buffers::zeroed(dims.images * heads * T * T);
     let b = parallel::bounds(dims.images);
     let parts: Vec<_> = b
         .windows(2)
@@ -169,7 +169,7 @@ pub fn backward(
 ) -> Backward {
     let (dim, heads) = (dims.dim(), dims.heads);
     let rows = dims.images * T;
-    let mut dqkv = vec![0.0f32; rows * 3 * dim];
+    let mut dqkv = buffers::zeroed(rows * 3 * dim);
     let mut gate = vec![0.0f32; dims.images * heads];
     let b = parallel::bounds(dims.images);
     let parts: Vec<_> = b

@@ -3,13 +3,13 @@
 
 use std::f32::consts::{FRAC_1_SQRT_2, PI};
 
-use super::parallel;
+use super::{buffers, parallel};
 
 /// Applies GELU to `z`, returning (GELU(z), Φ(z)); Φ is kept for the backward pass so it need
 /// not evaluate erf again.
 pub fn forward(z: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let mut out = vec![0.0f32; z.len()];
-    let mut cdf = vec![0.0f32; z.len()];
+    let mut out = buffers::zeroed(z.len());
+    let mut cdf = buffers::zeroed(z.len());
     let b = parallel::bounds(z.len());
     let parts: Vec<_> = b
         .windows(2)

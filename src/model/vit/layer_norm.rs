@@ -4,7 +4,7 @@
 
 use ndarray::{Array1, Array2};
 
-use super::{LN_EPS, LayerNorm, parallel};
+use super::{LN_EPS, LayerNorm, buffers, parallel};
 
 /// What the backward pass needs from one LayerNorm: the normalised rows x̂ = (x − μ)/σ and
 /// 1/σ per row.
@@ -22,9 +22,9 @@ pub fn forward(x: &Array2<f32>, ln: &LayerNorm) -> (Array2<f32>, LnCache) {
         .as_slice()
         .unwrap_or_else(|| unreachable!("standard layout"));
     let (w, b) = (ln.weight.as_slice().unwrap(), ln.bias.as_slice().unwrap());
-    let mut xhat = vec![0.0f32; rows * dim];
-    let mut y = vec![0.0f32; rows * dim];
-    let mut rstd = vec![0.0f32; rows];
+    let mut xhat = buffers::zeroed(rows * dim);
+    let mut y = buffers::zeroed(rows * dim);
+    let mut rstd = buffers::zeroed(rows);
     let bounds = parallel::bounds(rows);
     let parts: Vec<_> = bounds
         .windows(2)

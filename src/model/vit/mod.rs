@@ -13,6 +13,7 @@
 
 mod attention;
 mod backward;
+mod buffers;
 mod config;
 mod forward;
 mod gelu;
