@@ -273,3 +273,6 @@ fn check_norm(name: &str, ln: &LayerNorm, dim: usize) -> std::result::Result<(),
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
