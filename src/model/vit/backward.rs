@@ -94,7 +94,9 @@ impl Vit {
             bias[fc1] = d_act.sum_axis(Axis(0));
             let d_norm2 = buffers::matmul(&d_act, &self.linears[fc1].weight);
             buffers::recycle_array(d_act);
-            scaled.map(buffers::recycle_array);
+            if let Some(s) = scaled {
+                buffers::recycle_array(s);
+            }
             norm_grads[2 * i + 1] = layer_norm::backward(&d_norm2, &a.ln2, &self.norm2[i], &mut dx);
             buffers::recycle_array(d_norm2);
 
@@ -106,7 +108,9 @@ impl Vit {
             weight[proj] = dy.t().dot(&a.gated);
             bias[proj] = dy.sum_axis(Axis(0));
             let d_gated = buffers::matmul(dy, &self.linears[proj].weight);
-            scaled.map(buffers::recycle_array);
+            if let Some(s) = scaled {
+                buffers::recycle_array(s);
+            }
             let coef: Vec<f32> = (0..c.heads)
                 .map(|j| acts.gates.head[i][j] * self.head_mask[i][j])
                 .collect();

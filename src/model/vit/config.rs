@@ -50,7 +50,7 @@ impl VitConfig {
         if self.depth == 0 || self.depth > MAX_DEPTH {
             return bad(format!("--depth {} is outside 1..={MAX_DEPTH}", self.depth));
         }
-        if self.heads == 0 || self.dim % self.heads != 0 {
+        if self.heads == 0 || !self.dim.is_multiple_of(self.heads) {
             return bad(format!(
                 "--heads {} must divide --dim {} (each head gets dim / heads channels)",
                 self.heads, self.dim
