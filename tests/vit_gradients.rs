@@ -147,9 +147,9 @@ fn gradients_match_finite_differences() {
     let names = model.linear_names();
     let others: Vec<String> = model.others().into_iter().map(|(n, _)| n).collect();
     let mut params = Vec::new();
-    for l in 0..model.linears().len() {
-        params.push((format!("{}.weight", names[l]), Param::Weight(l)));
-        params.push((format!("{}.bias", names[l]), Param::Bias(l)));
+    for (l, name) in names.iter().enumerate() {
+        params.push((format!("{name}.weight"), Param::Weight(l)));
+        params.push((format!("{name}.bias"), Param::Bias(l)));
     }
     for (k, name) in others.iter().enumerate() {
         params.push((name.clone(), Param::Other(k)));

@@ -77,3 +77,52 @@ impl Network for Mlp {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Array2;
+
+    use super::*;
+    use crate::model::Init;
+
+    #[test]
+    fn the_mlp_through_the_trait_is_the_mlp() {
+        let mlp = Mlp::seeded(&"784-30-20-10".parse().unwrap(), Init::Glorot, 3);
+        assert_eq!(mlp.linear_names(), ["0", "2", "4"]);
+        assert_eq!(mlp.spec(), "784-30-20-10");
+        assert_eq!(
+            (mlp.inputs(), mlp.classes(), mlp.kind()),
+            (784, 10, ModelKind::Mlp)
+        );
+        assert_eq!(
+            mlp.param_count(),
+            784 * 30 + 30 + 30 * 20 + 20 + 20 * 10 + 10
+        );
+        let groups = mlp.unit_groups();
+        assert_eq!(
+            groups,
+            [
+                UnitGroup {
+                    producer: 0,
+                    consumer: 1
+                },
+                UnitGroup {
+                    producer: 1,
+                    consumer: 2
+                }
+            ]
+        );
+        let x = Array2::from_shape_fn((4, 784), |(i, j)| ((i * 7 + j) % 13) as f32 / 13.0);
+        let y = [1u8, 2, 3, 4];
+        let (loss, logits, grads) = mlp.loss_and_gradients(x.view(), &y);
+        let acts = mlp.forward(x.view());
+        let (loss2, d) = softmax_cross_entropy(&acts.logits, &y);
+        let grads2 = mlp.backward(&acts, d);
+        assert_eq!(loss.to_bits(), loss2.to_bits());
+        assert_eq!(logits, acts.logits);
+        assert_eq!(grads.weight, grads2.weight);
+        assert_eq!(grads.bias, grads2.bias);
+        assert!(grads.other.is_empty());
+        assert_eq!(mlp.linear_inputs(x.view(), 1), acts.inputs[1]);
+    }
+}

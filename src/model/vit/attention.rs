@@ -4,9 +4,11 @@
 //! head order before `proj`.
 //!
 //! Everything here works on one (image, head) at a time: a 16×16 score matrix and 16×d
-//! operands, gathered into small contiguous buffers so the inner loops vectorise.
+//! operands, read in place from the qkv rows (each head's channels are contiguous there) except
+//! for keys and values, which are gathered transposed so the loops over the 16 tokens are
+//! contiguous and vectorise.
 
-use super::TOKENS;
+use super::{TOKENS, buffers, parallel};
 
 const T: usize = TOKENS;
 
@@ -37,18 +39,23 @@ pub struct Forward {
     pub probs: Vec<f32>,
 }
 
-/// Copies the `d` channels of head `h`'s chunk `chunk` (0 q, 1 k, 2 v) of image `b`'s 16 tokens
-/// out of the `[n·16, 3D]` qkv rows into `out` (`[16, d]`).
-fn gather(qkv: &[f32], dims: Dims, b: usize, h: usize, chunk: usize, out: &mut [f32]) {
-    let (dim, d) = (dims.dim(), dims.head_dim);
-    for t in 0..T {
-        let start = (b * T + t) * 3 * dim + chunk * dim + h * d;
-        out[t * d..(t + 1) * d].copy_from_slice(&qkv[start..start + d]);
-    }
+/// Offset of head `h`'s chunk `chunk` (0 q, 1 k, 2 v) in the qkv row of token `t` of image `b`.
+fn qkv_at(dims: Dims, b: usize, t: usize, chunk: usize, h: usize) -> usize {
+    let dim = dims.dim();
+    (b * T + t) * 3 * dim + chunk * dim + h * dims.head_dim
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// Copies head `h`'s keys (chunk 1) or values (chunk 2) of image `b` out of the qkv rows,
+/// transposed: `out[j·16 + s]` is channel j of token s. With the tokens innermost, the
+/// score and dP loops run over 16 contiguous lanes instead of reducing across d.
+fn gather_transposed(qkv: &[f32], dims: Dims, b: usize, h: usize, chunk: usize, out: &mut [f32]) {
+    let d = dims.head_dim;
+    for s in 0..T {
+        let row = &qkv[qkv_at(dims, b, s, chunk, h)..][..d];
+        for (j, &v) in row.iter().enumerate() {
+            out[j * T + s] = v;
+        }
+    }
 }
 
 /// `acc += s · x`.
@@ -58,58 +65,84 @@ fn axpy(acc: &mut [f32], s: f32, x: &[f32]) {
     }
 }
 
-/// Attention for every (image, head) of a batch; `coef[h]` scales head h's output.
-pub fn forward(qkv: &[f32], dims: Dims, coef: &[f32]) -> Forward {
-    let (dim, d, heads) = (dims.dim(), dims.head_dim, dims.heads);
-    let rows = dims.images * T;
-    let scale = 1.0 / (d as f32).sqrt();
-    let mut out = vec![0.0f32; rows * dim];
-    let mut gated = vec![0.0f32; rows * dim];
-    let mut probs = vec![0.0f32; dims.images * heads * T * T];
-    let (mut q, mut k, mut v) = (vec![0.0; T * d], vec![0.0; T * d], vec![0.0; T * d]);
-    let mut o = vec![0.0f32; T * d];
-    for b in 0..dims.images {
-        for h in 0..heads {
-            gather(qkv, dims, b, h, 0, &mut q);
-            gather(qkv, dims, b, h, 1, &mut k);
-            gather(qkv, dims, b, h, 2, &mut v);
-            let p = &mut probs[(b * heads + h) * T * T..][..T * T];
-            o.fill(0.0);
-            for t in 0..T {
-                let qt = &q[t * d..(t + 1) * d];
-                let row = &mut p[t * T..(t + 1) * T];
-                let mut max = f32::NEG_INFINITY;
-                for (s, r) in row.iter_mut().enumerate() {
-                    *r = dot(qt, &k[s * d..(s + 1) * d]) * scale;
-                    max = max.max(*r);
-                }
-                let mut sum = 0.0f32;
-                for r in row.iter_mut() {
-                    *r = (*r - max).exp();
-                    sum += *r;
-                }
-                let inv = 1.0 / sum;
-                let ot = &mut o[t * d..(t + 1) * d];
-                for (s, r) in row.iter_mut().enumerate() {
-                    *r *= inv;
-                    axpy(ot, *r, &v[s * d..(s + 1) * d]);
-                }
-            }
-            let c = coef[h];
-            for t in 0..T {
-                let start = (b * T + t) * dim + h * d;
-                let ot = &o[t * d..(t + 1) * d];
-                out[start..start + d].copy_from_slice(ot);
-                for (g, &x) in gated[start..start + d].iter_mut().zip(ot) {
-                    *g = x * c;
-                }
-            }
+/// `row[s] = Σ_j a[j] · bt[j·16 + s]` for the 16 tokens s.
+fn row_times_transposed(a: &[f32], bt: &[f32], row: &mut [f32; T]) {
+    *row = [0.0; T];
+    for (&x, col) in a.iter().zip(bt.chunks_exact(T)) {
+        for (r, &y) in row.iter_mut().zip(col) {
+            *r += x * y;
         }
     }
+}
+
+/// Attention for every (image, head) of a batch; `coef[h]` scales head h's output.
+pub fn forward(qkv: &[f32], dims: Dims, coef: &[f32]) -> Forward {
+    let (dim, heads) = (dims.dim(), dims.heads);
+    let rows = dims.images * T;
+    let mut out = buffers::zeroed(rows * dim);
+    let mut gated = buffers::zeroed(rows * dim);
+    let mut probs = buffers::zeroed(dims.images * heads * T * T);
+    let b = parallel::bounds(dims.images);
+    let parts: Vec<_> = b
+        .windows(2)
+        .map(|w| w[0])
+        .zip(parallel::split(&mut out, &b, T * dim))
+        .zip(parallel::split(&mut gated, &b, T * dim))
+        .zip(parallel::split(&mut probs, &b, heads * T * T))
+        .map(|(((first, o), g), p)| (first, o, g, p))
+        .collect();
+    parallel::run(parts, |(first, o, g, p)| {
+        forward_images(qkv, dims, coef, first, o, g, p)
+    });
     Forward {
         heads: out,
         gated,
         probs,
+    }
+}
+
+/// [`forward`] for the images from `first` on that `out`, `gated` and `probs` hold.
+fn forward_images(
+    qkv: &[f32],
+    dims: Dims,
+    coef: &[f32],
+    first: usize,
+    out: &mut [f32],
+    gated: &mut [f32],
+    probs: &mut [f32],
+) {
+    let (dim, d, heads) = (dims.dim(), dims.head_dim, dims.heads);
+    let scale = 1.0 / (d as f32).sqrt();
+    let mut kt = vec![0.0f32; d * T];
+    let mut row = [0.0f32; T];
+    for local in 0..out.len() / (T * dim) {
+        let b = first + local;
+        for h in 0..heads {
+            gather_transposed(qkv, dims, b, h, 1, &mut kt);
+            let p = &mut probs[(local * heads + h) * T * T..][..T * T];
+            let c = coef[h];
+            for t in 0..T {
+                let q = &qkv[qkv_at(dims, b, t, 0, h)..][..d];
+                row_times_transposed(q, &kt, &mut row);
+                let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                let mut sum = 0.0f32;
+                for r in row.iter_mut() {
+                    *r = ((*r - max) * scale).exp();
+                    sum += *r;
+                }
+                let inv = 1.0 / sum;
+                let pt = &mut p[t * T..(t + 1) * T];
+                let at = (local * T + t) * dim + h * d;
+                let o = &mut out[at..at + d];
+                for (s, (dst, &r)) in pt.iter_mut().zip(&row).enumerate() {
+                    *dst = r * inv;
+                    axpy(o, *dst, &qkv[qkv_at(dims, b, s, 2, h)..][..d]);
+                }
+                for (g, &x) in gated[at..at + d].iter_mut().zip(o.iter()) {
+                    *g = x * c;
+                }
+            }
+        }
     }
 }
 
@@ -134,68 +167,91 @@ pub fn backward(
     dims: Dims,
     coef: &[f32],
 ) -> Backward {
-    let (dim, d, heads) = (dims.dim(), dims.head_dim, dims.heads);
+    let (dim, heads) = (dims.dim(), dims.heads);
     let rows = dims.images * T;
-    let scale = 1.0 / (d as f32).sqrt();
-    let mut dqkv = vec![0.0f32; rows * 3 * dim];
+    let mut dqkv = buffers::zeroed(rows * 3 * dim);
     let mut gate = vec![0.0f32; dims.images * heads];
-    let (mut q, mut k, mut v) = (vec![0.0; T * d], vec![0.0; T * d], vec![0.0; T * d]);
-    let mut d_o = vec![0.0f32; T * d];
-    let (mut dq, mut dk, mut dv) = (vec![0.0; T * d], vec![0.0; T * d], vec![0.0; T * d]);
-    let mut ds = vec![0.0f32; T * T];
-    for b in 0..dims.images {
+    let b = parallel::bounds(dims.images);
+    let parts: Vec<_> = b
+        .windows(2)
+        .map(|w| w[0])
+        .zip(parallel::split(&mut dqkv, &b, T * 3 * dim))
+        .zip(parallel::split(&mut gate, &b, heads))
+        .map(|((first, dq), g)| (first, dq, g))
+        .collect();
+    let inputs = BackwardInputs {
+        qkv,
+        fwd_heads,
+        probs,
+        d_gated,
+        dims,
+        coef,
+    };
+    parallel::run(parts, |(first, dq, g)| {
+        backward_images(&inputs, first, dq, g)
+    });
+    Backward { dqkv, gate }
+}
+
+struct BackwardInputs<'a> {
+    qkv: &'a [f32],
+    fwd_heads: &'a [f32],
+    probs: &'a [f32],
+    d_gated: &'a [f32],
+    dims: Dims,
+    coef: &'a [f32],
+}
+
+/// [`backward`] for the images from `first` on that `dqkv` and `gate` hold.
+fn backward_images(x: &BackwardInputs, first: usize, dqkv: &mut [f32], gate: &mut [f32]) {
+    let dims = x.dims;
+    let (dim, d, heads) = (dims.dim(), dims.head_dim, dims.heads);
+    let scale = 1.0 / (d as f32).sqrt();
+    let qkv = x.qkv;
+    // Offsets into this part's dqkv: the same layout, starting at image `first`.
+    let base = first * T * 3 * dim;
+    let mut vt = vec![0.0f32; d * T];
+    let mut d_o = vec![0.0f32; d];
+    let mut ds = [0.0f32; T];
+    for local in 0..gate.len() / heads {
+        let b = first + local;
         for h in 0..heads {
-            let c = coef[h];
+            let c = x.coef[h];
             let mut g = 0.0f32;
             for t in 0..T {
-                let start = (b * T + t) * dim + h * d;
-                let (dr, or) = (&d_gated[start..start + d], &fwd_heads[start..start + d]);
-                g += dot(dr, or);
-                for (x, &y) in d_o[t * d..(t + 1) * d].iter_mut().zip(dr) {
-                    *x = y * c;
-                }
+                let at = (b * T + t) * dim + h * d;
+                let (dr, or) = (&x.d_gated[at..at + d], &x.fwd_heads[at..at + d]);
+                g += dr.iter().zip(or).map(|(u, v)| u * v).sum::<f32>();
             }
-            gate[b * heads + h] = g;
+            gate[local * heads + h] = g;
             if c == 0.0 {
-                // A masked head passes no gradient back: dqkv stays exactly 0.
+                // A masked head passes no gradient back: its dqkv stays exactly 0.
                 continue;
             }
-            gather(qkv, dims, b, h, 0, &mut q);
-            gather(qkv, dims, b, h, 1, &mut k);
-            gather(qkv, dims, b, h, 2, &mut v);
-            let p = &probs[(b * heads + h) * T * T..][..T * T];
-            dv.fill(0.0);
-            dq.fill(0.0);
-            dk.fill(0.0);
+            gather_transposed(qkv, dims, b, h, 2, &mut vt);
+            let p = &x.probs[(b * heads + h) * T * T..][..T * T];
             for t in 0..T {
-                let dot_t = &d_o[t * d..(t + 1) * d];
+                let at = (b * T + t) * dim + h * d;
+                for (u, &v) in d_o.iter_mut().zip(&x.d_gated[at..at + d]) {
+                    *u = v * c;
+                }
                 let pt = &p[t * T..(t + 1) * T];
-                let dst = &mut ds[t * T..(t + 1) * T];
-                let mut row_sum = 0.0f32;
-                for s in 0..T {
-                    axpy(&mut dv[s * d..(s + 1) * d], pt[s], dot_t);
-                    let dp = dot(dot_t, &v[s * d..(s + 1) * d]);
-                    dst[s] = dp;
-                    row_sum += dp * pt[s];
+                // dP row, then dS in place.
+                row_times_transposed(&d_o, &vt, &mut ds);
+                let row_sum: f32 = ds.iter().zip(pt).map(|(u, v)| u * v).sum();
+                for (u, &pv) in ds.iter_mut().zip(pt) {
+                    *u = pv * (*u - row_sum) * scale;
                 }
+                let q = qkv_at(dims, b, t, 0, h);
                 for s in 0..T {
-                    dst[s] = pt[s] * (dst[s] - row_sum) * scale;
+                    // dV[s] += P[t, s] · dO[t]; dK[s] += dS[t, s] · Q[t]; dQ[t] += dS[t, s] · K[s].
+                    let v = qkv_at(dims, b, s, 2, h) - base;
+                    axpy(&mut dqkv[v..v + d], pt[s], &d_o);
+                    let k = qkv_at(dims, b, s, 1, h);
+                    axpy(&mut dqkv[k - base..k - base + d], ds[s], &qkv[q..q + d]);
+                    axpy(&mut dqkv[q - base..q - base + d], ds[s], &qkv[k..k + d]);
                 }
-                let qt = &q[t * d..(t + 1) * d];
-                let dqt = &mut dq[t * d..(t + 1) * d];
-                for s in 0..T {
-                    axpy(dqt, dst[s], &k[s * d..(s + 1) * d]);
-                    axpy(&mut dk[s * d..(s + 1) * d], dst[s], qt);
-                }
-            }
-            for t in 0..T {
-                let base = (b * T + t) * 3 * dim + h * d;
-                let row = t * d..(t + 1) * d;
-                dqkv[base..base + d].copy_from_slice(&dq[row.clone()]);
-                dqkv[base + dim..base + dim + d].copy_from_slice(&dk[row.clone()]);
-                dqkv[base + 2 * dim..base + 2 * dim + d].copy_from_slice(&dv[row]);
             }
         }
     }
-    Backward { dqkv, gate }
 }

@@ -9,7 +9,7 @@ use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis};
 
 use super::attention::{self, Dims};
 use super::forward::VitActivations;
-use super::{TOKENS, Vit, gelu, layer_norm};
+use super::{TOKENS, Vit, buffers, gelu, layer_norm};
 use crate::model::{Gradients, softmax_cross_entropy};
 
 /// Gradients of the loss with respect to the gates, which the model holds at 1.
@@ -61,7 +61,7 @@ impl Vit {
         let d_features = d_logits.dot(&self.linears[head].weight);
         let mut d_pooled = Array2::zeros((n, dim));
         let fc_norm = layer_norm::backward(&d_features, &acts.fc_ln, &self.fc_norm, &mut d_pooled);
-        let mut dx = Array2::<f32>::zeros((rows, dim));
+        let mut dx = buffers::array(rows, dim);
         let inv = 1.0 / TOKENS as f32;
         for (mut img, p) in dx
             .exact_chunks_mut((TOKENS, dim))
@@ -79,17 +79,12 @@ impl Vit {
 
             // MLP branch: h_out = h_mid + γ·fc2(GELU(fc1(norm2(h_mid)))).
             per_image_dot(&dx, &a.mlp_out, gates.block_per_image.column_mut(i));
-            let scaled;
-            let dy = if gamma == 1.0 {
-                &dx
-            } else {
-                scaled = &dx * gamma;
-                &scaled
-            };
+            let scaled = (gamma != 1.0).then(|| &dx * gamma);
+            let dy = scaled.as_ref().unwrap_or(&dx);
             let (fc1, fc2) = (Self::fc1(i), Self::fc2(i));
             weight[fc2] = dy.t().dot(&a.act);
             bias[fc2] = dy.sum_axis(Axis(0));
-            let mut d_act = dy.dot(&self.linears[fc2].weight);
+            let mut d_act = buffers::matmul(dy, &self.linears[fc2].weight);
             gelu::backward(
                 d_act.as_slice_mut().unwrap(),
                 a.pre.as_slice().unwrap(),
@@ -97,22 +92,25 @@ impl Vit {
             );
             weight[fc1] = d_act.t().dot(&a.norm2);
             bias[fc1] = d_act.sum_axis(Axis(0));
-            let d_norm2 = d_act.dot(&self.linears[fc1].weight);
+            let d_norm2 = buffers::matmul(&d_act, &self.linears[fc1].weight);
+            buffers::recycle_array(d_act);
+            if let Some(s) = scaled {
+                buffers::recycle_array(s);
+            }
             norm_grads[2 * i + 1] = layer_norm::backward(&d_norm2, &a.ln2, &self.norm2[i], &mut dx);
+            buffers::recycle_array(d_norm2);
 
             // Attention branch: h_mid = h_in + γ·proj(ξ ⊙ m ⊙ attn(norm1(h_in))).
             per_image_dot(&dx, &a.attn_out, gates.block_per_image.column_mut(i));
-            let scaled;
-            let dy = if gamma == 1.0 {
-                &dx
-            } else {
-                scaled = &dx * gamma;
-                &scaled
-            };
+            let scaled = (gamma != 1.0).then(|| &dx * gamma);
+            let dy = scaled.as_ref().unwrap_or(&dx);
             let (qkv, proj) = (Self::qkv(i), Self::proj(i));
             weight[proj] = dy.t().dot(&a.gated);
             bias[proj] = dy.sum_axis(Axis(0));
-            let d_gated = dy.dot(&self.linears[proj].weight);
+            let d_gated = buffers::matmul(dy, &self.linears[proj].weight);
+            if let Some(s) = scaled {
+                buffers::recycle_array(s);
+            }
             let coef: Vec<f32> = (0..c.heads)
                 .map(|j| acts.gates.head[i][j] * self.head_mask[i][j])
                 .collect();
@@ -129,6 +127,7 @@ impl Vit {
                 dims,
                 &coef,
             );
+            buffers::recycle_array(d_gated);
             // ∂(gated)/∂ξ_h = head_mask_h · O_h.
             let per_image = &mut gates.head_per_image[i];
             for (mut row, raw) in per_image
@@ -147,8 +146,10 @@ impl Vit {
                 .unwrap_or_else(|_| unreachable!("attention returns [n·16, 3D]"));
             weight[qkv] = d_qkv.t().dot(&a.norm1);
             bias[qkv] = d_qkv.sum_axis(Axis(0));
-            let d_norm1 = d_qkv.dot(&self.linears[qkv].weight);
+            let d_norm1 = buffers::matmul(&d_qkv, &self.linears[qkv].weight);
+            buffers::recycle_array(d_qkv);
             norm_grads[2 * i] = layer_norm::backward(&d_norm1, &a.ln1, &self.norm1[i], &mut dx);
+            buffers::recycle_array(d_norm1);
         }
         for (i, g) in gates.block.iter_mut().enumerate() {
             *g = gates.block_per_image.column(i).sum();
@@ -162,6 +163,7 @@ impl Vit {
         }
         weight[Self::PATCH_EMBED] = dx.t().dot(&acts.patches);
         bias[Self::PATCH_EMBED] = dx.sum_axis(Axis(0));
+        buffers::recycle_array(dx);
 
         let mut other: Vec<ArrayD<f32>> = Vec::with_capacity(2 + 4 * depth);
         other.push(d_pos.insert_axis(Axis(0)).into_dyn());
@@ -187,10 +189,10 @@ impl Vit {
         x: ArrayView2<f32>,
         labels: &[u8],
     ) -> (f32, Array2<f32>, Gradients, GateGradients) {
-        let acts = self.forward(x);
+        let mut acts = self.forward(x);
         let (loss, d_logits) = softmax_cross_entropy(&acts.logits, labels);
         let (grads, gates) = self.backward(&acts, &d_logits);
-        (loss, acts.logits, grads, gates)
+        (loss, std::mem::take(&mut acts.logits), grads, gates)
     }
 
     /// The gates' gradients for a batch (see [`GateGradients`]).

@@ -8,7 +8,7 @@ use ndarray::{Array1, Array2, ArrayView2};
 
 use super::attention::{self, Dims};
 use super::layer_norm::{self, LnCache};
-use super::{PATCH_PIXELS, TOKENS, Vit, VitConfig, gelu};
+use super::{PATCH_PIXELS, TOKENS, Vit, VitConfig, buffers, gelu};
 use crate::model::Layer;
 
 /// Image side and patch side in pixels: 28×28 images cut into a 4×4 grid of 7×7 patches.
@@ -84,7 +84,7 @@ pub struct VitActivations {
 
 /// `x Wᵀ + b` for every row of `x`.
 pub(super) fn linear(layer: &Layer, x: &Array2<f32>) -> Array2<f32> {
-    let mut z = x.dot(&layer.weight.t());
+    let mut z = buffers::matmul_t(x, layer.weight.view());
     z += &layer.bias;
     z
 }
@@ -108,7 +108,7 @@ impl Vit {
         let xs = x
             .as_slice()
             .unwrap_or_else(|| unreachable!("standard layout"));
-        let mut out = vec![0.0f32; n * TOKENS * PATCH_PIXELS];
+        let mut out = buffers::zeroed(n * TOKENS * PATCH_PIXELS);
         for (img, dst) in xs
             .chunks_exact(PIXELS)
             .zip(out.chunks_exact_mut(TOKENS * PATCH_PIXELS))
@@ -137,6 +137,7 @@ impl Vit {
             .map(|i| self.block(i, &mut h, gates))
             .collect();
         let (fc_ln, features, logits) = self.classify(&h);
+        buffers::recycle_array(h);
         VitActivations {
             patches,
             blocks,
@@ -153,7 +154,9 @@ impl Vit {
         for i in 0..self.config.depth {
             drop(self.block(i, &mut h, gates));
         }
-        self.classify(&h).2
+        let logits = self.classify(&h).2;
+        buffers::recycle_array(h);
+        logits
     }
 
     /// What linear layer `layer` multiplies for the batch `x` (see [`crate::model::Network::
@@ -171,12 +174,13 @@ impl Vit {
         let gates = Gates::ones(&self.config);
         let mut h = self.embed(&patches);
         for i in 0..self.config.depth {
-            let acts = self.block(i, &mut h, &gates);
+            let mut acts = self.block(i, &mut h, &gates);
+            let take = std::mem::take;
             match layer {
-                l if l == Self::qkv(i) => return acts.norm1,
-                l if l == Self::proj(i) => return acts.gated,
-                l if l == Self::fc1(i) => return acts.norm2,
-                l if l == Self::fc2(i) => return acts.act,
+                l if l == Self::qkv(i) => return take(&mut acts.norm1),
+                l if l == Self::proj(i) => return take(&mut acts.gated),
+                l if l == Self::fc1(i) => return take(&mut acts.norm2),
+                l if l == Self::fc2(i) => return take(&mut acts.act),
                 _ => {}
             }
         }
@@ -259,6 +263,36 @@ impl Vit {
         let (features, ln) = layer_norm::forward(&pooled, &self.fc_norm);
         let logits = linear(&self.linears[self.head()], &features);
         (ln, features, logits)
+    }
+}
+
+impl Drop for BlockActivations {
+    /// Hands the buffers back for the next step (see [`buffers`]).
+    fn drop(&mut self) {
+        use std::mem::take;
+        for a in [
+            take(&mut self.ln1.xhat),
+            take(&mut self.norm1),
+            take(&mut self.qkv),
+            take(&mut self.heads),
+            take(&mut self.gated),
+            take(&mut self.attn_out),
+            take(&mut self.ln2.xhat),
+            take(&mut self.norm2),
+            take(&mut self.pre),
+            take(&mut self.act),
+            take(&mut self.mlp_out),
+        ] {
+            buffers::recycle_array(a);
+        }
+        buffers::recycle(take(&mut self.probs));
+        buffers::recycle(take(&mut self.cdf));
+    }
+}
+
+impl Drop for VitActivations {
+    fn drop(&mut self) {
+        buffers::recycle_array(std::mem::take(&mut self.patches));
     }
 }
 

@@ -13,12 +13,14 @@
 
 mod attention;
 mod backward;
+mod buffers;
 mod config;
 mod forward;
 mod gelu;
 mod init;
 mod layer_norm;
 mod network;
+mod parallel;
 mod parts;
 
 pub use backward::GateGradients;
@@ -157,3 +159,5 @@ impl Vit {
     }
 }
 
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,7 @@
 use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
 
 use super::{Gates, Vit};
-use crate::model::{Gradients, Layer, ModelKind, Network, UnitGroup, softmax_cross_entropy};
+use crate::model::{Gradients, Layer, ModelKind, Network, UnitGroup};
 
 impl Network for Vit {
     fn kind(&self) -> ModelKind {
@@ -79,10 +79,8 @@ impl Network for Vit {
         x: ArrayView2<f32>,
         labels: &[u8],
     ) -> (f32, Array2<f32>, Gradients) {
-        let acts = self.forward(x);
-        let (loss, d_logits) = softmax_cross_entropy(&acts.logits, labels);
-        let (grads, _) = self.backward(&acts, &d_logits);
-        (loss, acts.logits, grads)
+        let (loss, logits, grads, _) = self.loss_and_all_gradients(x, labels);
+        (loss, logits, grads)
     }
     fn linear_inputs(&self, x: ArrayView2<f32>, layer: usize) -> Array2<f32> {
         self.linear_input(x, layer)
