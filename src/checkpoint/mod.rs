@@ -14,7 +14,9 @@ pub use mlp::{from_safetensors, to_safetensors};
 pub use vit::{from_safetensors as vit_from_safetensors, to_safetensors as vit_to_safetensors};
 
 use crate::error::{Error, Result};
-use crate::model::{Mlp, Model};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::model::Mlp;
+use crate::model::Model;
 
 /// Serialises either model: the MLP as [`to_safetensors`] does, the ViT with timm's names.
 pub fn save(model: &Model) -> Result<Vec<u8>> {

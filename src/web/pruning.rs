@@ -389,6 +389,7 @@ impl Session {
             .last_good
             .clone()
             .ok_or_else(|| js_error("no model has been trained yet"))?;
+        let model = model.into_mlp("the walk-through").map_err(js_error)?;
         let arch = model.architecture().to_string();
         inner.pruning.set_base(model, None);
         Ok(arch)
@@ -496,7 +497,7 @@ impl Session {
             .clone()
             .ok_or_else(|| js_error("select the weights first"))?;
         let config = TrainConfig {
-            arch: pruned.architecture(),
+            arch: pruned.architecture().into(),
             budget: Budget::Iters(FINETUNE_STEPS),
             ..TrainConfig::default()
         };

@@ -110,7 +110,7 @@ impl Session {
         if scratch.trainer.is_none() {
             let model = scratch.model()?.clone();
             let config = TrainConfig {
-                arch: model.architecture(),
+                arch: model.architecture().into(),
                 budget: Budget::Iters(u64::from(n).max(1)),
                 ..TrainConfig::default()
             };

@@ -18,7 +18,7 @@ use crate::data::{Dataset, IdxPair, Mnist};
 use crate::engine::Backend;
 use crate::engine::Engine;
 use crate::gpu::GpuContext;
-use crate::model::{Architecture, Mlp};
+use crate::model::{Architecture, Model, Network};
 use crate::train::{Budget, OptimizerConfig, OptimizerKind, Split, TrainConfig, evaluate};
 
 /// Validation images evaluated at each progress point, on the CPU from the model just read
@@ -98,7 +98,7 @@ pub(super) struct Inner {
     config: Option<TrainConfig>,
     total_steps: u64,
     /// The model at the last progress point, and its step: what a lost device falls back to.
-    pub(super) last_good: Option<(Mlp, u64)>,
+    pub(super) last_good: Option<(Model, u64)>,
     /// Steps taken by an earlier engine of this run (after falling back to the CPU).
     step_offset: u64,
     /// Everything about pruning: the model it starts from, the walk-through, sweeps.
@@ -286,7 +286,7 @@ impl Session {
             None => Architecture::lenet_300_100(),
         };
         let config = TrainConfig {
-            arch,
+            arch: arch.into(),
             optimizer,
             batch: run.batch.unwrap_or(60),
             budget: Budget::Iters(run.iters),
