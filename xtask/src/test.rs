@@ -119,6 +119,7 @@ fn browser_tests(root: &Path) -> Result<()> {
             .env("ARTIFACTS", &artifacts)
             .env("PRUNEPLAY_CLI", &cli)
             .env("PRUNEPLAY_MODEL", crate::model::shipped_path(root))
+            .env("PRUNEPLAY_VIT_MODEL", crate::model::shipped_vit_path(root))
             .env("PRUNEPLAY_DATA", crate::data::mnist_dir(root)),
     );
     drop(server);
