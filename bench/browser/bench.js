@@ -51,7 +51,7 @@ async function pruneplay(bench, backend) {
   bench.setUp(backend, BATCH);
   const train = await timeTraining(() => bench.train(STEPS_PER_SYNC));
   const infer = await timeInference(() => bench.infer());
-  return { train, infer };
+  return { train, infer, gflops: (train * 3 * bench.forwardFlops()) / 1e9 };
 }
 
 async function tfjs(backend, images, labels, testImages) {
@@ -118,13 +118,20 @@ async function main() {
   const labels = bench.trainLabels(TF_SAMPLES);
   const testImages = bench.testImages();
 
-  const runs = { pruneplay_webgpu: [], tfjs_webgpu: [], pruneplay_wasm: [], tfjs_wasm: [] };
+  const runs = {
+    pruneplay_webgpu: [],
+    tfjs_webgpu: [],
+    pruneplay_wasm: [],
+    tfjs_wasm: [],
+    pruneplay_wasm_vit: [],
+  };
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [name, run] of [
       ['pruneplay_webgpu', () => pruneplay(bench, 'webgpu')],
       ['tfjs_webgpu', () => tfjs('webgpu', images, labels, testImages)],
       ['pruneplay_wasm', () => pruneplay(bench, 'cpu')],
       ['tfjs_wasm', () => tfjs('wasm', images, labels, testImages)],
+      ['pruneplay_wasm_vit', () => pruneplay(bench, 'cpu-vit')],
     ]) {
       const result = await run();
       runs[name].push(result);
@@ -135,6 +142,9 @@ async function main() {
   for (const [name, results] of Object.entries(runs)) {
     summary[`${name}_train_sps`] = median(results.map((r) => r.train));
     summary[`${name}_infer_sps`] = median(results.map((r) => r.infer));
+    if (results[0]?.gflops !== undefined) {
+      summary[`${name}_train_gflops`] = median(results.map((r) => r.gflops));
+    }
   }
   summary.webgpu_train_ratio = summary.pruneplay_webgpu_train_sps / summary.tfjs_webgpu_train_sps;
   summary.wasm_train_ratio = summary.pruneplay_wasm_train_sps / summary.tfjs_wasm_train_sps;

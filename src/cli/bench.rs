@@ -13,15 +13,16 @@ use serde::Serialize;
 use super::report::Reporter;
 use super::train::{BackendChoice, make_engine};
 use pruneplay::data::{Dataset, Mnist};
-use pruneplay::model::Architecture;
+use pruneplay::model::{ModelSpec, Network};
 use pruneplay::train::{Budget, TrainConfig};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     #[arg(long, default_value_t = 128)]
     batch: usize,
+    /// An MLP's widths or `vit` (then the shipped ViT's optimizer, AdamW).
     #[arg(long, default_value = "784-300-100-10")]
-    arch: Architecture,
+    arch: ModelSpec,
     /// Timed steps (after 20 warm-up steps).
     #[arg(long, default_value_t = 300)]
     steps: u64,
@@ -35,6 +36,10 @@ pub struct BenchArgs {
 struct Summary {
     event: &'static str,
     train_samples_per_s: f64,
+    /// Training GFLOP/s: samples/s × 3 × the dense forward FLOPs per sample (2·m·n·k per matrix
+    /// product, attention's included), one count for every model.
+    train_gflops: f64,
+    forward_flops_per_sample: u64,
     ms_per_step: f64,
     batch: usize,
     steps: u64,
@@ -65,10 +70,9 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         cols: side,
     };
     let config = TrainConfig {
-        arch: args.arch.clone().into(),
         batch: args.batch,
         budget: Budget::Iters(WARMUP_STEPS + args.steps),
-        ..TrainConfig::default()
+        ..TrainConfig::defaults_for(args.arch.clone())
     };
     let mut engine = make_engine(args.backend, &config, &data)?;
     let reporter = Reporter::new(args.json, args.steps, "bench");
@@ -98,24 +102,30 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let secs = started.elapsed().as_secs_f64();
+    let samples_per_s = (args.steps as usize * args.batch) as f64 / secs;
+    let flops = pollster::block_on(engine.model())?.forward_flops();
     let summary = Summary {
         event: "summary",
-        train_samples_per_s: (args.steps as usize * args.batch) as f64 / secs,
+        train_samples_per_s: samples_per_s,
+        train_gflops: samples_per_s * 3.0 * flops as f64 / 1e9,
+        forward_flops_per_sample: flops,
         ms_per_step: 1e3 * secs / args.steps as f64,
         batch: args.batch,
         steps: args.steps,
         arch: args.arch.to_string(),
-        optimizer: "adam",
+        optimizer: config.optimizer.kind.name(),
         backend: engine.backend(),
         adapter: engine.adapter(),
     };
     reporter.summary(&summary, || {
         format!(
-            "{:.0} samples/s ({:.2} ms per step of {} samples, {}, Adam, {} backend{})",
+            "{:.0} samples/s, {:.2} GFLOP/s ({:.2} ms per step of {} samples, {}, {}, {} backend{})",
             summary.train_samples_per_s,
+            summary.train_gflops,
             summary.ms_per_step,
             summary.batch,
             summary.arch,
+            summary.optimizer,
             summary.backend,
             summary
                 .adapter

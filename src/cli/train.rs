@@ -135,7 +135,7 @@ pub struct TrainArgs {
     /// [default: 60 for an MLP, 128 for the ViT]
     #[arg(long)]
     batch: Option<usize>,
-    /// Passes over the 55,000 training images [default: 2 for an MLP, 5 for the ViT].
+    /// Passes over the 55,000 training images [default: 2 for an MLP, 8 for the ViT].
     #[arg(long, conflicts_with = "iters")]
     epochs: Option<u32>,
     /// Optimizer steps (batches), instead of --epochs.

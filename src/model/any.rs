@@ -113,4 +113,10 @@ impl Network for Model {
     fn unit_groups(&self) -> Vec<UnitGroup> {
         each!(self, m => m.unit_groups())
     }
+    fn rows_per_sample(&self, layer: usize) -> usize {
+        each!(self, m => m.rows_per_sample(layer))
+    }
+    fn attention_flops(&self) -> u64 {
+        each!(self, m => m.attention_flops())
+    }
 }

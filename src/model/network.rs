@@ -102,6 +102,30 @@ pub trait Network: Clone + std::fmt::Debug {
         kept as f64 / self.weight_count().max(1) as f64
     }
 
+    /// Input vectors linear layer `layer` multiplies per sample: 1 for an MLP, one per token for
+    /// a ViT's blocks.
+    fn rows_per_sample(&self, _layer: usize) -> usize {
+        1
+    }
+
+    /// FLOPs per sample of the matrix products that are not linear layers (a ViT's attention:
+    /// q·kᵀ and P·v); 0 for an MLP.
+    fn attention_flops(&self) -> u64 {
+        0
+    }
+
+    /// Dense forward FLOPs per sample, one count for every model: 2·m·n·k for each matrix
+    /// product, attention's two included. A training step is counted as three forward passes.
+    fn forward_flops(&self) -> u64 {
+        let linear: u64 = self
+            .linears()
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (2 * l.weight.len() * self.rows_per_sample(i)) as u64)
+            .sum();
+        linear + self.attention_flops()
+    }
+
     /// Every trainable parameter, as PyTorch's `sum(p.numel() for p in model.parameters())`.
     fn param_count(&self) -> usize {
         let linear: usize = self

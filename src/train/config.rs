@@ -88,13 +88,14 @@ pub const VIT_WARMUP_STEPS: u64 = 200;
 
 impl TrainConfig {
     /// The shipped ViT's recipe: AdamW at lr 1e-3 with weight decay 0.05, a warmup then a cosine
-    /// decay, batch 128, 5 epochs.
+    /// decay, batch 128, 8 epochs. Measured on seed 0: 5 epochs reach 97.38% test accuracy, 8
+    /// reach 98.03% (RESULTS.md).
     pub fn vit() -> Self {
         Self {
             arch: ModelSpec::Vit(crate::model::VitConfig::default()),
             optimizer: OptimizerConfig::adamw(),
             batch: 128,
-            budget: Budget::Epochs(5),
+            budget: Budget::Epochs(8),
             schedule: LrSchedule::WarmupCosine {
                 warmup_steps: VIT_WARMUP_STEPS,
             },

@@ -11,12 +11,15 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::data::Mnist;
 use crate::engine::Engine;
 use crate::gpu::GpuContext;
+use crate::model::Network;
 use crate::train::{Budget, OptimizerConfig, Split, TrainConfig};
 
 #[derive(Default)]
 struct State {
     gpu: Option<Rc<GpuContext>>,
     engine: Option<Engine>,
+    /// Dense forward FLOPs per sample of the model set up last.
+    flops: u64,
 }
 
 #[wasm_bindgen]
@@ -54,17 +57,27 @@ impl Bench {
     }
 
     /// A fresh LeNet-300-100 on `backend` ("webgpu" or "cpu") with SGD (lr 0.05, momentum 0.9),
-    /// the settings the TensorFlow.js side uses.
+    /// the settings the TensorFlow.js side uses; or, for "cpu-vit", the shipped ViT's shape and
+    /// optimizer (AdamW) on the CPU engine.
     #[wasm_bindgen(js_name = setUp)]
     pub fn set_up(&self, backend: &str, batch: usize) -> Result<(), JsValue> {
         let mut state = self.state.borrow_mut();
         let data = &self.data;
+        let base = if backend == "cpu-vit" {
+            TrainConfig::vit()
+        } else {
+            TrainConfig {
+                optimizer: OptimizerConfig::sgd(),
+                ..TrainConfig::default()
+            }
+        };
         let config = TrainConfig {
-            optimizer: OptimizerConfig::sgd(),
             batch,
             budget: Budget::Iters(u64::MAX / 2),
-            ..TrainConfig::default()
+            ..base
         };
+        // The same FLOP count as `pruneplay bench` (three dense forward passes a step).
+        state.flops = config.arch.seeded(config.init, 0).forward_flops();
         let engine = match (backend, &state.gpu) {
             ("webgpu", Some(ctx)) => Engine::gpu(Rc::clone(ctx), &config, data),
             ("webgpu", None) => return Err(js_error("WebGPU is not initialised")),
@@ -72,6 +85,12 @@ impl Bench {
         };
         state.engine = Some(engine.map_err(js_error)?);
         Ok(())
+    }
+
+    /// Dense forward FLOPs per sample of the model `setUp` made: a training step counts three.
+    #[wasm_bindgen(js_name = forwardFlops)]
+    pub fn forward_flops(&self) -> f64 {
+        self.state.borrow().flops as f64
     }
 
     /// Runs `steps` training steps; resolves when the GPU has finished them (their metrics are

@@ -101,6 +101,8 @@ fn native(
     let batch = batch.to_string();
     let pruneplay = root.join("target/release/pruneplay");
     let (mut cpu, mut gpu, mut numpy) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut vit, mut cpu_gflops, mut gpu_gflops, mut vit_gflops) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut adapter = None;
     // Alternate the programs so drift in machine load hits all alike.
     for _ in 0..rounds {
@@ -116,6 +118,26 @@ fn native(
             "pruneplay bench (cpu)",
         )?;
         cpu.extend(number(&line, "train_samples_per_s"));
+        cpu_gflops.extend(number(&line, "train_gflops"));
+        // The shipped ViT's shape and optimizer, on the CPU engine (fewer steps: each is ~20×
+        // LeNet's arithmetic).
+        let line = last_line(
+            Command::new(&pruneplay).args([
+                "bench",
+                "--json",
+                "--backend",
+                "cpu",
+                "--arch",
+                "vit",
+                "--steps",
+                "60",
+                "--batch",
+                &batch,
+            ]),
+            "pruneplay bench (cpu, vit)",
+        )?;
+        vit.extend(number(&line, "train_samples_per_s"));
+        vit_gflops.extend(number(&line, "train_gflops"));
         // The machine image sets OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for old OpenBLAS builds;
         // they slow a current NumPy, so they are unset for this command only.
         let line = last_line(
@@ -140,6 +162,7 @@ fn native(
         ) {
             Ok(line) => {
                 gpu.extend(number(&line, "train_samples_per_s"));
+                gpu_gflops.extend(number(&line, "train_gflops"));
                 if let Some(start) = line.find("\"adapter\":\"") {
                     let rest = &line[start + 11..];
                     adapter = rest.find('"').map(|end| rest[..end].to_owned());
@@ -150,11 +173,30 @@ fn native(
     }
     let (cpu, numpy) = (median(cpu), median(numpy));
     summary.push(("native_cpu_train_sps".into(), format!("{cpu:.0}")));
+    let cpu_gflops = median(cpu_gflops);
+    summary.push(("native_cpu_train_gflops".into(), format!("{cpu_gflops:.2}")));
+    let vit_gflops = median(vit_gflops);
+    summary.push((
+        "native_cpu_vit_train_sps".into(),
+        format!("{:.0}", median(vit)),
+    ));
+    summary.push((
+        "native_cpu_vit_train_gflops".into(),
+        format!("{vit_gflops:.2}"),
+    ));
+    summary.push((
+        "native_cpu_vit_vs_lenet_gflops".into(),
+        format!("{:.2}", vit_gflops / cpu_gflops),
+    ));
     summary.push(("numpy_train_sps".into(), format!("{numpy:.0}")));
     summary.push(("native_cpu_vs_numpy".into(), format!("{:.2}", cpu / numpy)));
     if !gpu.is_empty() {
         let gpu = median(gpu);
         summary.push(("native_gpu_train_sps".into(), format!("{gpu:.0}")));
+        summary.push((
+            "native_gpu_train_gflops".into(),
+            format!("{:.2}", median(gpu_gflops)),
+        ));
         summary.push(("native_gpu_vs_cpu".into(), format!("{:.2}", gpu / cpu)));
         summary.push((
             "native_gpu_adapter".into(),

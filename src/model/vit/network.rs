@@ -94,4 +94,20 @@ impl Network for Vit {
             })
             .collect()
     }
+
+    /// Every linear layer but the head multiplies each of the 16 tokens.
+    fn rows_per_sample(&self, layer: usize) -> usize {
+        if layer == self.head() {
+            1
+        } else {
+            super::TOKENS
+        }
+    }
+
+    /// Per block and head, q·kᵀ ([16, d] × [d, 16]) and P·v ([16, 16] × [16, d]): 2 · 2·16·16·d,
+    /// which over H heads of d = D/H channels is 4·16²·D per block.
+    fn attention_flops(&self) -> u64 {
+        let t = super::TOKENS as u64;
+        (self.config.depth as u64) * 4 * t * t * self.config.dim as u64
+    }
 }
