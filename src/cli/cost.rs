@@ -86,7 +86,7 @@ struct Summary {
 }
 
 pub fn run(args: CostArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let model = pruneplay::checkpoint::load_mlp_file(&args.model)?;
+    let model = pruneplay::checkpoint::load_file(&args.model)?;
     let data = load_data(args.data.clone(), args.dataset)?;
     check_fits(&model, &data)?;
     if args.batch == 0 || args.batch > data.test.len() {
@@ -97,6 +97,20 @@ pub fn run(args: CostArgs) -> Result<(), Box<dyn std::error::Error>> {
         )
         .into());
     }
+    let model = match model {
+        pruneplay::model::Model::Mlp(m) => m,
+        vit => {
+            return super::vit_cost::run(
+                &vit,
+                &data,
+                args.sparsity,
+                args.batch,
+                args.reps,
+                args.warmup,
+                args.json,
+            );
+        }
+    };
     let test = data.test.slice(0, args.batch);
     let (x, _) = test.batch(0, test.len());
     let built = variants::build(&model, args.sparsity)?;

@@ -13,7 +13,7 @@ use pruneplay::lottery::{
     Arm, InstabilityExperiment, InstabilitySettings, LotteryExperiment, LotterySettings,
     RoundResult, Strategy,
 };
-use pruneplay::model::Architecture;
+use pruneplay::model::ModelSpec;
 
 /// Iterations per `advance` call: the progress bar moves this often.
 const CHUNK: u64 = 500;
@@ -54,8 +54,9 @@ pub struct LotteryArgs {
 /// The network, data and engine, the same for both experiments.
 #[derive(Debug, Args)]
 struct RunArgs {
+    /// An MLP's widths (the ViT is refused: these experiments are LeNet's).
     #[arg(long, default_value = "784-300-100-10")]
-    arch: Architecture,
+    arch: ModelSpec,
     #[arg(long)]
     data: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "mnist")]
@@ -148,7 +149,7 @@ const TABLE_HEADER: &str = "round  arm         remaining  early stop  acc @stop 
 
 pub fn lottery(args: LotteryArgs) -> Result<(), Box<dyn std::error::Error>> {
     let settings = LotterySettings {
-        arch: args.run.arch,
+        arch: args.run.arch.mlp("the lottery experiments")?.clone(),
         iters: args.iters,
         rounds: args.rounds,
         rewind_iter: args.rewind_iter,
@@ -258,7 +259,7 @@ struct InstabilitySummary {
 
 pub fn instability(args: InstabilityArgs) -> Result<(), Box<dyn std::error::Error>> {
     let settings = InstabilitySettings {
-        arch: args.run.arch,
+        arch: args.run.arch.mlp("the lottery experiments")?.clone(),
         iters: args.iters,
         rewind_iter: args.rewind_iter,
         weights_remaining: args.weights_remaining,

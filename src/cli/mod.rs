@@ -6,6 +6,7 @@ mod lottery;
 mod prune;
 mod report;
 mod train;
+mod vit_cost;
 
 use clap::{Parser, Subcommand};
 
@@ -13,7 +14,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "pruneplay",
     version,
-    about = "Train and prune MNIST MLPs, reproducibly."
+    about = "Train and prune MNIST models (LeNet-300-100, other MLPs, a tiny ViT), reproducibly."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -22,7 +23,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Train an MLP on MNIST (or Fashion-MNIST) and report validation and test accuracy.
+    /// Train an MLP or the ViT on MNIST (or Fashion-MNIST) and report validation and test accuracy.
     Train(train::TrainArgs),
     /// Measure training throughput (samples per second) of the CPU or GPU engine.
     Bench(bench::BenchArgs),

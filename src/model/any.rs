@@ -45,7 +45,7 @@ impl Model {
         match self {
             Model::Mlp(m) => Ok(m),
             Model::Vit(_) => Err(Error::Config(format!(
-                "{what} works on MLPs such as LeNet-300-100, not on the ViT"
+                "{what} runs on MLPs such as LeNet-300-100, not on the ViT"
             ))),
         }
     }
@@ -53,7 +53,7 @@ impl Model {
     pub fn mlp(&self, what: &str) -> Result<&Mlp> {
         self.as_mlp().ok_or_else(|| {
             Error::Config(format!(
-                "{what} works on MLPs such as LeNet-300-100, not on the ViT"
+                "{what} runs on MLPs such as LeNet-300-100, not on the ViT"
             ))
         })
     }

@@ -40,7 +40,7 @@ impl ModelSpec {
         match self {
             ModelSpec::Mlp(a) => Ok(a),
             ModelSpec::Vit(_) => Err(Error::Config(format!(
-                "{what} works on MLPs such as LeNet-300-100, not on the ViT"
+                "{what} runs on MLPs such as LeNet-300-100, not on the ViT"
             ))),
         }
     }

@@ -11,10 +11,10 @@ use crate::{cmd, data, dist, npm, serve, system, wasm};
 
 #[derive(clap::Args)]
 pub struct TestArgs {
-    /// Skip the release wasm build and the headless-Chromium tests (steps 7 and 8).
+    /// Skip the release wasm build and the headless-Chromium tests (steps 8 and 9).
     #[arg(long)]
     skip_browser: bool,
-    /// Skip `cargo fmt --check` and both clippy runs (steps 2 to 4).
+    /// Skip `cargo fmt --check` and the clippy runs (steps 2 to 5).
     #[arg(long)]
     skip_lint: bool,
     /// Extra arguments for the test binaries of `cargo test --workspace`,
@@ -29,7 +29,7 @@ type Check<'a> = &'a dyn Fn() -> Result<()>;
 pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
     let lint = !args.skip_lint;
     let browser = !args.skip_browser;
-    let steps: [(&str, bool, Check); 8] = [
+    let steps: [(&str, bool, Check); 9] = [
         ("system packages", true, &system::ensure_test_deps),
         ("cargo fmt", lint, &|| {
             cmd::run(cmd::cargo().args(["fmt", "--all", "--", "--check"]))
@@ -40,6 +40,20 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
                 "clippy",
                 "--workspace",
                 "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        }),
+        // The core and its tests without wgpu: the `gpu` feature must stay a layer on top.
+        ("clippy (core without the gpu feature)", lint, &|| {
+            cmd::run(cmd::cargo().args([
+                "clippy",
+                "-p",
+                "pruneplay",
+                "--no-default-features",
+                "--lib",
+                "--tests",
                 "--",
                 "-D",
                 "warnings",

@@ -145,10 +145,12 @@ impl Vit {
                     "{name} contains {v}; a head mask holds 0 (masked) or 1 (kept)"
                 )));
             }
-            let proj = &mut linears[Self::proj(b)].weight;
+            // As `set_head_mask`: the columns are masked too, so no update brings them back.
+            let proj = &mut linears[Self::proj(b)];
             for (h, _) in mask.iter().enumerate().filter(|&(_, &m)| m == 0.0) {
-                proj.slice_mut(s![.., h * head_dim..(h + 1) * head_dim])
-                    .fill(0.0);
+                let cols = s![.., h * head_dim..(h + 1) * head_dim];
+                proj.weight.slice_mut(cols).fill(0.0);
+                proj.mask.slice_mut(cols).fill(0.0);
             }
         }
         Ok(Vit {
