@@ -246,7 +246,8 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     }
     redraw();
     if (fields && heatLayer() !== 0) requestHeat();
-    if (report.stage === 'select' || report.stage === 'finetune') worker.postMessage({ type: 'cost-meter' });
+    // The cost meter counts an MLP's neurons; the ViT has a line saying so instead.
+    if ((report.stage === 'select' || report.stage === 'finetune') && state.kind !== 'vit') worker.postMessage({ type: 'cost-meter' });
     ui.text.textContent = describeStage(report);
     ui.text.dataset.stage = report.stage;
     const index = STAGES.indexOf(report.stage);
@@ -305,6 +306,15 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
       ui.views.querySelector('input[value="heatmap"]').checked = true;
       showView('heatmap');
     }
+    ui.timeMeter.disabled = true;
+    const cell = document.createElement('td');
+    cell.colSpan = 4;
+    cell.textContent = vit
+      ? 'The cost meter runs on LeNet-300-100 and MLPs, not on the ViT.'
+      : 'Press Step through the threshold stage to fill this in.';
+    const row = document.createElement('tr');
+    row.append(cell);
+    ui.cost.replaceChildren(row);
     state.heat = null;
     state.fields = null;
     syncControls();
