@@ -224,7 +224,7 @@ function describeSteps() {
   archKind = $('arch').value === 'vit' ? 'vit' : 'mlp';
   const batch = Number($('batch').value) || 1;
   let text = `${Math.floor(TRAIN_IMAGES / batch)} steps of ${batch} images = one pass over the training set`;
-  if (archKind === 'vit') text += `; from ${VIT_SCHEDULED_STEPS} steps on, the rate warms up then decays, below that it stays constant`;
+  if (archKind === 'vit') text += `; from ${VIT_SCHEDULED_STEPS} steps the rate warms up, then decays`;
   $('iters-note').textContent = text;
 }
 

@@ -37,7 +37,7 @@ test('the shipped ViT prunes with magnitude at 50% as the CLI does, and a ViT tr
     await page.locator('#prune-model').selectOption('vit');
     await page.locator('#model-info', { hasText: /tiny ViT trained.*test accuracy/ }).waitFor({ timeout: 120_000 });
     // Whole-neuron methods have no units on the ViT: offered greyed, with the reason.
-    assert.equal(await page.locator('#method option[value="structured-l1"]').isDisabled(), true);
+    assert.equal(await page.locator('#method option[value="structured-l1"]').evaluate((o) => o.disabled), true);
     assert.match(await page.locator('#model-note').textContent(), /whole-neuron methods are off for the ViT/);
     // The patch embedding is drawn as its 64 filters of 7×7 (16 to a row, 1-pixel gaps), and
     // the 28×28 pixel maps are hidden.
