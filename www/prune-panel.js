@@ -325,7 +325,7 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
   function describeModel(m) {
     if (m.source === 'trained') return `the model you trained above (${m.kind === 'vit' ? 'the tiny ViT' : m.arch})`;
     return m.kind === 'vit'
-      ? `the tiny ViT trained for five epochs when the site was built, ${pct(m.testAcc)} test accuracy`
+      ? `the tiny ViT trained when the site was built, ${pct(m.testAcc)} test accuracy`
       : `LeNet-300-100 trained for two epochs when the site was built, ${pct(m.testAcc)} test accuracy`;
   }
 
