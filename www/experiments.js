@@ -17,7 +17,8 @@ function median(values) {
 /** Fine-tunes the scratch model `steps` steps in chunks, reporting each. */
 async function finetune(session, steps, ctx, label, offset = 0, total = steps) {
   for (let done = 0; done < steps; done += FINETUNE_CHUNK) {
-    session.scratchFinetune(Math.min(FINETUNE_CHUNK, steps - done));
+    // A promise: on WebGPU a chunk awaits its read-back.
+    await session.scratchFinetune(Math.min(FINETUNE_CHUNK, steps - done));
     await ctx.tick((offset + done + FINETUNE_CHUNK) / total, label);
   }
 }

@@ -37,11 +37,16 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     outputRate: $('output-rate'),
     calibration: $('calibration'),
     modelInfo: $('model-info'),
+    model: $('prune-model'),
+    modelNote: $('model-note'),
     useTrained: $('use-trained'),
+    fieldsCaption: $('fields-caption'),
+    pixelsTab: $('pixels-tab'),
     stages: $('stages'),
     text: $('stage-text'),
     histogram: $('hist-chart'),
     fields: $('fields'),
+    fieldsFigure: $('fields').closest('figure'),
     progressRow: $('prune-progress-row'),
     progress: $('prune-progress'),
     cancel: $('prune-cancel'),
@@ -62,7 +67,9 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     threshold: NaN,
     histogram: null,
     fields: null,
-    layers: [], // [{rows, cols}] of the model on show
+    layers: [], // [{name, rows, cols}] of the model on show
+    kind: 'mlp', // 'mlp' or 'vit'
+    methods: null, // the methods that apply to the model on show (null: all)
     heat: null, // {layer, values}
     maps: null,
     apply: null, // the last report with a confusion matrix and digits
@@ -114,7 +121,9 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
         const t = r.thresholds?.[0];
         return `2. The method keeps the highest scores and masks the rest: ${pct(r.weightsRemaining)} of the weights remain (${layers}). `
           + (t != null ? `In the first layer everything scoring at or below ${t.toPrecision(3)} (the orange line) goes. ` : '')
-          + 'Grey pixels in the pictures are pruned weights: see how the border of the image, which is always blank, goes first.';
+          + (state.kind === 'vit'
+            ? 'Grey pixels in the pictures are pruned weights: the patch filters lose their weakest taps.'
+            : 'Grey pixels in the pictures are pruned weights: see how the border of the image, which is always blank, goes first.');
       }
       case 'apply':
         return `3. With the pruned weights set to zero the network reads the 10,000 test images again: accuracy goes from ${pct(r.accuracyBefore)} to ${pct(r.accuracyAfter)}. `
@@ -201,9 +210,14 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     ui.meterTiming.dataset.done = 'true';
   }
 
+  /** The first layer as pictures: 28×28 receptive fields for an MLP, the ViT's 7×7 filters. */
+  function drawFirstLayer(values) {
+    drawFields(ui.fields, values, state.kind === 'vit' ? 7 : 28);
+  }
+
   function redraw() {
     drawScoreHistogram();
-    if (state.fields) drawFields(ui.fields, state.fields);
+    if (state.fields) drawFirstLayer(state.fields);
     drawHeat();
     drawMaps();
     drawApply();
@@ -232,7 +246,8 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     }
     redraw();
     if (fields && heatLayer() !== 0) requestHeat();
-    if (report.stage === 'select' || report.stage === 'finetune') worker.postMessage({ type: 'cost-meter' });
+    // The cost meter counts an MLP's neurons; the ViT has a line saying so instead.
+    if ((report.stage === 'select' || report.stage === 'finetune') && state.kind !== 'vit') worker.postMessage({ type: 'cost-meter' });
     ui.text.textContent = describeStage(report);
     ui.text.dataset.stage = report.stage;
     const index = STAGES.indexOf(report.stage);
@@ -254,6 +269,7 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
 
   /** N:M only for the methods that have it; the pattern then fixes the sparsity. */
   function syncControls() {
+    if (ui.method.selectedOptions[0]?.disabled) ui.method.value = 'magnitude';
     const nm = NM_METHODS.has(ui.method.value);
     if (!nm) ui.pattern.value = '';
     ui.pattern.disabled = !nm;
@@ -261,18 +277,56 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     ui.calibration.disabled = !CALIBRATED.has(ui.method.value);
   }
 
-  function setModel(arch) {
-    const sizes = arch.split('-').map(Number);
-    state.layers = sizes.slice(1).map((rows, i) => ({ rows, cols: sizes[i] }));
-    ui.heatLayer.replaceChildren(...state.layers.map(({ rows, cols }, i) => {
+  /** Adapts the card to the model just loaded (the worker's 'model' message). */
+  function setModel(m) {
+    state.kind = m.kind ?? 'mlp';
+    state.methods = m.methods ? new Set(m.methods) : null;
+    state.layers = m.layers ?? [];
+    ui.heatLayer.replaceChildren(...state.layers.map(({ name, rows, cols }, i) => {
       const option = document.createElement('option');
       option.value = String(i);
-      option.textContent = `Layer ${i + 1}: ${cols} inputs → ${rows} units`;
+      option.textContent = `Layer ${i + 1} (${name}): ${cols} inputs → ${rows} units`;
       return option;
     }));
+    // Methods the model has no units for are offered but greyed, with the reason below.
+    for (const option of ui.method.options) option.disabled = Boolean(state.methods) && !state.methods.has(option.value);
+    const vit = state.kind === 'vit';
+    ui.modelNote.hidden = !vit;
+    ui.modelNote.textContent = vit
+      ? 'The whole-neuron methods are off for the ViT: they remove an MLP\'s hidden neurons. '
+        + 'The cost meter, the practice questions, the method comparison and the lottery lab run on LeNet-300-100 and MLPs.'
+      : '';
+    ui.fieldsCaption.textContent = vit
+      ? 'The patch embedding: each of its filters reads a 7×7 patch. Orange positive, blue negative, grey pruned'
+      : 'Each hidden unit\'s 784 incoming weights as a 28×28 picture: orange positive, blue negative, grey pruned';
+    // A ViT's first layer reads patches, not pixels: the 28×28 maps would mean nothing.
+    ui.pixelsTab.hidden = vit;
+    const checked = ui.views.querySelector('input:checked');
+    if (vit && checked?.value === 'pixels') {
+      ui.views.querySelector('input[value="heatmap"]').checked = true;
+      showView('heatmap');
+    }
+    ui.timeMeter.disabled = true;
+    const cell = document.createElement('td');
+    cell.colSpan = 4;
+    cell.textContent = vit
+      ? 'The cost meter runs on LeNet-300-100 and MLPs, not on the ViT.'
+      : 'Press Step through the threshold stage to fill this in.';
+    const row = document.createElement('tr');
+    row.append(cell);
+    ui.cost.replaceChildren(row);
     state.heat = null;
     state.fields = null;
+    syncControls();
     requestHeat();
+  }
+
+  /** What the model line says about the model on show. */
+  function describeModel(m) {
+    if (m.source === 'trained') return `the model you trained above (${m.kind === 'vit' ? 'the tiny ViT' : m.arch})`;
+    return m.kind === 'vit'
+      ? `the tiny ViT trained when the site was built, ${pct(m.testAcc)} test accuracy`
+      : `LeNet-300-100 trained for two epochs when the site was built, ${pct(m.testAcc)} test accuracy`;
   }
 
   ui.form.addEventListener('submit', (event) => {
@@ -296,7 +350,15 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     });
   }
   ui.useTrained.addEventListener('click', () => {
+    ui.model.value = 'trained';
     worker.postMessage({ type: 'use-trained' });
+    startOver();
+  });
+  ui.model.addEventListener('change', () => {
+    ui.step.disabled = true;
+    ui.modelInfo.textContent = 'loading…';
+    if (ui.model.value === 'trained') worker.postMessage({ type: 'use-trained' });
+    else worker.postMessage({ type: 'load-model', which: ui.model.value });
     startOver();
   });
   ui.heatLayer.addEventListener('change', requestHeat);
@@ -316,16 +378,15 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     redraw,
     offerTrained() {
       ui.useTrained.hidden = false;
+      ui.model.querySelector('option[value="trained"]').disabled = false;
     },
     /** Handles the worker's pruning messages; false for anything else. */
     onMessage(m) {
       switch (m.type) {
         case 'model':
-          ui.modelInfo.textContent = m.source === 'shipped'
-            ? `LeNet-300-100 trained for two epochs when the site was built, ${pct(m.testAcc)} test accuracy`
-            : `the model you trained above (${m.arch})`;
+          ui.modelInfo.textContent = describeModel(m);
           ui.step.disabled = false;
-          setModel(m.arch);
+          setModel(m);
           // A new model's scores are still to be computed.
           state.histogram = null;
           state.maps = null;
@@ -360,7 +421,7 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
           // model) this shows the dense model's instead of an empty box.
           if (m.layer === 0 && !state.fields) {
             state.fields = m.values;
-            drawFields(ui.fields, m.values);
+            drawFirstLayer(m.values);
           }
           return true;
         case 'prune-error':

@@ -35,6 +35,7 @@ const FILES = [
   './pkg/pruneplay.js',
   './pkg/pruneplay_bg.wasm',
   './model/lenet-300-100.safetensors',
+  './model/vit-mnist.safetensors',
   './data/mnist/train-images-idx3-ubyte.gz',
   './data/mnist/train-labels-idx1-ubyte.gz',
   './data/mnist/t10k-images-idx3-ubyte.gz',

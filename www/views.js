@@ -73,12 +73,19 @@ export function drawMessage(canvas, text) {
   ctx.fillText(text, canvas.width / 2, canvas.height / 2, canvas.width - 20);
 }
 
-/** Every first-layer unit's 784 incoming weights as a 28×28 tile, 20 tiles to a row. */
-export function drawFields(canvas, values) {
-  const units = values.length / 784;
-  const columns = 20;
-  canvas.width = columns * 28;
-  canvas.height = Math.ceil(units / columns) * 28;
+/**
+ * Every first-layer unit's incoming weights as a `side`×`side` tile: 784 as 28×28 for an MLP,
+ * 49 as 7×7 for the ViT's patch filters. Tiles sit in rows of 20 (28×28) or 16 (7×7, with a 1-pixel
+ * gap so the small filters stay apart).
+ */
+export function drawFields(canvas, values, side = 28) {
+  const area = side * side;
+  const units = values.length / area;
+  const columns = side === 28 ? 20 : 16;
+  const gap = side === 28 ? 0 : 1;
+  const pitch = side + gap;
+  canvas.width = columns * pitch - gap;
+  canvas.height = Math.ceil(units / columns) * pitch - gap;
   const ctx = canvas.getContext('2d');
   const image = ctx.createImageData(canvas.width, canvas.height);
   const scale = absMax(values);
@@ -90,11 +97,11 @@ export function drawFields(canvas, values) {
     image.data[p + 3] = 255;
   }
   for (let u = 0; u < units; u++) {
-    const ox = (u % columns) * 28;
-    const oy = Math.floor(u / columns) * 28;
-    for (let p = 0; p < 784; p++) {
-      const i = ((oy + Math.floor(p / 28)) * canvas.width + ox + (p % 28)) * 4;
-      divergingPixel(image.data, i, values[u * 784 + p], scale, t);
+    const ox = (u % columns) * pitch;
+    const oy = Math.floor(u / columns) * pitch;
+    for (let p = 0; p < area; p++) {
+      const i = ((oy + Math.floor(p / side)) * canvas.width + ox + (p % side)) * 4;
+      divergingPixel(image.data, i, values[u * area + p], scale, t);
     }
   }
   ctx.putImageData(image, 0, 0);

@@ -4,6 +4,7 @@
 //
 // Messages in:  {type: 'start', config}, {type: 'cancel'}, {type: 'continue-on-cpu'},
 //               {type: 'prune-step', request}, {type: 'prune-cancel'}, {type: 'use-trained'},
+//               {type: 'load-model', which: 'lenet'|'vit'},
 //               {type: 'layer-weights', layer}, {type: 'sweep', methods, levels, settings},
 //               {type: 'sweep-cancel'}, {type: 'experiment', id, name}, {type: 'experiment-cancel'},
 //               {type: 'lab', kind: 'lottery'|'instability', request}, {type: 'lab-cancel'},
@@ -34,7 +35,10 @@ const FILES = [
 ];
 const DATA_DIR = new URL('../data/mnist/', import.meta.url);
 // Trained at build time by the native CLI (cargo xtask build), so pruning works at once.
-const SHIPPED_MODEL = new URL('../model/lenet-300-100.safetensors', import.meta.url);
+const SHIPPED_MODELS = {
+  lenet: new URL('../model/lenet-300-100.safetensors', import.meta.url),
+  vit: new URL('../model/vit-mnist.safetensors', import.meta.url),
+};
 // Steps between progress reports. Each report reads the model back and evaluates 1,000
 // validation images, about as much work as 17 steps of 60, so reporting much more often would
 // slow training down.
@@ -127,12 +131,13 @@ async function setUp() {
   await loadShippedModel();
 }
 
-async function loadShippedModel() {
+/** A shipped checkpoint as the model to prune; LeNet on start, the ViT when picked. */
+async function loadShippedModel(which = 'lenet') {
   try {
-    const response = await fetch(SHIPPED_MODEL);
+    const response = await fetch(SHIPPED_MODELS[which]);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const loaded = session.loadModel(new Uint8Array(await response.arrayBuffer()));
-    post({ type: 'model', ...loaded, source: 'shipped' });
+    post({ type: 'model', ...loaded, source: 'shipped', which });
   } catch (e) {
     post({ type: 'prune-error', message: `The trained model could not be loaded (${errorText(e)}); train one above, then prune it.` });
   }
@@ -155,7 +160,8 @@ async function pruneStep(request) {
       pruneCancelRequested = false;
       const total = session.startFinetune();
       for (;;) {
-        const progress = session.finetuneChunk(FINETUNE_CHUNK);
+        // A promise: on WebGPU a chunk awaits its read-backs.
+        const progress = await session.finetuneChunk(FINETUNE_CHUNK);
         post({ type: 'prune-progress', step: progress.step, total });
         if (progress.report) {
           const message = { type: 'prune-stage', report: progress.report };
@@ -386,10 +392,13 @@ self.onmessage = (event) => {
     case 'experiment-cancel':
       experimentCancelRequested = true;
       break;
+    case 'load-model':
+      ready.then((ok) => ok && loadShippedModel(message.which));
+      break;
     case 'use-trained':
       try {
-        const arch = session.useTrainedModel();
-        post({ type: 'model', arch, testAcc: null, source: 'trained' });
+        const loaded = session.useTrainedModel();
+        post({ type: 'model', ...loaded, testAcc: null, source: 'trained' });
       } catch (e) {
         post({ type: 'prune-error', message: errorText(e) });
       }

@@ -13,7 +13,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::pruning::PruneState;
 use super::session::{Session, js_error, to_js};
 use crate::gpu::forward_timing::time_gpu;
-use crate::model::Mlp;
+use crate::model::{Mlp, Model};
 use crate::prune::compaction;
 use crate::prune::cost::{Cost, Counts};
 use crate::prune::variants::{self, Kernel, TimingOptions, Variant, time_cpu};
@@ -90,8 +90,8 @@ fn page_name(core: &str) -> &'static str {
 /// (the dense kernel, zeros and all) and its compacted form (neurons with no incoming weights
 /// removed), each costed against the first.
 fn meter_variants(pruning: &PruneState) -> Result<[Variant; 3], JsValue> {
-    let base = pruning.base()?;
-    let shown = pruning.shown().unwrap_or(base);
+    let base = pruning.base_mlp("the cost meter")?;
+    let shown = pruning.shown().and_then(Model::as_mlp).unwrap_or(base);
     let arch = base.architecture();
     let compacted = compaction::compact(shown).map_err(js_error)?.model;
     let variant = |name, description: &str, model: Mlp| -> Result<Variant, JsValue> {
@@ -134,7 +134,7 @@ impl Session {
             .inner
             .borrow()
             .pruning
-            .base()
+            .base_mlp("timing the forward pass")
             .and_then(|base| variants::build(base, sparsity).map_err(js_error));
         self.time_variants(variants, page_name, batch, reps)
     }

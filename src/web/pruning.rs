@@ -7,19 +7,23 @@
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use super::session::{Session, js_error, to_js};
+use std::rc::Rc;
+
+use super::session::{Inner, Session, js_error, to_js};
 use crate::data::Mnist;
-use crate::model::Mlp;
+use crate::engine::{Backend, Engine};
+use crate::model::{Mlp, Model, ModelKind, ModelSpec, Network};
 use crate::prune::calibration::Calibration;
 use crate::prune::sparsegpt::{SparseGptOptions, input_hinv_diag};
 use crate::prune::{self, Method, NM, PruneOptions, Scores, Selection, wanda};
-use crate::train::{Budget, Evaluation, TrainConfig, Trainer, evaluate};
+use crate::train::{Budget, Evaluation, TrainConfig, evaluate};
+use wasm_bindgen_futures::future_to_promise;
 
 /// The pruning half of the session's state.
 #[derive(Default)]
 pub(crate) struct PruneState {
-    /// The model pruning starts from (the shipped checkpoint, or the last trained model).
-    base: Option<Mlp>,
+    /// The model pruning starts from (a shipped checkpoint, or the last trained model).
+    base: Option<Model>,
     /// The base model on the test set, kept: every stage report compares against it.
     base_evaluation: Option<Evaluation>,
     walk: Option<Walk>,
@@ -33,7 +37,7 @@ struct Walk {
     options: PruneOptions,
     scores: Option<Scores>,
     selection: Option<Selection>,
-    pruned: Option<Mlp>,
+    pruned: Option<Model>,
     /// `pruned`'s test accuracy once a stage has measured it, for fine-tuning's "before".
     pruned_accuracy: Option<f64>,
     /// The per-pixel picture of what the method measures, once drawn (see `pixelMaps`).
@@ -41,9 +45,11 @@ struct Walk {
     finetune: Option<Finetune>,
 }
 
-/// Fine-tuning of the pruned model, run a chunk at a time.
+/// Fine-tuning of the pruned model, run a chunk at a time on an engine. The engine is taken out
+/// while a chunk runs (GPU chunks await), so it is an `Option`.
 struct Finetune {
-    trainer: Trainer,
+    engine: Option<Engine>,
+    total: u64,
     accuracy_before: f64,
 }
 
@@ -121,6 +127,26 @@ const HISTOGRAM_BINS: usize = 60;
 /// wasm, enough to show the recovery.
 const FINETUNE_STEPS: u64 = 200;
 
+/// The ViT's fine-tuning steps: each of its steps costs far more than LeNet's in wasm, and a
+/// hundred at its fine-tuning rate already show the recovery.
+const VIT_FINETUNE_STEPS: u64 = 100;
+
+fn finetune_steps(kind: ModelKind) -> u64 {
+    match kind {
+        ModelKind::Mlp => FINETUNE_STEPS,
+        ModelKind::Vit => VIT_FINETUNE_STEPS,
+    }
+}
+
+/// The engine fine-tuning runs on: the page's WebGPU device for an MLP when it has a working
+/// one; the CPU otherwise (the GPU engine has no ViT kernels).
+pub(super) fn finetune_backend(inner: &Inner, model: &Model) -> Backend {
+    match (&inner.gpu, model) {
+        (Some(ctx), Model::Mlp(_)) if ctx.check().is_ok() => Backend::Gpu(Rc::clone(ctx)),
+        _ => Backend::Cpu,
+    }
+}
+
 /// Test digits shown with their predictions before and after pruning.
 const DIGITS: usize = 12;
 
@@ -168,7 +194,7 @@ impl StageReport {
 
     /// Accuracy, confusion matrix and digits of `after` against `before`'s evaluation on the
     /// test set.
-    fn compare(&mut self, data: &Mnist, b: &Evaluation, after: &Mlp) {
+    fn compare(&mut self, data: &Mnist, b: &Evaluation, after: &Model) {
         let a = evaluate(after, &data.test);
         self.accuracy_before = Some(b.accuracy);
         self.accuracy_after = Some(a.accuracy);
@@ -239,15 +265,21 @@ fn histogram(values: &[f32]) -> (Vec<u32>, (f32, f32)) {
 }
 
 impl PruneState {
-    pub(super) fn base(&self) -> Result<&Mlp, JsValue> {
+    pub(super) fn base(&self) -> Result<&Model, JsValue> {
         self.base
             .as_ref()
             .ok_or_else(|| js_error("there is no model to prune yet"))
     }
 
+    /// The base model for the views written for MLPs (the cost meter, practice, the lab):
+    /// an error naming `what` when it is the ViT.
+    pub(super) fn base_mlp(&self, what: &str) -> Result<&Mlp, JsValue> {
+        self.base()?.mlp(what).map_err(js_error)
+    }
+
     /// Makes `model` the one pruning starts from (with its test evaluation, if already made);
     /// any walk-through of the previous one is dropped.
-    fn set_base(&mut self, model: Mlp, evaluation: Option<Evaluation>) {
+    fn set_base(&mut self, model: Model, evaluation: Option<Evaluation>) {
         self.base = Some(model);
         self.base_evaluation = evaluation;
         self.walk = None;
@@ -286,7 +318,7 @@ impl PruneState {
     }
 
     /// The model the pictures show: the pruned one once there is one, else the base.
-    pub(super) fn shown(&self) -> Option<&Mlp> {
+    pub(super) fn shown(&self) -> Option<&Model> {
         self.walk
             .as_ref()
             .and_then(|w| w.pruned.as_ref())
@@ -330,10 +362,57 @@ pub(super) struct PixelMap {
 }
 
 /// The share of the first layer's units that keep each input pixel's weight.
-pub(super) fn kept_per_pixel(model: &Mlp) -> Vec<f32> {
-    let mask = &model.layers()[0].mask;
+pub(super) fn kept_per_pixel(model: &impl Network) -> Vec<f32> {
+    let mask = &model.linears()[0].mask;
     let units = mask.nrows().max(1) as f32;
     mask.sum_axis(ndarray::Axis(0)).mapv(|k| k / units).to_vec()
+}
+
+/// What the page learns of a model it may prune.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Loaded {
+    /// `mlp` or `vit`.
+    kind: ModelKind,
+    /// The spec (`784-300-100-10`, or the ViT's configuration).
+    arch: String,
+    /// Each linear layer's checkpoint name and shape, for the heatmap's layer picker.
+    layers: Vec<LayerShape>,
+    /// The methods that apply to this model, by name.
+    methods: Vec<&'static str>,
+    /// None where no test images are loaded (an embedded picture), or for a trained model.
+    test_acc: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct LayerShape {
+    name: String,
+    rows: usize,
+    cols: usize,
+}
+
+impl Loaded {
+    fn of(model: &Model, test_acc: Option<f64>) -> Self {
+        Self {
+            kind: model.kind(),
+            arch: model.spec(),
+            layers: model
+                .linear_names()
+                .into_iter()
+                .zip(model.linears())
+                .map(|(name, l)| LayerShape {
+                    name,
+                    rows: l.weight.nrows(),
+                    cols: l.weight.ncols(),
+                })
+                .collect(),
+            methods: Method::all_for(model.kind())
+                .into_iter()
+                .map(Method::name)
+                .collect(),
+            test_acc,
+        }
+    }
 }
 
 /// One point of an accuracy-vs-sparsity sweep.
@@ -348,51 +427,37 @@ struct SweepPoint {
 
 #[wasm_bindgen]
 impl Session {
-    /// Sets the model pruning starts from (safetensors bytes, e.g. the shipped checkpoint).
-    /// Returns its architecture and test accuracy.
+    /// Sets the model pruning starts from (safetensors bytes of either model, e.g. a shipped
+    /// checkpoint). Returns what the page shows of it (see [`Loaded`]).
     #[wasm_bindgen(js_name = loadModel)]
     pub fn load_model(&self, bytes: &[u8]) -> Result<JsValue, JsValue> {
-        let model =
-            crate::checkpoint::from_safetensors("the shipped model", bytes).map_err(js_error)?;
+        let model = crate::checkpoint::load("the shipped model", bytes).map_err(js_error)?;
         let mut inner = self.inner.borrow_mut();
         let data = inner.data()?;
-        if model.architecture().inputs() != data.train.features()
-            || model.architecture().outputs() != data.train.classes()
-        {
+        if model.inputs() != data.train.features() || model.classes() != data.train.classes() {
             return Err(js_error(format!(
                 "the model {} does not fit MNIST",
-                model.architecture()
+                model.spec()
             )));
         }
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Loaded {
-            arch: String,
-            /// None where no test images are loaded (an embedded picture).
-            test_acc: Option<f64>,
-        }
         let evaluation = (!data.test.is_empty()).then(|| evaluate(&model, &data.test));
-        let loaded = Loaded {
-            arch: model.architecture().to_string(),
-            test_acc: evaluation.as_ref().map(|e| e.accuracy),
-        };
+        let loaded = Loaded::of(&model, evaluation.as_ref().map(|e| e.accuracy));
         inner.pruning.set_base(model, evaluation);
         to_js(&loaded)
     }
 
     /// Makes the model of the last training run (as of its last progress point) the one pruning
-    /// starts from. Returns its architecture.
+    /// starts from. Returns what the page shows of it (see [`Loaded`]; no test accuracy).
     #[wasm_bindgen(js_name = useTrainedModel)]
-    pub fn use_trained_model(&self) -> Result<String, JsValue> {
+    pub fn use_trained_model(&self) -> Result<JsValue, JsValue> {
         let mut inner = self.inner.borrow_mut();
         let (model, _) = inner
             .last_good
             .clone()
             .ok_or_else(|| js_error("no model has been trained yet"))?;
-        let model = model.into_mlp("the walk-through").map_err(js_error)?;
-        let arch = model.architecture().to_string();
+        let loaded = Loaded::of(&model, None);
         inner.pruning.set_base(model, None);
-        Ok(arch)
+        to_js(&loaded)
     }
 
     /// Runs one stage of pruning the base model: "scores", then "select", "apply". Changing the
@@ -484,8 +549,8 @@ impl Session {
         to_js(&report)
     }
 
-    /// Sets up fine-tuning of the pruned model (the masks held); `finetuneChunk` then runs it.
-    /// Returns the number of steps it will take.
+    /// Sets up fine-tuning of the pruned model (the masks held) on the page's engine (the CPU
+    /// for the ViT); `finetuneChunk` then runs it. Returns the number of steps it will take.
     #[wasm_bindgen(js_name = startFinetune)]
     pub fn start_finetune(&self) -> Result<u32, JsValue> {
         let mut inner = self.inner.borrow_mut();
@@ -496,60 +561,75 @@ impl Session {
             .pruned
             .clone()
             .ok_or_else(|| js_error("select the weights first"))?;
-        let config = TrainConfig {
-            arch: pruned.architecture().into(),
-            budget: Budget::Iters(FINETUNE_STEPS),
-            ..TrainConfig::default()
-        };
         let accuracy_before = walk
             .pruned_accuracy
             .unwrap_or_else(|| evaluate(&pruned, &data.test).accuracy);
-        let trainer = Trainer::with_model(pruned, &config, &data.train).map_err(js_error)?;
-        walk.finetune = Some(Finetune {
-            trainer,
+        let total = finetune_steps(pruned.kind());
+        let spec: ModelSpec = pruned.spec().parse().map_err(js_error)?;
+        let config = TrainConfig::finetune(spec, Budget::Iters(total), 0);
+        let backend = finetune_backend(&inner, &pruned);
+        let engine = Engine::from_backend(&backend, &pruned, &config, &data).map_err(js_error)?;
+        inner.pruning.walk()?.finetune = Some(Finetune {
+            engine: Some(engine),
+            total,
             accuracy_before,
         });
-        Ok(FINETUNE_STEPS as u32)
+        Ok(total as u32)
     }
 
-    /// Runs up to `n` more fine-tuning steps. After the last one, the fine-tuned model becomes
-    /// the pruned model and the progress carries the stage report.
+    /// Runs up to `n` more fine-tuning steps; resolves to the progress. After the last one, the
+    /// fine-tuned model becomes the pruned model and the progress carries the stage report.
     #[wasm_bindgen(js_name = finetuneChunk)]
-    pub fn finetune_chunk(&self, n: u32) -> Result<JsValue, JsValue> {
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.data()?;
-        let walk = inner.pruning.walk()?;
-        let method = walk.method;
-        let tune = walk
-            .finetune
-            .as_mut()
-            .ok_or_else(|| js_error("fine-tuning has not been started"))?;
-        let n = u64::from(n).min(FINETUNE_STEPS - tune.trainer.step());
-        let stats = tune.trainer.train_steps(&data.train, n).map_err(js_error)?;
-        let mut progress = FinetuneProgress {
-            step: tune.trainer.step(),
-            total: FINETUNE_STEPS,
-            loss: stats.loss,
-            report: None,
-        };
-        if progress.step >= FINETUNE_STEPS {
-            let accuracy_before = tune.accuracy_before;
-            let Some(done) = walk.finetune.take() else {
-                return Err(js_error("fine-tuning has not been started"));
+    pub fn finetune_chunk(&self, n: u32) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let not_started = || js_error("fine-tuning has not been started");
+            let (mut engine, data, total, method) = {
+                let mut i = inner.borrow_mut();
+                let data = i.data()?;
+                let walk = i.pruning.walk()?;
+                let method = walk.method;
+                let tune = walk.finetune.as_mut().ok_or_else(not_started)?;
+                let engine = tune.engine.take().ok_or_else(not_started)?;
+                (engine, data, tune.total, method)
             };
-            let tuned = done.trainer.into_model();
+            let n = u64::from(n).min(total.saturating_sub(engine.step()));
+            let stats = engine.train_steps(&data, n).await.map_err(js_error)?;
+            let mut progress = FinetuneProgress {
+                step: engine.step(),
+                total,
+                loss: stats.loss,
+                report: None,
+            };
+            if progress.step < total {
+                // Put back only into the fine-tuning it came from (a new Step drops that one).
+                if let Some(tune) = inner
+                    .borrow_mut()
+                    .pruning
+                    .walk
+                    .as_mut()
+                    .and_then(|w| w.finetune.as_mut())
+                    .filter(|t| t.engine.is_none())
+                {
+                    tune.engine = Some(engine);
+                }
+                return to_js(&progress);
+            }
+            let tuned = engine.model().await.map_err(js_error)?;
+            let mut i = inner.borrow_mut();
+            let before = i.pruning.base_evaluation(&data)?;
+            let walk = i.pruning.walk()?;
+            let done = walk.finetune.take().ok_or_else(not_started)?;
             let mut report = StageReport::new("finetune", method);
-            let before = inner.pruning.base_evaluation(&data)?;
             report.compare(&data, &before, &tuned);
             // Before, here, is the pruned model: the recovery is what this stage shows.
-            report.accuracy_before = Some(accuracy_before);
-            report.finetune_steps = Some(FINETUNE_STEPS);
-            let walk = inner.pruning.walk()?;
+            report.accuracy_before = Some(done.accuracy_before);
+            report.finetune_steps = Some(total);
             walk.pruned = Some(tuned);
             walk.pruned_accuracy = report.accuracy_after;
             progress.report = Some(report);
-        }
-        to_js(&progress)
+            to_js(&progress)
+        })
     }
 
     /// Drops a fine-tuning in progress; the pruned model stays as it was before it.
@@ -569,10 +649,10 @@ impl Session {
             .pruning
             .shown()
             .ok_or_else(|| js_error("there is no model yet"))?;
-        let layer = model.layers().get(layer).ok_or_else(|| {
+        let layer = model.linears().get(layer).ok_or_else(|| {
             js_error(format!(
                 "the model has {} layers, not {}",
-                model.layers().len(),
+                model.linears().len(),
                 layer + 1
             ))
         })?;
@@ -592,7 +672,12 @@ impl Session {
         let mut inner = self.inner.borrow_mut();
         let data = inner.data()?;
         let state = &mut inner.pruning;
-        let Some(walk) = state.walk.as_ref() else {
+        // The ViT's first layer reads 7×7 patches, not the 784 pixels: no per-pixel picture.
+        let vit = state
+            .base
+            .as_ref()
+            .is_some_and(|m| m.kind() == ModelKind::Vit);
+        let Some(walk) = state.walk.as_ref().filter(|_| !vit) else {
             return to_js(&PixelMaps {
                 input: None,
                 kept: None,

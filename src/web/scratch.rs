@@ -8,17 +8,23 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::pruning::{PruneRequest, kept_per_pixel};
-use super::session::{Session, js_error, to_js};
-use crate::model::Mlp;
-use crate::prune::{self, compaction};
-use crate::train::{Budget, TrainConfig, Trainer, evaluate};
+use std::rc::Rc;
 
-/// The scratch model, its optimizer state while fine-tuning, and its compacted form.
+use wasm_bindgen_futures::future_to_promise;
+
+use super::pruning::{PruneRequest, finetune_backend, kept_per_pixel};
+use super::session::{Session, js_error, to_js};
+use crate::engine::Engine;
+use crate::model::{Mlp, Model, Network};
+use crate::prune::{self, compaction};
+use crate::train::{Budget, TrainConfig, evaluate};
+
+/// The scratch model, the engine (with its optimizer state) while fine-tuning, and its compacted
+/// form. `model` is read back after every fine-tuning chunk, so it is always current.
 #[derive(Default)]
 pub(crate) struct Scratch {
     model: Option<Mlp>,
-    trainer: Option<Trainer>,
+    engine: Option<Engine>,
     compacted: Option<Mlp>,
 }
 
@@ -54,9 +60,6 @@ impl Scratch {
 
     /// The scratch model as it stands, with the fine-tuning so far.
     fn current(&mut self) -> Result<&Mlp, JsValue> {
-        if let Some(trainer) = self.trainer.take() {
-            self.model = Some(trainer.into_model());
-        }
         self.model()
     }
 }
@@ -71,7 +74,7 @@ impl Session {
         let mut inner = self.inner.borrow_mut();
         let data = inner.data()?;
         let mut model = match from {
-            "base" => inner.pruning.base()?.clone(),
+            "base" => inner.pruning.base_mlp("the practice questions")?.clone(),
             "scratch" => inner.scratch.current()?.clone(),
             other => return Err(js_error(format!("prune from {other:?}: base or scratch"))),
         };
@@ -94,36 +97,47 @@ impl Session {
         };
         inner.scratch = Scratch {
             model: Some(model),
-            trainer: None,
+            engine: None,
             compacted: None,
         };
         to_js(&pruned)
     }
 
-    /// Fine-tunes the scratch model `n` more steps (masks held; Adam state carried between
-    /// calls). Returns the mean training loss of the chunk.
+    /// Fine-tunes the scratch model `n` more steps on the page's engine (masks held; the
+    /// optimizer state carried between calls). Resolves to the mean training loss of the chunk.
     #[wasm_bindgen(js_name = scratchFinetune)]
-    pub fn scratch_finetune(&self, n: u32) -> Result<f32, JsValue> {
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.data()?;
-        let scratch = &mut inner.scratch;
-        if scratch.trainer.is_none() {
-            let model = scratch.model()?.clone();
-            let config = TrainConfig {
-                arch: model.architecture().into(),
-                budget: Budget::Iters(u64::from(n).max(1)),
-                ..TrainConfig::default()
+    pub fn scratch_finetune(&self, n: u32) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        future_to_promise(async move {
+            let (engine, data) = {
+                let mut i = inner.borrow_mut();
+                let data = i.data()?;
+                let engine = match i.scratch.engine.take() {
+                    Some(engine) => engine,
+                    None => {
+                        let model = Model::Mlp(i.scratch.model()?.clone());
+                        let config = TrainConfig {
+                            arch: model.spec().parse().map_err(js_error)?,
+                            budget: Budget::Iters(u64::from(n).max(1)),
+                            ..TrainConfig::default()
+                        };
+                        let backend = finetune_backend(&i, &model);
+                        Engine::from_backend(&backend, &model, &config, &data).map_err(js_error)?
+                    }
+                };
+                (engine, data)
             };
-            scratch.trainer =
-                Some(Trainer::with_model(model, &config, &data.train).map_err(js_error)?);
-        }
-        let Some(trainer) = scratch.trainer.as_mut() else {
-            return Err(js_error("fine-tuning could not start"));
-        };
-        let stats = trainer
-            .train_steps(&data.train, u64::from(n))
-            .map_err(js_error)?;
-        Ok(stats.loss)
+            let mut engine = engine;
+            let stats = engine
+                .train_steps(&data, u64::from(n))
+                .await
+                .map_err(js_error)?;
+            let model = engine.mlp().await.map_err(js_error)?;
+            let mut i = inner.borrow_mut();
+            i.scratch.model = Some(model);
+            i.scratch.engine = Some(engine);
+            Ok(JsValue::from_f64(f64::from(stats.loss)))
+        })
     }
 
     /// Test accuracy of the scratch model (base: `of = "base"`).
@@ -132,7 +146,7 @@ impl Session {
         let mut inner = self.inner.borrow_mut();
         let data = inner.data()?;
         let model = match of {
-            "base" => inner.pruning.base()?,
+            "base" => inner.pruning.base_mlp("the practice questions")?,
             _ => inner.scratch.current()?,
         };
         Ok(evaluate(model, &data.test).accuracy)

@@ -18,8 +18,10 @@ use crate::data::{Dataset, IdxPair, Mnist};
 use crate::engine::Backend;
 use crate::engine::Engine;
 use crate::gpu::GpuContext;
-use crate::model::{Architecture, Model, Network};
-use crate::train::{Budget, OptimizerConfig, OptimizerKind, Split, TrainConfig, evaluate};
+use crate::model::{Model, ModelSpec, Network};
+use crate::train::{
+    Budget, LrSchedule, OptimizerConfig, OptimizerKind, Split, TrainConfig, evaluate,
+};
 
 /// Validation images evaluated at each progress point, on the CPU from the model just read
 /// back. The full 5,000 cost about as much as 80 training steps in wasm; 1,000 give the curve's
@@ -281,19 +283,31 @@ impl Session {
         if let Some(lr) = run.lr {
             optimizer.lr = lr;
         }
-        let arch: Architecture = match run.arch {
+        let spec: ModelSpec = match run.arch {
             Some(spec) => spec.parse().map_err(js_error)?,
-            None => Architecture::lenet_300_100(),
+            None => ModelSpec::default(),
+        };
+        // The model's own recipe (the ViT's: AdamW, batch 128, warmup then cosine), with the
+        // page's settings over it.
+        let defaults = TrainConfig::defaults_for(spec);
+        let schedule = match defaults.schedule {
+            // A run too short to leave the warmup behind would spend most of it below the rate
+            // asked for: a short ViT run keeps the rate constant instead.
+            LrSchedule::WarmupCosine { warmup_steps } if run.iters < 2 * warmup_steps => {
+                LrSchedule::Constant
+            }
+            other => other,
         };
         let config = TrainConfig {
-            arch: arch.into(),
             optimizer,
-            batch: run.batch.unwrap_or(60),
+            batch: run.batch.unwrap_or(defaults.batch),
             budget: Budget::Iters(run.iters),
             seed: run.seed.unwrap_or(0),
-            ..TrainConfig::default()
+            schedule,
+            ..defaults
         };
-        let use_gpu = run.backend.as_deref() != Some("cpu");
+        // The GPU engine has no ViT kernels yet: the ViT trains on the CPU engine.
+        let use_gpu = run.backend.as_deref() != Some("cpu") && !config.arch.is_vit();
         let engine = match (&inner.gpu, use_gpu) {
             (Some(ctx), true) => Engine::gpu(Rc::clone(ctx), &config, &data),
             _ => Engine::cpu(&config, &data),
