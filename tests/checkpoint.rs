@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use ndarray::Array2;
 use pruneplay::checkpoint::{from_safetensors, to_safetensors};
-use pruneplay::model::{Architecture, Init, Mlp};
+use pruneplay::model::{Architecture, Init, Mlp, Network};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};

@@ -6,6 +6,7 @@ mod common;
 use std::process::Output;
 
 use common::{assert_clean_failure, pruneplay, stderr};
+use pruneplay::model::Network;
 use serde_json::Value;
 
 #[test]

@@ -9,7 +9,7 @@ use common::gpu;
 use ndarray::Array2;
 use pruneplay::engine::Engine;
 use pruneplay::gpu::GpuTrainer;
-use pruneplay::model::{Init, Mlp};
+use pruneplay::model::{Init, Mlp, Network};
 use pruneplay::train::{Budget, OptimizerConfig, Split, TrainConfig, evaluate};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -3,6 +3,7 @@
 mod common;
 
 use ndarray::Array2;
+use pruneplay::model::Network;
 use pruneplay::train::{Budget, OptimizerConfig, TrainConfig, Trainer};
 
 fn config(optimizer: OptimizerConfig) -> TrainConfig {

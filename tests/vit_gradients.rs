@@ -3,7 +3,7 @@
 
 use ndarray::{Array1, Array2};
 use pruneplay::model::vit::{GateGradients, Gates, LayerNorm, TOKENS};
-use pruneplay::model::{Gradients, Mlp, Network, Vit, VitConfig, softmax_cross_entropy};
+use pruneplay::model::{Gradients, Network, Vit, VitConfig, softmax_cross_entropy};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::Normal;
@@ -609,43 +609,4 @@ fn from_parts_checks_shapes() {
             .iter()
             .all(|&v| v == 0.0)
     );
-}
-
-/// `cargo test --release --test vit_gradients -- --ignored --nocapture throughput`
-#[test]
-#[ignore]
-fn throughput() {
-    use std::time::Instant;
-    let batch = 128;
-    let x = images(batch, 1);
-    let y: Vec<u8> = (0..batch).map(|i| (i % 10) as u8).collect();
-    let vit = Vit::seeded(&VitConfig::default(), 0);
-    let mlp = Mlp::seeded(
-        &"784-300-100-10".parse().unwrap(),
-        pruneplay::model::Init::Glorot,
-        0,
-    );
-    let time = |name: &str, f: &dyn Fn()| {
-        f();
-        let reps = 20;
-        let start = Instant::now();
-        for _ in 0..reps {
-            f();
-        }
-        let per = start.elapsed().as_secs_f64() / f64::from(reps);
-        println!(
-            "{name}: {:.1} ms per batch of {batch}, {:.0} samples/s",
-            per * 1e3,
-            batch as f64 / per
-        );
-    };
-    time("vit-d64-l4-h4-r2 loss_and_gradients", &|| {
-        std::hint::black_box(vit.loss_and_gradients(x.view(), &y));
-    });
-    time("vit-d64-l4-h4-r2 logits", &|| {
-        std::hint::black_box(vit.logits(x.view()));
-    });
-    time("lenet-300-100 loss_and_gradients", &|| {
-        std::hint::black_box(mlp.loss_and_gradients(x.view(), &y));
-    });
 }

@@ -13,7 +13,7 @@ use safetensors::tensor::SafeTensors;
 use super::tensors::{le_bytes, matrix, serialize, vector};
 
 use crate::error::{Error, Result};
-use crate::model::{Layer, Mlp};
+use crate::model::{Layer, Mlp, Network};
 
 /// Index of layer `i` in a PyTorch `nn.Sequential` that puts a ReLU between Linear layers.
 fn sequential_index(i: usize) -> usize {

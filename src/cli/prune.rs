@@ -10,7 +10,7 @@ use super::report::Reporter;
 use super::train::{BackendChoice, DatasetName, load_data, resolve_backend_for};
 use pruneplay::data::Mnist;
 use pruneplay::engine::{Backend, finetune};
-use pruneplay::model::{Mlp, Model, ModelSpec, Network};
+use pruneplay::model::{Model, ModelSpec, Network};
 use pruneplay::prune::calibration::Calibration;
 use pruneplay::prune::compaction::{compact, parameter_count};
 use pruneplay::prune::{self, LayerCount, Method, NM, PruneOptions};
@@ -110,13 +110,22 @@ struct Compaction {
     compacted_forward_ms: f64,
 }
 
-/// Median wall time of `runs` forward passes over all of `data`, in milliseconds.
-fn forward_ms(model: &Mlp, data: &pruneplay::data::Dataset, runs: usize) -> f64 {
-    let (x, _) = data.batch(0, data.len());
+/// Median wall time of `runs` forward passes over the batch `x` (after `warmup` untimed ones),
+/// in milliseconds.
+pub(super) fn forward_ms(
+    model: &impl Network,
+    x: ndarray::ArrayView2<f32>,
+    warmup: usize,
+    runs: usize,
+) -> f64 {
+    for _ in 0..warmup {
+        std::hint::black_box(model.logits(x));
+    }
+    let runs = runs.max(1);
     let mut times: Vec<f64> = (0..runs)
         .map(|_| {
             let t = Instant::now();
-            std::hint::black_box(model.logits(x.view()));
+            std::hint::black_box(model.logits(x));
             1e3 * t.elapsed().as_secs_f64()
         })
         .collect();
@@ -275,14 +284,15 @@ fn prune_and_report(
     };
     let compacted = if let (true, Model::Mlp(model)) = (method.is_structured(), &*model) {
         let c = compact(model)?;
+        let (test, _) = data.test.batch(0, data.test.len());
         Some(Compaction {
             arch: c.model.architecture().to_string(),
             parameters_before: parameter_count(model),
             parameters_after: parameter_count(&c.model),
             neurons_removed: model.layers().iter().map(|l| l.outputs()).sum::<usize>()
                 - c.model.layers().iter().map(|l| l.outputs()).sum::<usize>(),
-            dense_forward_ms: forward_ms(model, &data.test, 5),
-            compacted_forward_ms: forward_ms(&c.model, &data.test, 5),
+            dense_forward_ms: forward_ms(model, test.view(), 0, 5),
+            compacted_forward_ms: forward_ms(&c.model, test.view(), 0, 5),
         })
     } else {
         None

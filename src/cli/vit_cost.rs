@@ -3,8 +3,6 @@
 //! on the CPU. The sparse kernels (CSR, 2:4) and compaction are written for MLPs, and the GPU
 //! engine has no ViT kernels yet.
 
-use std::time::Instant;
-
 use serde::Serialize;
 
 use super::report::Reporter;
@@ -57,17 +55,6 @@ pub fn run(
     let reporter = Reporter::new(json, 2, "timing");
     let mut rows = Vec::new();
     for (name, m) in [("dense", model), ("masked", &masked)] {
-        for _ in 0..warmup {
-            std::hint::black_box(m.logits(x.view()));
-        }
-        let mut times: Vec<f64> = (0..reps.max(1))
-            .map(|_| {
-                let t = Instant::now();
-                std::hint::black_box(m.logits(x.view()));
-                1e3 * t.elapsed().as_secs_f64()
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
         let row = Variant {
             event: "variant",
             name,
@@ -76,7 +63,7 @@ pub fn run(
             dense_flops: m.forward_flops(),
             sparse_flops: sparse_flops(m),
             bytes_dense: 4 * m.param_count(),
-            cpu_ms: times[times.len() / 2],
+            cpu_ms: super::prune::forward_ms(m, x.view(), warmup, reps),
         };
         reporter.progress(rows.len() as u64 + 1, &row, || {
             format!("{name}: {:.1} ms", row.cpu_ms)

@@ -17,7 +17,7 @@ use super::{Arm, LotterySettings};
 use crate::data::Mnist;
 use crate::engine::Backend;
 use crate::error::{Error, Result};
-use crate::model::Mlp;
+use crate::model::{Mlp, Network};
 use crate::train::BatchOrder;
 
 /// The first layer's mask, for thumbnails.

@@ -149,17 +149,6 @@ impl Mlp {
         Architecture::from_existing_widths(widths)
     }
 
-    /// All weights (biases excluded).
-    pub fn weight_count(&self) -> usize {
-        self.layers.iter().map(|l| l.weight.len()).sum()
-    }
-
-    /// Fraction of weights the masks keep, "Pm" in the lottery-ticket paper.
-    pub fn weights_remaining(&self) -> f64 {
-        let kept: usize = self.layers.iter().map(Layer::kept).sum();
-        kept as f64 / self.weight_count() as f64
-    }
-
     /// Logits for a batch `[n, inputs]`, without keeping activations (evaluation).
     pub fn logits(&self, x: ArrayView2<f32>) -> Array2<f32> {
         let mut a = self.layers[0].apply(x);

@@ -104,36 +104,24 @@ fn native(
     let (mut vit, mut cpu_gflops, mut gpu_gflops, mut vit_gflops) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut adapter = None;
+    // `pruneplay bench --json --batch B` with `extra` arguments; its summary line.
+    let bench = |extra: &[&str], what: &str| {
+        last_line(
+            Command::new(&pruneplay)
+                .args(["bench", "--json", "--batch", &batch])
+                .args(extra),
+            what,
+        )
+    };
     // Alternate the programs so drift in machine load hits all alike.
     for _ in 0..rounds {
-        let line = last_line(
-            Command::new(&pruneplay).args([
-                "bench",
-                "--json",
-                "--backend",
-                "cpu",
-                "--batch",
-                &batch,
-            ]),
-            "pruneplay bench (cpu)",
-        )?;
+        let line = bench(&["--backend", "cpu"], "pruneplay bench (cpu)")?;
         cpu.extend(number(&line, "train_samples_per_s"));
         cpu_gflops.extend(number(&line, "train_gflops"));
         // The shipped ViT's shape and optimizer, on the CPU engine (fewer steps: each is ~20×
         // LeNet's arithmetic).
-        let line = last_line(
-            Command::new(&pruneplay).args([
-                "bench",
-                "--json",
-                "--backend",
-                "cpu",
-                "--arch",
-                "vit",
-                "--steps",
-                "60",
-                "--batch",
-                &batch,
-            ]),
+        let line = bench(
+            &["--backend", "cpu", "--arch", "vit", "--steps", "60"],
             "pruneplay bench (cpu, vit)",
         )?;
         vit.extend(number(&line, "train_samples_per_s"));
@@ -149,17 +137,7 @@ fn native(
             "NumPy step",
         )?;
         numpy.extend(number(&line, "train_samples_per_s"));
-        match last_line(
-            Command::new(&pruneplay).args([
-                "bench",
-                "--json",
-                "--backend",
-                "gpu",
-                "--batch",
-                &batch,
-            ]),
-            "pruneplay bench (gpu)",
-        ) {
+        match bench(&["--backend", "gpu"], "pruneplay bench (gpu)") {
             Ok(line) => {
                 gpu.extend(number(&line, "train_samples_per_s"));
                 gpu_gflops.extend(number(&line, "train_gflops"));
