@@ -219,6 +219,36 @@ function onArchChange() {
   writeHash();
 }
 
+function onNetworkChange() {
+  describeNetwork();
+  onArchChange();
+}
+
+// The training card's heading and first sentence, per network; the rest of the paragraph (where
+// the computation runs) is shared.
+const NETWORKS = {
+  '784-300-100-10': [
+    'Train LeNet-300-100 on MNIST',
+    'A fully connected network with two hidden layers (300 and 100 units) learns to read',
+  ],
+  '784-256-128-10': [
+    'Train a 784-256-128-10 network on MNIST',
+    'A fully connected network with two hidden layers (256 and 128 units) learns to read',
+  ],
+  vit: [
+    'Train a tiny vision transformer on MNIST',
+    'A vision transformer (timm’s layout: 16 patches of 7×7 pixels, 4 blocks of 4 attention heads) learns to read',
+  ],
+};
+
+/** The heading and intro follow the Network control. */
+function describeNetwork() {
+  const [heading, lead] = NETWORKS[$('arch').value] ?? NETWORKS['784-300-100-10'];
+  $('train-heading').textContent = heading;
+  const intro = $('train-intro');
+  intro.textContent = intro.textContent.replace(/^\s*.*? learns to read/s, `${lead}`);
+}
+
 /** The note under the steps: how many make one epoch, and the ViT's schedule. */
 function describeSteps() {
   archKind = $('arch').value === 'vit' ? 'vit' : 'mlp';
@@ -329,8 +359,9 @@ async function main() {
     $('lr').value = { sgd: '0.05', adamw: '0.001' }[e.target.value] ?? '0.0012';
     writeHash();
   });
-  $('arch').addEventListener('change', onArchChange);
+  $('arch').addEventListener('change', onNetworkChange);
   $('batch').addEventListener('change', describeSteps);
+  describeNetwork();
   describeSteps();
 }
 
