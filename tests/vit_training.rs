@@ -156,15 +156,33 @@ fn every_unstructured_method_prunes_pytorchs_count_of_each_vit_layer() {
 }
 
 #[test]
-fn structured_methods_are_refused_on_the_vit_with_the_alternatives() {
-    let model = Vit::seeded(&tiny(), 0);
-    let err = PruneOptions::default()
-        .validate(Method::StructuredL1, &model)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("unstructured") && err.contains("wanda"),
-        "{err}"
+fn structured_methods_remove_whole_mlp_units_of_every_block() {
+    let mut model = Vit::seeded(&tiny(), 0);
+    assert!(Method::all_for(model.kind()).contains(&Method::TaylorNeuron));
+    let options = PruneOptions {
+        sparsity: 0.25,
+        ..PruneOptions::default()
+    };
+    pruneplay::prune::prune(Method::StructuredL1, &mut model, None, &options).unwrap();
+    for b in 0..model.depth() {
+        let (fc1, fc2) = (&model.linears()[Vit::fc1(b)], &model.linears()[Vit::fc2(b)]);
+        let gone: Vec<usize> = (0..fc1.outputs())
+            .filter(|&j| fc1.mask.row(j).iter().all(|&m| m == 0.0))
+            .collect();
+        // round(0.25 × hidden) units, each with its bias and its fc2 column.
+        assert_eq!(gone.len(), count_to_prune(0.25, fc1.outputs()));
+        for &j in &gone {
+            assert_eq!(fc1.bias[j], 0.0);
+            assert!(fc2.mask.column(j).iter().all(|&m| m == 0.0));
+        }
+        // Nothing else: the other rows and columns are whole.
+        let kept_rows = fc1.outputs() - gone.len();
+        assert_eq!(fc1.kept(), kept_rows * fc1.inputs());
+        assert_eq!(fc2.kept(), kept_rows * fc2.outputs());
+    }
+    // The attention layers and the head are untouched.
+    assert_eq!(
+        model.linears()[Vit::qkv(0)].kept(),
+        model.linears()[Vit::qkv(0)].weight.len()
     );
-    assert!(!Method::all_for(model.kind()).contains(&Method::TaylorNeuron));
 }

@@ -28,6 +28,7 @@ use safetensors::tensor::{Metadata, SafeTensors};
 use super::tensors::{f32_exact, f32_view, le_bytes, serialize};
 use crate::error::{Error, Result};
 use crate::model::vit::TOKENS;
+use crate::model::vit::linear_shapes_for as vit_shapes;
 use crate::model::{Layer, LayerNorm, Vit, VitConfig};
 
 /// timm's `img_size` and `patch_size` for MNIST, the only ones this ViT has.
@@ -133,7 +134,7 @@ pub fn to_safetensors(vit: &Vit) -> Result<Vec<u8>> {
         if mask.iter().any(|&m| m == 0.0) {
             buffers.push((
                 format!("blocks.{b}.attn.head_mask"),
-                vec![config.heads],
+                vec![mask.len()],
                 le_bytes(mask.iter().copied()),
             ));
         }
@@ -142,6 +143,24 @@ pub fn to_safetensors(vit: &Vit) -> Result<Vec<u8>> {
     let total: usize = vit.linears.iter().map(|l| l.weight.len()).sum();
     let mut metadata = metadata_for(config);
     metadata.insert("format".into(), "pt".into());
+    let list = |v: Vec<usize>| v.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+    if !vit.is_uniform() {
+        let shapes = vit.block_shapes();
+        metadata.insert(
+            "heads_per_block".into(),
+            list(shapes.iter().map(|s| s.heads).collect()),
+        );
+        metadata.insert(
+            "mlp_hidden_per_block".into(),
+            list(shapes.iter().map(|s| s.hidden).collect()),
+        );
+    }
+    let removed: Vec<usize> = (0..config.depth)
+        .filter(|&b| vit.removed_blocks()[b])
+        .collect();
+    if !removed.is_empty() {
+        metadata.insert("removed_blocks".into(), list(removed));
+    }
     metadata.insert(
         "weights_remaining".into(),
         format!("{:.6}", kept as f64 / total.max(1) as f64),
@@ -340,7 +359,47 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
             )));
         }
     }
+    let per_block = |key: &str| -> Result<Option<Vec<usize>>> {
+        let Some(v) = meta.get(key) else {
+            return Ok(None);
+        };
+        let list = v
+            .split(',')
+            .map(|x| x.trim().parse::<usize>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| {
+                bad(format!(
+                    "metadata {key}={v:?} is not a comma list of whole numbers"
+                ))
+            })?;
+        if list.len() != depth {
+            return Err(bad(format!(
+                "metadata {key}={v:?} lists {} blocks; the tensors have {depth}",
+                list.len()
+            )));
+        }
+        Ok(Some(list))
+    };
+    let heads_per_block = per_block("heads_per_block")?;
+    let hidden_per_block = per_block("mlp_hidden_per_block")?;
+    let removed = match meta.get("removed_blocks").filter(|v| !v.trim().is_empty()) {
+        None => Vec::new(),
+        Some(v) => v
+            .split(',')
+            .map(|x| x.trim().parse::<usize>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .ok()
+            .filter(|l| l.iter().all(|&b| b < depth))
+            .ok_or_else(|| {
+                bad(format!(
+                    "metadata removed_blocks={v:?} is not a comma list of block indices \
+                         below {depth}"
+                ))
+            })?,
+    };
     let mlp_ratio = match parsed::<f64>(&meta, file, "mlp_ratio", "a number")? {
+        // A compacted file's blocks have their own widths; mlp_ratio is the one it started from.
+        Some(r) if hidden_per_block.is_some() => r,
         Some(r) => {
             // timm: hidden = int(embed_dim * mlp_ratio).
             let from_ratio = dim as f64 * r;
@@ -356,6 +415,11 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
     };
     let heads = parsed::<usize>(&meta, file, "num_heads", "a whole number")?;
     let head_dim = parsed::<usize>(&meta, file, "head_dim", "a whole number")?;
+    // A compacted file may give only head_dim: its blocks started with embed_dim / head_dim heads.
+    let heads = heads.or(match (head_dim, &heads_per_block) {
+        (Some(hd), Some(_)) if hd > 0 && dim.is_multiple_of(hd) => Some(dim / hd),
+        _ => None,
+    });
     let (Some(heads), Some(head_dim)) = (heads, head_dim) else {
         let heads_s = heads.map_or("<num_heads>".to_owned(), |h| h.to_string());
         let head_dim_s = match (head_dim, heads) {
@@ -389,7 +453,7 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
             "embed_dim={dim}, depth={depth}, num_heads={heads}, mlp_ratio={mlp_ratio:?}: {e}"
         ))
     })?;
-    if config.hidden() != hidden {
+    if hidden_per_block.is_none() && config.hidden() != hidden {
         return Err(bad(format!(
             "{fc1_name} has {hidden} rows, not a whole multiple PrunePlay can express as \
              mlp_ratio (int({dim} × {mlp_ratio}) = {}); record mlp_ratio in the metadata",
@@ -397,9 +461,26 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
         )));
     }
 
+    let mut blocks = Vit::uniform_shapes(&config);
+    for (b, shape) in blocks.iter_mut().enumerate() {
+        if let Some(h) = &heads_per_block {
+            shape.heads = h[b];
+        }
+        if let Some(m) = &hidden_per_block {
+            shape.hidden = m[b];
+        }
+    }
+    if let Some(b) = blocks.iter().position(|s| s.heads > heads) {
+        return Err(bad(format!(
+            "metadata heads_per_block gives block {b} {} heads; embed_dim={dim} has room for \
+             {heads} of head_dim={head_dim}",
+            blocks[b].heads
+        )));
+    }
+
     // The tensors, each with exactly its expected shape.
     let names = Vit::timm_linear_names(depth);
-    let shapes = Vit::linear_shapes(&config);
+    let shapes = vit_shapes(&config, &blocks);
     let mut linears = Vec::with_capacity(shapes.len());
     for (i, (name, &(out, inp))) in names.iter().zip(&shapes).enumerate() {
         let shape = file_shape(i, (out, inp));
@@ -439,6 +520,7 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
     let head_mask = (0..depth)
         .map(|b| {
             let name = format!("blocks.{b}.attn.head_mask");
+            let heads = blocks[b].heads;
             if st.tensor(&name).is_ok() {
                 Ok(Array1::from(f32_exact(&st, file, &name, &[heads])?))
             } else {
@@ -446,11 +528,20 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    Vit::from_parts(config, linears, pos_embed, norm1, norm2, fc_norm, head_mask).map_err(|e| {
-        match e {
-            // Its shape errors already name the tensor.
-            Error::Shape { detail, .. } => bad(detail),
-            e => bad(e.to_string()),
+    let mut vit = Vit::from_shaped_parts(
+        config, &blocks, linears, pos_embed, norm1, norm2, fc_norm, head_mask,
+    )
+    .map_err(|e| match e {
+        // Its shape errors already name the tensor.
+        Error::Shape { detail, .. } => bad(detail),
+        e => bad(e.to_string()),
+    })?;
+    if !removed.is_empty() {
+        let mut flags = vec![false; depth];
+        for b in removed {
+            flags[b] = true;
         }
-    })
+        vit.set_removed_blocks(&flags)?;
+    }
+    Ok(vit)
 }

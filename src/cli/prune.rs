@@ -12,8 +12,9 @@ use pruneplay::data::Mnist;
 use pruneplay::engine::{Backend, finetune};
 use pruneplay::model::{Model, ModelSpec, Network};
 use pruneplay::prune::calibration::Calibration;
-use pruneplay::prune::compaction::{compact, parameter_count};
-use pruneplay::prune::{self, LayerCount, Method, NM, PruneOptions};
+use pruneplay::prune::compaction::compact;
+use pruneplay::prune::vit_compaction;
+use pruneplay::prune::{self, Family, LayerCount, Method, NM, PruneOptions, Scope};
 use pruneplay::train::{Budget, TrainConfig, evaluate};
 
 /// The engine that fine-tunes, made only when something is fine-tuned (so a plain prune never
@@ -51,9 +52,19 @@ pub struct PruneArgs {
     model: Option<PathBuf>,
     #[arg(long, default_value = "magnitude")]
     method: String,
-    /// Fraction of the still-unpruned weights to prune (of hidden neurons for structured methods).
+    /// Fraction of the still-unpruned weights to prune (of hidden neurons for structured methods,
+    /// of the heads left for head methods).
     #[arg(long, default_value_t = 0.5)]
     sparsity: f64,
+    /// Layer methods: the number of blocks to drop.
+    #[arg(long, default_value_t = 0)]
+    remove: usize,
+    /// Head methods: rank all heads together (global) or each block's own (per-block).
+    #[arg(long, value_parser = ["global", "per-block"], default_value = "global")]
+    scope: String,
+    /// Save the compacted model with --out: removed heads, blocks and neurons deleted.
+    #[arg(long)]
+    compact: bool,
     /// N of an N:M pattern (with --m): keep N of every M consecutive inputs.
     #[arg(long, requires = "m")]
     n: Option<usize>,
@@ -65,9 +76,10 @@ pub struct PruneArgs {
     /// Epochs of fine-tuning with the masks held (0: none).
     #[arg(long, default_value_t = 0)]
     finetune_epochs: u32,
-    /// imp: rounds of prune → fine-tune (--finetune-epochs per round, default 1).
-    #[arg(long, default_value_t = 5)]
-    rounds: u32,
+    /// imp: rounds of prune → fine-tune (--finetune-epochs per round, default 1; 5 rounds by
+    /// default). Head methods: rounds of scoring → removal to reach --sparsity (1 by default).
+    #[arg(long)]
+    rounds: Option<u32>,
     /// imp: rank all layers together (global magnitude) instead of per layer.
     #[arg(long)]
     global: bool,
@@ -105,6 +117,11 @@ struct Compaction {
     parameters_before: usize,
     parameters_after: usize,
     neurons_removed: usize,
+    /// ViT: heads and blocks deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    heads_removed: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blocks_removed: Option<usize>,
     /// Forward pass over the test set: the masked dense model vs the compacted one (median of 5).
     dense_forward_ms: f64,
     compacted_forward_ms: f64,
@@ -139,7 +156,18 @@ struct Summary {
     method: &'static str,
     sparsity: f64,
     n_m: Option<String>,
+    /// Layer methods: blocks dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remove: Option<usize>,
+    /// Head methods: the scope and rounds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<Scope>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    head_rounds: Option<usize>,
     weights_remaining: f64,
+    /// ViT: heads kept in each block, and blocks not removed (null for an MLP).
+    heads_per_block: Option<Vec<usize>>,
+    blocks_remaining: Option<usize>,
     layers: Vec<LayerCount>,
     test_acc_before: f64,
     test_acc_pruned: f64,
@@ -155,7 +183,7 @@ struct Summary {
 
 pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
     if args.list {
-        for m in Method::ALL {
+        for m in Method::every() {
             println!("{:<17} {}", m.name(), m.summary());
         }
         println!(
@@ -175,6 +203,20 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
     let Some(path) = args.model.as_ref() else {
         return Err("--model is required".into());
     };
+    if args.rounds.is_some() && !method.is_head() {
+        return Err(format!(
+            "--rounds applies to imp and to the head methods, not to {}",
+            method.name()
+        )
+        .into());
+    }
+    if args.remove > 0 && !method.is_layer() {
+        return Err(format!(
+            "--remove applies to the layer methods (layers-…), not to {}; use --sparsity",
+            method.name()
+        )
+        .into());
+    }
     let options = PruneOptions {
         sparsity: args.sparsity,
         per_layer: args.per_layer.clone(),
@@ -182,6 +224,9 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         pattern: args.n.zip(args.m).map(|(n, m)| NM { n, m }),
         seed: args.seed,
         calibration_samples: args.calib,
+        scope: Scope::from_name(&args.scope)?,
+        rounds: args.rounds.unwrap_or(1) as usize,
+        remove: args.remove,
     };
     let mut model = pruneplay::checkpoint::load_file(path)?;
     options.validate(method, &model)?;
@@ -198,7 +243,12 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         &mut tuner,
     )?;
     if let Some(out) = &args.out {
-        pruneplay::checkpoint::save_file(&model, out)?;
+        let saved = if args.compact {
+            compacted_model(&model)?
+        } else {
+            model.clone()
+        };
+        pruneplay::checkpoint::save_file(&saved, out)?;
     }
     let summary = Summary {
         out: args.out.as_ref().map(|p| p.display().to_string()),
@@ -224,6 +274,14 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
             text.push_str(&format!(
                 "\n  {:<10} {:>7} of {:>7} weights remain",
                 l.name, l.remaining, l.weights
+            ));
+        }
+        if let Some(h) = &summary.heads_per_block {
+            let list: Vec<String> = h.iter().map(usize::to_string).collect();
+            text.push_str(&format!(
+                "\n  heads per block {}; {} blocks remain",
+                list.join(","),
+                summary.blocks_remaining.unwrap_or(0)
             ));
         }
         if let Some(c) = &summary.compacted {
@@ -282,27 +340,27 @@ fn prune_and_report(
     } else {
         None
     };
-    let compacted = if let (true, Model::Mlp(model)) = (method.is_structured(), &*model) {
-        let c = compact(model)?;
-        let (test, _) = data.test.batch(0, data.test.len());
-        Some(Compaction {
-            arch: c.model.architecture().to_string(),
-            parameters_before: parameter_count(model),
-            parameters_after: parameter_count(&c.model),
-            neurons_removed: model.layers().iter().map(|l| l.outputs()).sum::<usize>()
-                - c.model.layers().iter().map(|l| l.outputs()).sum::<usize>(),
-            dense_forward_ms: forward_ms(model, test.view(), 0, 5),
-            compacted_forward_ms: forward_ms(&c.model, test.view(), 0, 5),
-        })
-    } else {
+    let compacted = if method.family() == Family::Weights {
         None
+    } else {
+        Some(compaction_report(model, data)?)
     };
+    let vit = model.as_vit();
     Ok(Summary {
         event: "summary",
         method: method.name(),
         sparsity: options.sparsity,
         n_m: options.pattern.map(|p| format!("{}:{}", p.n, p.m)),
+        remove: method.is_layer().then_some(options.remove),
+        scope: method.is_head().then_some(options.scope),
+        head_rounds: method.is_head().then_some(options.rounds),
         weights_remaining: model.weights_remaining(),
+        heads_per_block: vit.map(|v| {
+            (0..v.depth())
+                .map(|b| v.head_mask(b).iter().filter(|&&m| m != 0.0).count())
+                .collect()
+        }),
+        blocks_remaining: vit.map(|v| v.blocks_remaining()),
         layers: prune::layer_counts(model),
         test_acc_before: before,
         test_acc_pruned: pruned,
@@ -312,6 +370,55 @@ fn prune_and_report(
         schedule: None,
         seconds,
         out: None,
+    })
+}
+
+/// The model with what structured pruning removed deleted: compacted neurons for an MLP; heads,
+/// blocks and MLP units for a ViT.
+fn compacted_model(model: &Model) -> Result<Model, pruneplay::Error> {
+    Ok(match model {
+        Model::Mlp(m) => Model::Mlp(compact(m)?.model),
+        Model::Vit(v) => Model::from(vit_compaction::compact(v)?.model),
+    })
+}
+
+/// Parameters and measured forward time over the test set, the masked model against its
+/// compacted form.
+fn compaction_report(model: &Model, data: &Mnist) -> Result<Compaction, pruneplay::Error> {
+    let (test, _) = data.test.batch(0, data.test.len());
+    let small = compacted_model(model)?;
+    let (neurons_removed, heads_removed, blocks_removed) = match (model, &small) {
+        (Model::Mlp(a), Model::Mlp(b)) => (
+            a.layers().iter().map(|l| l.outputs()).sum::<usize>()
+                - b.layers().iter().map(|l| l.outputs()).sum::<usize>(),
+            None,
+            None,
+        ),
+        (Model::Vit(a), Model::Vit(b)) => {
+            let units = |v: &pruneplay::model::Vit| -> usize {
+                (0..v.depth()).map(|i| v.hidden_in(i)).sum()
+            };
+            (
+                units(a) - units(b),
+                Some(a.total_heads() - b.total_heads()),
+                Some(a.depth() - b.depth()),
+            )
+        }
+        _ => unreachable!("compaction keeps the model's kind"),
+    };
+    let arch = match &small {
+        Model::Mlp(m) => m.architecture().to_string(),
+        Model::Vit(v) => v.shape_summary(),
+    };
+    Ok(Compaction {
+        arch,
+        parameters_before: model.param_count(),
+        parameters_after: small.param_count(),
+        neurons_removed,
+        heads_removed,
+        blocks_removed,
+        dense_forward_ms: forward_ms(model, test.view(), 1, 5),
+        compacted_forward_ms: forward_ms(&small, test.view(), 1, 5),
     })
 }
 
@@ -351,7 +458,7 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
             &data,
             method,
             &options,
-            args.rounds,
+            args.rounds.unwrap_or(5),
             &tuning,
             |r| {
                 reporter.progress(u64::from(r.round), r, || {
@@ -409,7 +516,12 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         },
         sparsity: args.sparsity,
         n_m: None,
+        remove: None,
+        scope: None,
+        head_rounds: None,
         weights_remaining: model.weights_remaining(),
+        heads_per_block: None,
+        blocks_remaining: None,
         layers: prune::layer_counts(&model),
         test_acc_before: before,
         test_acc_pruned: pruned,
@@ -438,11 +550,25 @@ pub struct SweepArgs {
     /// The trained model every (method, sparsity) starts from.
     #[arg(long)]
     model: PathBuf,
-    /// `all` or a comma-separated list of method names.
+    /// `all` (the weight and neuron methods that apply to the model), `heads-all`,
+    /// `layers-all`, or a comma-separated list of method names (groups may be listed too).
     #[arg(long, default_value = "all")]
     methods: String,
     #[arg(long, value_delimiter = ',', default_value = "0.5,0.7,0.9,0.95,0.98")]
     sparsities: Vec<f64>,
+    /// Layer methods: the block counts to drop, e.g. 1,2,3.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    remove: Vec<usize>,
+    /// Head methods: global or per-block.
+    #[arg(long, value_parser = ["global", "per-block"], default_value = "global")]
+    scope: String,
+    /// Head methods: rounds of scoring → removal.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// Also report each structurally pruned model's compacted size and speed (it is always
+    /// measured for neuron, head and layer methods; the flag is accepted for symmetry with prune).
+    #[arg(long)]
+    compact: bool,
     #[arg(long, default_value_t = 0)]
     finetune_epochs: u32,
     #[arg(long, default_value_t = 1.0)]
@@ -466,28 +592,41 @@ pub struct SweepArgs {
 /// line is a summary.
 pub fn sweep(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
     let model = pruneplay::checkpoint::load_file(&args.model)?;
-    // `all` means the methods that apply to this model.
-    let methods: Vec<Method> = if args.methods == "all" {
-        Method::all_for(model.kind())
-    } else {
-        args.methods
-            .split(',')
-            .map(|m| Method::from_name(m.trim()))
-            .collect::<Result<_, _>>()?
-    };
+    // `all` means the weight and neuron methods that apply to this model.
+    let mut methods: Vec<Method> = Vec::new();
+    for name in args.methods.split(',').map(str::trim) {
+        match name {
+            "all" => methods.extend(Method::all_for(model.kind())),
+            "heads-all" => methods.extend(Method::HEADS),
+            "layers-all" => methods.extend(Method::LAYERS),
+            name => methods.push(Method::from_name(name)?),
+        }
+    }
+    let scope = Scope::from_name(&args.scope)?;
     let data = load_data(args.data.clone(), args.dataset)?;
     check_fits(&model, &data)?;
     let mut tuner = Tuner::new(args.backend, &model)?;
-    let total = (methods.len() * args.sparsities.len()) as u64;
+    // A layer method sweeps --remove; every other one sweeps --sparsities.
+    let points = |m: Method| -> Vec<(f64, usize)> {
+        if m.is_layer() {
+            args.remove.iter().map(|&r| (0.0, r)).collect()
+        } else {
+            args.sparsities.iter().map(|&s| (s, 0)).collect()
+        }
+    };
+    let total: u64 = methods.iter().map(|&m| points(m).len() as u64).sum();
     let reporter = Reporter::new(args.json, total, "sweeping");
     let mut done = 0;
     for &method in &methods {
-        for &sparsity in &args.sparsities {
+        for (sparsity, remove) in points(method) {
             let options = PruneOptions {
                 sparsity,
                 output_rate: args.output_rate,
                 seed: args.seed,
                 calibration_samples: args.calib,
+                scope,
+                rounds: args.rounds,
+                remove,
                 ..PruneOptions::default()
             };
             options.validate(method, &model)?;
@@ -505,16 +644,25 @@ pub fn sweep(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
             done += 1;
             reporter.progress(done, &row, || {
                 format!(
-                    "{} {sparsity}: {:.2}%",
+                    "{} {}: {:.2}%",
                     method.name(),
+                    if method.is_layer() {
+                        format!("remove {remove}")
+                    } else {
+                        sparsity.to_string()
+                    },
                     100.0 * row.test_acc_pruned
                 )
             });
             if !args.json {
                 println!(
-                    "{:<17} sparsity {:<5} remaining {:>6.2}%  accuracy {:.2}% → pruned {:.2}%{}",
+                    "{:<17} {:<14} remaining {:>6.2}%  accuracy {:.2}% → pruned {:.2}%{}",
                     method.name(),
-                    sparsity,
+                    if method.is_layer() {
+                        format!("remove {remove}")
+                    } else {
+                        format!("sparsity {sparsity}")
+                    },
                     100.0 * row.weights_remaining,
                     100.0 * row.test_acc_before,
                     100.0 * row.test_acc_pruned,
@@ -531,12 +679,18 @@ pub fn sweep(args: SweepArgs) -> Result<(), Box<dyn std::error::Error>> {
         runs: u64,
         methods: Vec<&'static str>,
         sparsities: Vec<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        remove: Option<Vec<usize>>,
     }
     let summary = SweepSummary {
         event: "summary",
         runs: done,
         methods: methods.iter().map(|m| m.name()).collect(),
         sparsities: args.sparsities.clone(),
+        remove: methods
+            .iter()
+            .any(|m| m.is_layer())
+            .then(|| args.remove.clone()),
     };
     reporter.summary(&summary, || format!("{done} runs"));
     Ok(())

@@ -113,6 +113,12 @@ impl Network for Model {
     fn unit_groups(&self) -> Vec<UnitGroup> {
         each!(self, m => m.unit_groups())
     }
+    fn blocks(&self) -> Option<&dyn super::Blocks> {
+        each!(self, m => m.blocks())
+    }
+    fn blocks_mut(&mut self) -> Option<&mut dyn super::Blocks> {
+        each!(self, m => m.blocks_mut())
+    }
     fn rows_per_sample(&self, layer: usize) -> usize {
         each!(self, m => m.rows_per_sample(layer))
     }

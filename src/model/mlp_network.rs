@@ -71,6 +71,7 @@ impl Network for Mlp {
     fn unit_groups(&self) -> Vec<UnitGroup> {
         (0..self.layers().len().saturating_sub(1))
             .map(|i| UnitGroup {
+                whole: false,
                 producer: i,
                 consumer: i + 1,
             })
@@ -103,10 +104,12 @@ mod tests {
             groups,
             [
                 UnitGroup {
+                    whole: false,
                     producer: 0,
                     consumer: 1
                 },
                 UnitGroup {
+                    whole: false,
                     producer: 1,
                     consumer: 2
                 }

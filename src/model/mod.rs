@@ -3,6 +3,7 @@
 
 mod any;
 mod arch;
+mod blocks;
 mod init;
 mod mlp;
 mod mlp_network;
@@ -13,6 +14,7 @@ pub mod vit;
 
 pub use any::Model;
 pub use arch::Architecture;
+pub use blocks::Blocks;
 pub use init::Init;
 pub use mlp::{Activations, Layer, Mlp, argmax_rows, softmax_cross_entropy};
 pub use network::{Gradients, ModelKind, Network, UnitGroup};

@@ -6,7 +6,7 @@
 
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMutD};
 
-use super::Layer;
+use super::{Blocks, Layer};
 
 /// Which kind of model a [`Network`] is: `"mlp"` or `"vit"` in reports and files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -42,6 +42,11 @@ pub struct Gradients {
 pub struct UnitGroup {
     pub producer: usize,
     pub consumer: usize,
+    /// Whether removing a unit also zeroes its bias and its consumer column, so that it
+    /// contributes exactly nothing (a ViT's MLP units, whose GELU(bias) would otherwise leak
+    /// through). An MLP's neuron keeps both: it outputs the constant ReLU(bias), which
+    /// compaction folds into the next layer's bias.
+    pub whole: bool,
 }
 
 /// A model the core can train, prune, save and measure.
@@ -90,6 +95,15 @@ pub trait Network: Clone + std::fmt::Debug {
 
     /// The structured units whole-neuron methods may remove.
     fn unit_groups(&self) -> Vec<UnitGroup>;
+
+    /// The model's attention heads and blocks, for head and layer pruning; `None` for a model
+    /// without them (an MLP).
+    fn blocks(&self) -> Option<&dyn Blocks> {
+        None
+    }
+    fn blocks_mut(&mut self) -> Option<&mut dyn Blocks> {
+        None
+    }
 
     /// All linear weights (biases excluded): what sparsity counts.
     fn weight_count(&self) -> usize {

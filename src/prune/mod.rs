@@ -13,7 +13,18 @@ pub mod compaction;
 pub mod cost;
 pub mod global_magnitude;
 pub mod gradual;
+pub mod heads;
+pub mod heads_ablation;
+pub mod heads_magnitude;
+pub mod heads_random;
+pub mod heads_taylor;
 pub mod iterative;
+pub mod layers;
+pub mod layers_ablation;
+pub mod layers_angular;
+pub mod layers_bi;
+pub mod layers_last;
+pub mod layers_taylor;
 pub mod linalg;
 pub mod magnitude;
 pub mod random;
@@ -22,7 +33,10 @@ pub mod sparsegpt;
 pub mod structured;
 pub mod taylor;
 pub mod variants;
+pub mod vit_compaction;
 pub mod wanda;
+
+pub use heads::Scope;
 
 use ndarray::{Array1, Array2};
 use serde::Serialize;
@@ -52,9 +66,71 @@ pub enum Method {
     TaylorNeuron,
     Wanda,
     SparseGpt,
+    HeadsTaylor,
+    HeadsMagnitude,
+    HeadsAblation,
+    HeadsRandom,
+    LayersBi,
+    LayersAngular,
+    LayersLast,
+    LayersAblation,
+    LayersTaylor,
+}
+
+/// What a method removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Single weights (and N:M groups of them).
+    Weights,
+    /// Whole hidden neurons (an MLP's) or MLP units (a ViT block's).
+    Neurons,
+    /// Whole attention heads.
+    Heads,
+    /// Whole blocks.
+    Layers,
 }
 
 impl Method {
+    /// The attention-head methods, `--methods heads-all` in a sweep.
+    pub const HEADS: [Method; 4] = [
+        Method::HeadsTaylor,
+        Method::HeadsMagnitude,
+        Method::HeadsAblation,
+        Method::HeadsRandom,
+    ];
+
+    /// The block methods, `--methods layers-all` in a sweep.
+    pub const LAYERS: [Method; 5] = [
+        Method::LayersBi,
+        Method::LayersAngular,
+        Method::LayersLast,
+        Method::LayersAblation,
+        Method::LayersTaylor,
+    ];
+
+    /// Every method: [`Method::ALL`], then the head and the block methods.
+    pub fn every() -> impl Iterator<Item = Method> {
+        Self::ALL.into_iter().chain(Self::HEADS).chain(Self::LAYERS)
+    }
+
+    pub fn family(self) -> Family {
+        match self {
+            m if m.is_structured() => Family::Neurons,
+            m if Self::HEADS.contains(&m) => Family::Heads,
+            m if Self::LAYERS.contains(&m) => Family::Layers,
+            _ => Family::Weights,
+        }
+    }
+
+    pub fn is_head(self) -> bool {
+        self.family() == Family::Heads
+    }
+
+    pub fn is_layer(self) -> bool {
+        self.family() == Family::Layers
+    }
+
     pub const ALL: [Method; 9] = [
         Method::Magnitude,
         Method::GlobalMagnitude,
@@ -79,6 +155,15 @@ impl Method {
             Method::TaylorNeuron => "taylor-neuron",
             Method::Wanda => "wanda",
             Method::SparseGpt => "sparsegpt",
+            Method::HeadsTaylor => "heads-taylor",
+            Method::HeadsMagnitude => "heads-magnitude",
+            Method::HeadsAblation => "heads-ablation",
+            Method::HeadsRandom => "heads-random",
+            Method::LayersBi => "layers-bi",
+            Method::LayersAngular => "layers-angular",
+            Method::LayersLast => "layers-last",
+            Method::LayersAblation => "layers-ablation",
+            Method::LayersTaylor => "layers-taylor",
         }
     }
 
@@ -106,20 +191,30 @@ impl Method {
             Method::SparseGpt => {
                 "OBS saliency w²/[H⁻¹]ᵢᵢ with compensating updates; N:M with --n/--m"
             }
+            Method::HeadsTaylor => {
+                "ViT heads with the smallest mean |dL/dξ| on their gate (Michel et al. 2019)"
+            }
+            Method::HeadsMagnitude => "ViT heads with the smallest q/k/v rows and proj columns",
+            Method::HeadsAblation => "ViT heads whose removal alone raises the loss least",
+            Method::HeadsRandom => "random ViT heads: the baseline",
+            Method::LayersBi => "ViT blocks that turn the residual stream least (ShortGPT's BI)",
+            Method::LayersAngular => {
+                "the N contiguous ViT blocks with the smallest angular distance (Gromov et al.)"
+            }
+            Method::LayersLast => "the deepest N ViT blocks",
+            Method::LayersAblation => "ViT blocks whose removal alone raises the loss least",
+            Method::LayersTaylor => "ViT blocks with the smallest mean |dL/dγ| on their gate",
         }
     }
 
     pub fn from_name(name: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|m| m.name() == name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL.iter().map(|m| m.name()).collect();
-                Error::Config(format!(
-                    "unknown method {name:?}; the methods are {}",
-                    names.join(", ")
-                ))
-            })
+        Self::every().find(|m| m.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = Self::every().map(|m| m.name()).collect();
+            Error::Config(format!(
+                "unknown method {name:?}; the methods are {}",
+                names.join(", ")
+            ))
+        })
     }
 
     /// Removes whole neurons (then [`compaction::compact`] can shrink the model).
@@ -132,25 +227,42 @@ impl Method {
 
     /// Looks at calibration data.
     pub fn needs_calibration(self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Method::Taylor | Method::TaylorNeuron | Method::Wanda | Method::SparseGpt
+            Method::Magnitude
+                | Method::GlobalMagnitude
+                | Method::Random
+                | Method::StructuredL1
+                | Method::StructuredL2
+                | Method::HeadsMagnitude
+                | Method::HeadsRandom
+                | Method::LayersLast
         )
     }
 
-    /// Whether the method applies to a model of this kind. Whole-neuron methods and their
-    /// compaction are written for the MLP's hidden layers; on the ViT the unstructured methods
-    /// prune its linear layers.
+    /// Whether the method applies to a model of this kind. Weight and neuron methods apply to
+    /// both (a ViT's neurons are its blocks' MLP units); head and block methods need a
+    /// transformer.
     pub fn applies_to(self, kind: ModelKind) -> bool {
-        kind == ModelKind::Mlp || !self.is_structured()
+        match self.family() {
+            Family::Weights | Family::Neurons => true,
+            Family::Heads | Family::Layers => kind == ModelKind::Vit,
+        }
     }
 
-    /// The methods that apply to a model of this kind, in [`Method::ALL`]'s order.
+    /// The weight and neuron methods that apply to a model of this kind, in [`Method::ALL`]'s
+    /// order (what `sweep --methods all` runs); the head and block methods have their own
+    /// groups, [`Method::HEADS`] and [`Method::LAYERS`].
     pub fn all_for(kind: ModelKind) -> Vec<Method> {
         Self::ALL
             .into_iter()
             .filter(|m| m.applies_to(kind))
             .collect()
+    }
+
+    /// Every method that applies to a model of this kind.
+    pub fn every_for(kind: ModelKind) -> Vec<Method> {
+        Self::every().filter(|m| m.applies_to(kind)).collect()
     }
 
     pub fn supports_n_m(self) -> bool {
@@ -172,6 +284,12 @@ pub struct PruneOptions {
     pub pattern: Option<NM>,
     pub seed: u64,
     pub calibration_samples: usize,
+    /// Head methods: where heads compete (`--scope`).
+    pub scope: Scope,
+    /// Head methods: rounds to reach the target, rescoring in between (`--rounds`).
+    pub rounds: usize,
+    /// Block methods: how many blocks to drop (`--remove`).
+    pub remove: usize,
 }
 
 impl Default for PruneOptions {
@@ -183,6 +301,9 @@ impl Default for PruneOptions {
             pattern: None,
             seed: 0,
             calibration_samples: calibration::DEFAULT_SAMPLES,
+            scope: Scope::Global,
+            rounds: 1,
+            remove: 0,
         }
     }
 }
@@ -196,16 +317,15 @@ impl PruneOptions {
                 Err(Error::Config(format!("{what} {v} is outside [0, 1)")))
             }
         };
-        if !method.applies_to(model.kind()) {
-            return Err(Error::Config(format!(
-                "{} removes an MLP's hidden neurons; on the ViT use an unstructured method ({})",
-                method.name(),
-                Method::all_for(model.kind())
-                    .iter()
-                    .map(|m| m.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+        if method.needs_calibration() && self.calibration_samples == 0 {
+            return Err(Error::Config(
+                "calibration size 0: at least one sample is needed".into(),
+            ));
+        }
+        match method.family() {
+            Family::Heads => return heads::validate(model, method, self),
+            Family::Layers => return layers::validate(model, method, self),
+            Family::Weights | Family::Neurons => {}
         }
         fraction("sparsity", self.sparsity)?;
         if !(0.0..=1.0).contains(&self.output_rate) {
@@ -258,11 +378,6 @@ impl PruneOptions {
                 )));
             }
         }
-        if method.needs_calibration() && self.calibration_samples == 0 {
-            return Err(Error::Config(
-                "calibration size 0: at least one sample is needed".into(),
-            ));
-        }
         Ok(())
     }
 
@@ -291,13 +406,23 @@ impl PruneOptions {
 pub enum Scores {
     Weights(Vec<Array2<f32>>),
     Neurons(Vec<Array1<f32>>),
+    /// One score per head, per block.
+    Heads(Vec<Array1<f32>>),
+    /// One score per block; for `layers-angular`, one distance per window start.
+    Blocks(Array1<f32>),
 }
 
 /// Stage 2: the new masks, and for SparseGPT the compensated weights.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Selection {
     pub masks: Vec<Array2<f32>>,
     pub weights: Option<Vec<Array2<f32>>>,
+    /// New biases where the method zeroes some (a ViT MLP unit's `fc1` bias goes with it).
+    pub biases: Option<Vec<Array1<f32>>>,
+    /// Head methods: every block's head mask afterwards.
+    pub head_masks: Option<Vec<Array1<f32>>>,
+    /// Block methods: which blocks are removed afterwards.
+    pub removed_blocks: Option<Vec<bool>>,
     /// Per layer, the highest score among the weights this selection pruned (everything at or
     /// below it went, ties aside); `None` where nothing new was pruned or scores are per neuron.
     pub thresholds: Vec<Option<f32>>,
@@ -360,6 +485,8 @@ pub fn scores(
 ) -> Result<Scores> {
     options.validate(method, model)?;
     Ok(match method {
+        m if m.is_head() => Scores::Heads(heads::scores(m, model, calibration, options)?),
+        m if m.is_layer() => Scores::Blocks(layers::scores(m, model, calibration, options)?),
         Method::Magnitude | Method::GlobalMagnitude => Scores::Weights(magnitude::scores(model)),
         Method::Random => Scores::Weights(random::scores(model, options.seed)),
         Method::StructuredL1 => Scores::Neurons(structured::neuron_norms(model, 1)),
@@ -390,6 +517,7 @@ pub fn scores(
             )?
             .0,
         ),
+        _ => unreachable!("head and layer methods are matched first"),
     })
 }
 
@@ -404,6 +532,33 @@ pub fn select(
     options.validate(method, model)?;
     let layers = model.linears();
     let n = layers.len();
+    let unchanged = || layers.iter().map(|l| l.mask.clone()).collect();
+    match (method.family(), scores) {
+        (Family::Heads, Scores::Heads(s)) => {
+            return Ok(Selection {
+                masks: unchanged(),
+                head_masks: Some(heads::select(method, model, s, calibration, options)?),
+                thresholds: vec![None; n],
+                ..Selection::default()
+            });
+        }
+        (Family::Layers, Scores::Blocks(s)) => {
+            return Ok(Selection {
+                masks: unchanged(),
+                removed_blocks: Some(layers::select(method, model, s, options)?),
+                thresholds: vec![None; n],
+                ..Selection::default()
+            });
+        }
+        (Family::Heads | Family::Layers, _) => {
+            return Err(Error::Config(format!(
+                "{}'s selection needs its own scores, per {}",
+                method.name(),
+                if method.is_head() { "head" } else { "block" }
+            )));
+        }
+        _ => {}
+    }
     if method == Method::SparseGpt {
         let (_, mut selection) = layer_by_layer(
             method,
@@ -419,7 +574,14 @@ pub fn select(
             global_magnitude::select(model, options.sparsity, options.output_rate)
         }
         (_, Scores::Neurons(neuron_scores)) => {
-            structured::select(model, neuron_scores, options.sparsity)
+            let (masks, biases) = structured::select(model, neuron_scores, options.sparsity);
+            let thresholds = thresholds(scores, model, &masks);
+            return Ok(Selection {
+                masks,
+                biases,
+                thresholds,
+                ..Selection::default()
+            });
         }
         (_, Scores::Weights(weight_scores)) => layers
             .iter()
@@ -427,12 +589,18 @@ pub fn select(
             .enumerate()
             .map(|(i, (l, s))| select_layer(method, s, &l.mask, i, n, options))
             .collect(),
+        (_, Scores::Heads(_) | Scores::Blocks(_)) => {
+            return Err(Error::Config(format!(
+                "{} prunes weights or neurons; it cannot select from head or block scores",
+                method.name()
+            )));
+        }
     };
     let thresholds = thresholds(scores, model, &masks);
     Ok(Selection {
         masks,
-        weights: None,
         thresholds,
+        ..Selection::default()
     })
 }
 
@@ -511,7 +679,7 @@ fn layer_by_layer(
         Selection {
             masks,
             weights,
-            thresholds: Vec::new(),
+            ..Selection::default()
         },
     ))
 }
@@ -533,7 +701,31 @@ pub fn apply(model: &mut impl Network, selection: &Selection) -> Result<()> {
             }
             layer.weight = weights[i].clone();
         }
+        if let Some(biases) = &selection.biases {
+            if biases[i].len() != layer.bias.len() {
+                return Err(Error::Shape {
+                    op: "prune::apply",
+                    detail: format!("layer {i}'s bias"),
+                });
+            }
+            layer.bias = biases[i].clone();
+        }
         layer.set_mask(mask.clone())?;
+    }
+    let structural = selection.head_masks.is_some() || selection.removed_blocks.is_some();
+    if structural {
+        let kind = model.kind().name();
+        let blocks = model.blocks_mut().ok_or_else(|| {
+            Error::Config(format!(
+                "this selection removes heads or blocks; the {kind} has none"
+            ))
+        })?;
+        if let Some(masks) = &selection.head_masks {
+            blocks.set_head_masks(masks)?;
+        }
+        if let Some(removed) = &selection.removed_blocks {
+            blocks.set_removed_blocks(removed)?;
+        }
     }
     Ok(())
 }

@@ -28,34 +28,35 @@ pub fn neuron_norms(model: &impl Network, n: u8) -> Vec<Array1<f32>> {
         .collect()
 }
 
-/// Masks that remove `fraction` of each hidden layer's remaining neurons, lowest score first
-/// (ties by index); the output layer keeps its mask.
+/// Masks that remove `fraction` of each group's remaining units, lowest score first (ties by
+/// index); the output layer keeps its mask. For a [`UnitGroup`] marked `whole` (a ViT block's
+/// MLP) the unit's consumer column is masked too and its bias zeroed, and the new biases are
+/// returned beside the masks; otherwise the biases stay and the second value is `None`.
 pub fn select(
     model: &impl Network,
     neuron_scores: &[Array1<f32>],
     fraction: f64,
-) -> Vec<Array2<f32>> {
+) -> (Vec<Array2<f32>>, Option<Vec<Array1<f32>>>) {
     let layers = model.linears();
-    let producers: Vec<usize> = model.unit_groups().iter().map(|g| g.producer).collect();
-    layers
-        .iter()
-        .zip(neuron_scores)
-        .enumerate()
-        .map(|(i, (layer, scores))| {
-            let mut mask = layer.mask.clone();
-            if !producers.contains(&i) {
-                return mask;
+    let mut masks: Vec<Array2<f32>> = layers.iter().map(|l| l.mask.clone()).collect();
+    let mut biases: Vec<Array1<f32>> = layers.iter().map(|l| l.bias.clone()).collect();
+    let groups = model.unit_groups();
+    for g in &groups {
+        let (layer, scores) = (&layers[g.producer], &neuron_scores[g.producer]);
+        let alive: Vec<usize> = (0..layer.outputs())
+            .filter(|&j| layer.mask.row(j).iter().any(|&m| m != 0.0))
+            .collect();
+        let k = count_to_prune(fraction, alive.len());
+        let mut order = alive;
+        order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
+        for &j in &order[..k] {
+            masks[g.producer].row_mut(j).fill(0.0);
+            if g.whole {
+                biases[g.producer][j] = 0.0;
+                masks[g.consumer].column_mut(j).fill(0.0);
             }
-            let alive: Vec<usize> = (0..layer.outputs())
-                .filter(|&j| layer.mask.row(j).iter().any(|&m| m != 0.0))
-                .collect();
-            let k = count_to_prune(fraction, alive.len());
-            let mut order = alive;
-            order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(a.cmp(&b)));
-            for &j in &order[..k] {
-                mask.row_mut(j).fill(0.0);
-            }
-            mask
-        })
-        .collect()
+        }
+    }
+    let whole = groups.iter().any(|g| g.whole);
+    (masks, whole.then_some(biases))
 }

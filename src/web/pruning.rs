@@ -506,6 +506,8 @@ impl Session {
                 let (values, per_neuron): (Vec<f32>, bool) = match &scores {
                     Scores::Weights(w) => (w[0].iter().copied().collect(), false),
                     Scores::Neurons(n) => (n[0].to_vec(), true),
+                    Scores::Heads(h) => (h.iter().flat_map(|a| a.iter().copied()).collect(), false),
+                    Scores::Blocks(b) => (b.to_vec(), false),
                 };
                 let (counts, range) = histogram(&values);
                 report.histogram = Some(counts);

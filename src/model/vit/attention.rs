@@ -78,6 +78,14 @@ fn row_times_transposed(a: &[f32], bt: &[f32], row: &mut [f32; T]) {
 /// Attention for every (image, head) of a batch; `coef[h]` scales head h's output.
 pub fn forward(qkv: &[f32], dims: Dims, coef: &[f32]) -> Forward {
     let (dim, heads) = (dims.dim(), dims.heads);
+    if dim == 0 {
+        // A compacted block with no heads left: its attention adds only `proj`'s bias.
+        return Forward {
+            heads: Vec::new(),
+            gated: Vec::new(),
+            probs: Vec::new(),
+        };
+    }
     let rows = dims.images * T;
     let mut out = buffers::zeroed(rows * dim);
     let mut gated = buffers::zeroed(rows * dim);
@@ -168,6 +176,12 @@ pub fn backward(
     coef: &[f32],
 ) -> Backward {
     let (dim, heads) = (dims.dim(), dims.heads);
+    if dim == 0 {
+        return Backward {
+            dqkv: Vec::new(),
+            gate: Vec::new(),
+        };
+    }
     let rows = dims.images * T;
     let mut dqkv = buffers::zeroed(rows * 3 * dim);
     let mut gate = vec![0.0f32; dims.images * heads];

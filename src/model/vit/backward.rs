@@ -7,7 +7,7 @@
 
 use ndarray::{Array1, Array2, ArrayD, ArrayView2, Axis};
 
-use super::attention::{self, Dims};
+use super::attention;
 use super::forward::VitActivations;
 use super::{TOKENS, Vit, buffers, gelu, layer_norm};
 use crate::model::{Gradients, softmax_cross_entropy};
@@ -48,8 +48,12 @@ impl Vit {
         let mut bias = vec![Array1::zeros(0); count];
         let mut norm_grads = vec![(Array1::zeros(0), Array1::zeros(0)); 2 * depth];
         let mut gates = GateGradients {
-            head: vec![Array1::zeros(c.heads); depth],
-            head_per_image: vec![Array2::zeros((n, c.heads)); depth],
+            head: (0..depth)
+                .map(|b| Array1::zeros(self.heads_in(b)))
+                .collect(),
+            head_per_image: (0..depth)
+                .map(|b| Array2::zeros((n, self.heads_in(b))))
+                .collect(),
             block: vec![0.0; depth],
             block_per_image: Array2::zeros((n, depth)),
         };
@@ -75,7 +79,7 @@ impl Vit {
 
         for i in (0..depth).rev() {
             let a = &acts.blocks[i];
-            let gamma = acts.gates.block[i];
+            let gamma = self.gamma(i, &acts.gates);
 
             // MLP branch: h_out = h_mid + γ·fc2(GELU(fc1(norm2(h_mid)))).
             per_image_dot(&dx, &a.mlp_out, gates.block_per_image.column_mut(i));
@@ -111,14 +115,8 @@ impl Vit {
             if let Some(s) = scaled {
                 buffers::recycle_array(s);
             }
-            let coef: Vec<f32> = (0..c.heads)
-                .map(|j| acts.gates.head[i][j] * self.head_mask[i][j])
-                .collect();
-            let dims = Dims {
-                images: n,
-                heads: c.heads,
-                head_dim: c.head_dim(),
-            };
+            let coef = self.coef(i, &acts.gates);
+            let dims = self.dims(i, n);
             let back = attention::backward(
                 a.qkv.as_slice().unwrap(),
                 a.heads.as_slice().unwrap(),
@@ -133,7 +131,7 @@ impl Vit {
             for (mut row, raw) in per_image
                 .rows_mut()
                 .into_iter()
-                .zip(back.gate.chunks_exact(c.heads))
+                .zip(back.gate.chunks_exact(dims.heads.max(1)))
             {
                 for (h, (g, &r)) in row.iter_mut().zip(raw).enumerate() {
                     *g = r * self.head_mask[i][h];
@@ -142,8 +140,8 @@ impl Vit {
             gates.head[i] = per_image.sum_axis(Axis(0));
             *per_image *= n as f32;
 
-            let d_qkv = Array2::from_shape_vec((rows, 3 * dim), back.dqkv)
-                .unwrap_or_else(|_| unreachable!("attention returns [n·16, 3D]"));
+            let d_qkv = Array2::from_shape_vec((rows, 3 * dims.heads * dims.head_dim), back.dqkv)
+                .unwrap_or_else(|_| unreachable!("attention returns [n·16, 3·H·d]"));
             weight[qkv] = d_qkv.t().dot(&a.norm1);
             bias[qkv] = d_qkv.sum_axis(Axis(0));
             let d_norm1 = buffers::matmul(&d_qkv, &self.linears[qkv].weight);

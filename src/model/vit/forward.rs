@@ -31,11 +31,22 @@ pub struct Gates {
 }
 
 impl Gates {
-    /// Every gate at 1: the model as it is.
+    /// Every gate at 1 for a ViT with `config`'s widths in every block.
     pub fn ones(config: &VitConfig) -> Self {
         Self {
             head: vec![Array1::ones(config.heads); config.depth],
             block: vec![1.0; config.depth],
+        }
+    }
+
+    /// Every gate at 1 for `vit`'s blocks as they are (compacted blocks have fewer heads): the
+    /// model as it is.
+    pub fn of(vit: &Vit) -> Self {
+        Self {
+            head: (0..vit.depth())
+                .map(|b| Array1::ones(vit.heads_in(b)))
+                .collect(),
+            block: vec![1.0; vit.depth()],
         }
     }
 }
@@ -126,7 +137,7 @@ impl Vit {
 
     /// The forward pass for training, with every gate at 1.
     pub fn forward(&self, x: ArrayView2<f32>) -> VitActivations {
-        self.forward_gated(x, &Gates::ones(&self.config))
+        self.forward_gated(x, &Gates::of(self))
     }
 
     /// The forward pass with the given gate values, keeping what the backward pass needs.
@@ -159,6 +170,20 @@ impl Vit {
         logits
     }
 
+    /// The residual stream entering block 0 and leaving each block, `depth + 1` arrays of
+    /// `[n·16, D]`.
+    pub fn residual_streams(&self, x: ArrayView2<f32>) -> Vec<Array2<f32>> {
+        let gates = Gates::of(self);
+        let mut h = self.embed(&Self::patches(x));
+        let mut out = vec![h.clone()];
+        for i in 0..self.config.depth {
+            drop(self.block(i, &mut h, &gates));
+            out.push(h.clone());
+        }
+        buffers::recycle_array(h);
+        out
+    }
+
     /// What linear layer `layer` multiplies for the batch `x` (see [`crate::model::Network::
     /// linear_inputs`]), running the model only as far as that layer.
     pub(super) fn linear_input(&self, x: ArrayView2<f32>, layer: usize) -> Array2<f32> {
@@ -171,7 +196,7 @@ impl Vit {
             "linear layer {layer} of {}",
             self.head() + 1
         );
-        let gates = Gates::ones(&self.config);
+        let gates = Gates::of(self);
         let mut h = self.embed(&patches);
         for i in 0..self.config.depth {
             let mut acts = self.block(i, &mut h, &gates);
@@ -199,23 +224,16 @@ impl Vit {
     /// Block `i` (pre-LN): `h += γ·proj(ξ ⊙ attn(norm1(h)))`, then
     /// `h += γ·fc2(GELU(fc1(norm2(h))))`, updating the residual stream in place.
     fn block(&self, i: usize, h: &mut Array2<f32>, gates: &Gates) -> BlockActivations {
-        let c = &self.config;
         let rows = h.nrows();
-        let gamma = gates.block[i];
+        let gamma = self.gamma(i, gates);
 
         let (norm1, ln1) = layer_norm::forward(h, &self.norm1[i]);
         let qkv = linear(&self.linears[Self::qkv(i)], &norm1);
-        let coef: Vec<f32> = (0..c.heads)
-            .map(|j| gates.head[i][j] * self.head_mask[i][j])
-            .collect();
-        let dims = Dims {
-            images: rows / TOKENS,
-            heads: c.heads,
-            head_dim: c.head_dim(),
-        };
-        let att = attention::forward(qkv.as_slice().unwrap(), dims, &coef);
-        let heads = from_vec(rows, c.dim, att.heads);
-        let gated = from_vec(rows, c.dim, att.gated);
+        let dims = self.dims(i, rows / TOKENS);
+        let att = attention::forward(qkv.as_slice().unwrap(), dims, &self.coef(i, gates));
+        let width = dims.heads * dims.head_dim;
+        let heads = from_vec(rows, width, att.heads);
+        let gated = from_vec(rows, width, att.gated);
         let attn_out = linear(&self.linears[Self::proj(i)], &gated);
         add_scaled(h, &attn_out, gamma);
 
@@ -241,6 +259,27 @@ impl Vit {
             act,
             mlp_out,
         }
+    }
+
+    /// Block `i`'s attention shapes for `images` images.
+    pub(super) fn dims(&self, i: usize, images: usize) -> Dims {
+        Dims {
+            images,
+            heads: self.heads_in(i),
+            head_dim: self.head_dim(),
+        }
+    }
+
+    /// What multiplies head h's output in block `i`: its gate ξ times its mask.
+    pub(super) fn coef(&self, i: usize, gates: &Gates) -> Vec<f32> {
+        (0..self.heads_in(i))
+            .map(|j| gates.head[i][j] * self.head_mask[i][j])
+            .collect()
+    }
+
+    /// Block `i`'s branch scale: its gate γ, or 0 once the block is removed.
+    pub(super) fn gamma(&self, i: usize, gates: &Gates) -> f32 {
+        if self.removed[i] { 0.0 } else { gates.block[i] }
     }
 
     /// timm's `forward_head` with `global_pool='avg'`: the mean over the 16 tokens, then

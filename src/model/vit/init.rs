@@ -95,6 +95,7 @@ impl Vit {
             norm2: vec![layer_norm(dim); config.depth],
             fc_norm: layer_norm(dim),
             head_mask: vec![Array1::ones(config.heads); config.depth],
+            removed: vec![false; config.depth],
         }
     }
 }

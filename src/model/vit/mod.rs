@@ -26,6 +26,7 @@ mod parts;
 pub use backward::GateGradients;
 pub use config::VitConfig;
 pub use forward::{BlockActivations, Gates, PIXELS, VitActivations};
+pub use parts::linear_shapes_for;
 
 use ndarray::{Array1, Array2, s};
 
@@ -62,8 +63,20 @@ pub struct Vit {
     pub(crate) norm2: Vec<LayerNorm>,
     pub(crate) fc_norm: LayerNorm,
     /// `blocks.{i}.attn.head_mask`: 1 keeps head h of block i, 0 masks its output (its `proj`
-    /// columns are then zero too).
+    /// columns are then zero too). Its length is the block's head count, which compaction may
+    /// have made smaller than `config.heads`.
     pub(crate) head_mask: Vec<Array1<f32>>,
+    /// Blocks removed by layer pruning: each passes its input through unchanged (its branches'
+    /// gate γ is held at 0, and its `attn.proj` and `mlp.fc2` weights and biases are zero).
+    pub(crate) removed: Vec<bool>,
+}
+
+/// One block's widths. A freshly built ViT has `config.heads` heads and `config.hidden()` MLP
+/// units in every block; compaction deletes heads and units block by block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockShape {
+    pub heads: usize,
+    pub hidden: usize,
 }
 
 impl Vit {
@@ -92,6 +105,77 @@ impl Vit {
 
     pub fn config(&self) -> &VitConfig {
         &self.config
+    }
+
+    /// Blocks in the model (removed ones included: they are still there, as identities).
+    pub fn depth(&self) -> usize {
+        self.config.depth
+    }
+
+    /// Channels per head, the same in every block.
+    pub fn head_dim(&self) -> usize {
+        self.config.head_dim()
+    }
+
+    /// Heads in block `block`, masked ones included.
+    pub fn heads_in(&self, block: usize) -> usize {
+        self.head_mask[block].len()
+    }
+
+    /// MLP hidden units in block `block`.
+    pub fn hidden_in(&self, block: usize) -> usize {
+        self.linears[Self::fc1(block)].outputs()
+    }
+
+    pub fn block_shapes(&self) -> Vec<BlockShape> {
+        (0..self.depth())
+            .map(|b| BlockShape {
+                heads: self.heads_in(b),
+                hidden: self.hidden_in(b),
+            })
+            .collect()
+    }
+
+    /// Whether every block has the configuration's widths (no compaction happened).
+    pub fn is_uniform(&self) -> bool {
+        let c = &self.config;
+        self.block_shapes()
+            .iter()
+            .all(|s| s.heads == c.heads && s.hidden == c.hidden())
+    }
+
+    /// Heads the model has, masked ones included.
+    pub fn total_heads(&self) -> usize {
+        (0..self.depth()).map(|b| self.heads_in(b)).sum()
+    }
+
+    /// The configuration, and where compaction changed them, each block's heads and MLP units:
+    /// `vit-d64-l3-h4-r2 heads 4,2,3 mlp 128,128,96`.
+    pub fn shape_summary(&self) -> String {
+        if self.is_uniform() {
+            return self.config.to_string();
+        }
+        let list = |f: fn(&BlockShape) -> usize| {
+            self.block_shapes()
+                .iter()
+                .map(|s| f(s).to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        format!(
+            "{} heads {} mlp {}",
+            self.config,
+            list(|s| s.heads),
+            list(|s| s.hidden)
+        )
+    }
+
+    /// Heads whose mask is 1.
+    pub fn heads_kept(&self) -> usize {
+        self.head_mask
+            .iter()
+            .map(|m| m.iter().filter(|&&v| v != 0.0).count())
+            .sum()
     }
 }
 
@@ -136,13 +220,15 @@ impl Vit {
     /// everything that reads masks (sparsity, checkpoints) and no optimizer state can revive
     /// those weights. Unmasking a head leaves `proj`'s mask as it is.
     pub fn set_head_mask(&mut self, block: usize, mask: &[f32]) -> Result<()> {
-        let (depth, heads, d) = (self.config.depth, self.config.heads, self.config.head_dim());
-        if block >= depth || mask.len() != heads {
+        let (depth, d) = (self.config.depth, self.config.head_dim());
+        if block >= depth || mask.len() != self.heads_in(block) {
             return Err(Error::Shape {
                 op: "Vit::set_head_mask",
                 detail: format!(
-                    "{} values for block {block}; the model has {depth} blocks of {heads} heads",
-                    mask.len()
+                    "{} values for block {block}; the model has {depth} blocks, that one of {} \
+                     heads",
+                    mask.len(),
+                    self.head_mask.get(block).map_or(0, |m| m.len())
                 ),
             });
         }
@@ -153,6 +239,46 @@ impl Vit {
             if !keep {
                 proj.weight.slice_mut(s![.., h * d..(h + 1) * d]).fill(0.0);
                 proj.mask.slice_mut(s![.., h * d..(h + 1) * d]).fill(0.0);
+            }
+        }
+        Ok(())
+    }
+
+    /// Which blocks layer pruning removed.
+    pub fn removed_blocks(&self) -> &[bool] {
+        &self.removed
+    }
+
+    /// Blocks still computing something.
+    pub fn blocks_remaining(&self) -> usize {
+        self.removed.iter().filter(|&&r| !r).count()
+    }
+
+    /// Removes (or, with `false`, keeps) each block. A removed block becomes the identity: its
+    /// `attn.proj` and `mlp.fc2` weights, masks and biases are zeroed, so timm computes the same
+    /// without knowing of the removal, and its gate is held at 0, so no gradient reaches its
+    /// parameters and no optimizer revives them. Putting a removed block back does not restore
+    /// its weights.
+    pub fn set_removed_blocks(&mut self, removed: &[bool]) -> Result<()> {
+        if removed.len() != self.config.depth {
+            return Err(Error::Shape {
+                op: "Vit::set_removed_blocks",
+                detail: format!(
+                    "{} flags for a model of {} blocks",
+                    removed.len(),
+                    self.config.depth
+                ),
+            });
+        }
+        for (b, &r) in removed.iter().enumerate() {
+            self.removed[b] = r;
+            if r {
+                for i in [Self::proj(b), Self::fc2(b)] {
+                    let layer = &mut self.linears[i];
+                    layer.weight.fill(0.0);
+                    layer.mask.fill(0.0);
+                    layer.bias.fill(0.0);
+                }
             }
         }
         Ok(())

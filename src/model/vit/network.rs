@@ -2,8 +2,11 @@
 
 use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMutD, Axis};
 
-use super::{Gates, Vit};
-use crate::model::{Gradients, Layer, ModelKind, Network, UnitGroup};
+use super::{GateGradients, Gates, Vit};
+use crate::error::Result;
+use crate::model::{
+    Blocks, Gradients, Layer, ModelKind, Network, UnitGroup, softmax_cross_entropy,
+};
 
 impl Network for Vit {
     fn kind(&self) -> ModelKind {
@@ -70,7 +73,7 @@ impl Network for Vit {
         out
     }
     fn logits(&self, x: ArrayView2<f32>) -> Array2<f32> {
-        self.logits_gated(x, &Gates::ones(&self.config))
+        self.logits_gated(x, &Gates::of(self))
     }
     /// Gradients of pruned weights are dense (not masked), as the MLP's are; the optimizers
     /// apply the masks.
@@ -89,6 +92,7 @@ impl Network for Vit {
     fn unit_groups(&self) -> Vec<UnitGroup> {
         (0..self.config.depth)
             .map(|i| UnitGroup {
+                whole: true,
                 producer: Self::fc1(i),
                 consumer: Self::fc2(i),
             })
@@ -108,6 +112,65 @@ impl Network for Vit {
     /// which over H heads of d = D/H channels is 4·16²·D per block.
     fn attention_flops(&self) -> u64 {
         let t = super::TOKENS as u64;
-        (self.config.depth as u64) * 4 * t * t * self.config.dim as u64
+        let channels = (self.total_heads() * self.head_dim()) as u64;
+        4 * t * t * channels
+    }
+
+    fn blocks(&self) -> Option<&dyn Blocks> {
+        Some(self)
+    }
+    fn blocks_mut(&mut self) -> Option<&mut dyn Blocks> {
+        Some(self)
+    }
+}
+
+impl Blocks for Vit {
+    fn depth(&self) -> usize {
+        self.config.depth
+    }
+    fn heads_per_block(&self) -> Vec<usize> {
+        (0..self.depth()).map(|b| self.heads_in(b)).collect()
+    }
+    fn head_masks(&self) -> Vec<ndarray::Array1<f32>> {
+        self.head_mask.clone()
+    }
+    fn set_head_masks(&mut self, masks: &[ndarray::Array1<f32>]) -> Result<()> {
+        if masks.len() != self.depth() {
+            return Err(crate::error::Error::Shape {
+                op: "Vit::set_head_masks",
+                detail: format!("{} masks for {} blocks", masks.len(), self.depth()),
+            });
+        }
+        for (b, m) in masks.iter().enumerate() {
+            self.set_head_mask(b, &m.to_vec())?;
+        }
+        Ok(())
+    }
+    fn removed_blocks(&self) -> Vec<bool> {
+        self.removed.clone()
+    }
+    fn set_removed_blocks(&mut self, removed: &[bool]) -> Result<()> {
+        Vit::set_removed_blocks(self, removed)
+    }
+    fn unit_gates(&self) -> Gates {
+        Gates::of(self)
+    }
+    fn gate_gradients(&self, x: ArrayView2<f32>, labels: &[u8]) -> GateGradients {
+        Vit::gate_gradients(self, x, labels)
+    }
+    fn loss_with_gates(&self, x: ArrayView2<f32>, labels: &[u8], gates: &Gates) -> f32 {
+        softmax_cross_entropy(&self.logits_gated(x, gates), labels).0
+    }
+    fn residual_streams(&self, x: ArrayView2<f32>) -> Vec<Array2<f32>> {
+        Vit::residual_streams(self, x)
+    }
+    fn tokens(&self) -> usize {
+        super::TOKENS
+    }
+    fn attention_layers(&self, block: usize) -> (usize, usize) {
+        (Self::qkv(block), Self::proj(block))
+    }
+    fn head_dim(&self) -> usize {
+        Vit::head_dim(self)
     }
 }

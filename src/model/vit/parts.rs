@@ -6,7 +6,7 @@
 
 use ndarray::{Array1, Array2, s};
 
-use super::{LayerNorm, PATCH_PIXELS, TOKENS, Vit, VitConfig};
+use super::{BlockShape, LayerNorm, PATCH_PIXELS, TOKENS, Vit, VitConfig};
 use crate::error::{Error, Result};
 use crate::model::Layer;
 
@@ -37,13 +37,18 @@ impl Vit {
 
     /// Each linear layer's `(outputs, inputs)` for `config`, in [`Vit::linears`] order.
     pub fn linear_shapes(config: &VitConfig) -> Vec<(usize, usize)> {
-        let (d, hidden) = (config.dim, config.hidden());
-        let mut shapes = vec![(d, PATCH_PIXELS)];
-        for _ in 0..config.depth {
-            shapes.extend([(3 * d, d), (d, d), (hidden, d), (d, hidden)]);
-        }
-        shapes.push((Self::CLASSES, d));
-        shapes
+        linear_shapes_for(config, &Self::uniform_shapes(config))
+    }
+
+    /// Every block with `config`'s widths.
+    pub fn uniform_shapes(config: &VitConfig) -> Vec<BlockShape> {
+        vec![
+            BlockShape {
+                heads: config.heads,
+                hidden: config.hidden(),
+            };
+            config.depth
+        ]
     }
 
     /// A ViT from its parts, after checking `config` and every shape against it.
@@ -58,6 +63,28 @@ impl Vit {
     /// `proj`, so those columns carry nothing and stay zero in the file timm loads).
     pub fn from_parts(
         config: VitConfig,
+        linears: Vec<Layer>,
+        pos_embed: Array2<f32>,
+        norm1: Vec<LayerNorm>,
+        norm2: Vec<LayerNorm>,
+        fc_norm: LayerNorm,
+        head_mask: Vec<Array1<f32>>,
+    ) -> Result<Vit> {
+        let blocks = Self::uniform_shapes(&config);
+        Self::from_shaped_parts(
+            config, &blocks, linears, pos_embed, norm1, norm2, fc_norm, head_mask,
+        )
+    }
+
+    /// [`Vit::from_parts`] for a model whose blocks have their own widths (a compacted one):
+    /// block i has `blocks[i].heads` heads of `config.head_dim()` channels and
+    /// `blocks[i].hidden` MLP units, either of which may be 0. `config.depth` must be
+    /// `blocks.len()`; `config.heads` and `config.mlp_ratio` are the widths the model started
+    /// from, and the head width is `config.dim / config.heads`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_shaped_parts(
+        config: VitConfig,
+        blocks: &[BlockShape],
         mut linears: Vec<Layer>,
         pos_embed: Array2<f32>,
         norm1: Vec<LayerNorm>,
@@ -66,9 +93,26 @@ impl Vit {
         head_mask: Vec<Array1<f32>>,
     ) -> Result<Vit> {
         config.validate()?;
-        let (d, depth, heads) = (config.dim, config.depth, config.heads);
+        let (d, depth) = (config.dim, config.depth);
+        if blocks.len() != depth {
+            return Err(shape_error(format!(
+                "{} block shapes for depth {depth}",
+                blocks.len()
+            )));
+        }
+        if let Some((b, s)) = blocks
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.heads > config.heads || s.hidden > MAX_HIDDEN)
+        {
+            return Err(shape_error(format!(
+                "block {b} has {} heads and {} MLP units; at most {} heads and {MAX_HIDDEN} \
+                 units",
+                s.heads, s.hidden, config.heads
+            )));
+        }
         let names = Self::timm_linear_names(depth);
-        let shapes = Self::linear_shapes(&config);
+        let shapes = linear_shapes_for(&config, blocks);
         if linears.len() != shapes.len() {
             return Err(shape_error(format!(
                 "{} linear layers; a ViT of depth {depth} has {} (patch_embed.proj, 4 per \
@@ -134,6 +178,7 @@ impl Vit {
         let head_dim = config.head_dim();
         for (b, mask) in head_mask.iter().enumerate() {
             let name = format!("blocks.{b}.attn.head_mask");
+            let heads = blocks[b].heads;
             if mask.len() != heads {
                 return Err(shape_error(format!(
                     "{name} has {} values; expected {heads} (one per head)",
@@ -161,6 +206,7 @@ impl Vit {
             norm2,
             fc_norm,
             head_mask,
+            removed: vec![false; depth],
         })
     }
 
@@ -168,6 +214,22 @@ impl Vit {
     pub fn head_masks(&self) -> &[Array1<f32>] {
         &self.head_mask
     }
+}
+
+/// MLP widths past this are not a ViT for MNIST (and would allocate gigabytes).
+const MAX_HIDDEN: usize = 16 * 1_024;
+
+/// Each linear layer's `(outputs, inputs)` for a ViT of `config.dim` channels whose blocks have
+/// the given widths, in [`Vit::linears`] order.
+pub fn linear_shapes_for(config: &VitConfig, blocks: &[BlockShape]) -> Vec<(usize, usize)> {
+    let (d, hd) = (config.dim, config.head_dim());
+    let mut shapes = vec![(d, PATCH_PIXELS)];
+    for b in blocks {
+        let a = b.heads * hd;
+        shapes.extend([(3 * a, d), (d, a), (b.hidden, d), (d, b.hidden)]);
+    }
+    shapes.push((Vit::CLASSES, d));
+    shapes
 }
 
 fn check_norm(name: &str, norm: &LayerNorm, d: usize) -> Result<()> {
