@@ -589,3 +589,21 @@ fn fine_tuning_keeps_removed_heads_blocks_and_units_removed() {
     let d = max_diff(&tuned.logits(c.x.view()), &small.model.logits(c.x.view()));
     assert!(d < 1e-5, "{d}");
 }
+
+#[test]
+fn attention_received_averages_each_heads_probabilities_over_the_queries() {
+    let vit = model(&config(), 23);
+    let c = calibration(2, 24);
+    let maps = vit.attention_received(c.x.view());
+    assert_eq!(maps.len(), 3);
+    for m in &maps {
+        assert_eq!(m.dim(), (2, 16));
+        for row in m.rows() {
+            assert!((row.sum() - 1.0).abs() < 1e-5);
+            assert!(row.iter().all(|&p| p > 0.0));
+        }
+    }
+    // Different images are attended to differently.
+    let other = vit.attention_received(c.x.slice(s![1..2, ..]));
+    assert_ne!(maps[0], other[0]);
+}

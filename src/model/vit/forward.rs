@@ -184,6 +184,32 @@ impl Vit {
         out
     }
 
+    /// For one image (`[1, 784]` or the first row of `x`), per block `[heads, 16]`: the
+    /// attention each patch receives from head h, averaged over the 16 queries (each query's
+    /// probabilities sum to 1, so each row sums to 1). A masked head's row is what it would
+    /// attend to; its output is dropped after.
+    pub fn attention_received(&self, x: ArrayView2<f32>) -> Vec<Array2<f32>> {
+        let x = x.slice(ndarray::s![0..1.min(x.nrows()), ..]);
+        let acts = self.forward(x);
+        acts.blocks
+            .iter()
+            .enumerate()
+            .map(|(b, a)| {
+                let heads = self.heads_in(b);
+                let mut out = Array2::<f32>::zeros((heads, TOKENS));
+                for h in 0..heads {
+                    let p = &a.probs[h * TOKENS * TOKENS..(h + 1) * TOKENS * TOKENS];
+                    for q in 0..TOKENS {
+                        for k in 0..TOKENS {
+                            out[[h, k]] += p[q * TOKENS + k] / TOKENS as f32;
+                        }
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+
     /// What linear layer `layer` multiplies for the batch `x` (see [`crate::model::Network::
     /// linear_inputs`]), running the model only as far as that layer.
     pub(super) fn linear_input(&self, x: ArrayView2<f32>, layer: usize) -> Array2<f32> {
