@@ -138,6 +138,15 @@ fn prune_lists_every_method_and_reports_a_json_summary() {
         "taylor-neuron",
         "wanda",
         "sparsegpt",
+        "heads-taylor",
+        "heads-magnitude",
+        "heads-ablation",
+        "heads-random",
+        "layers-bi",
+        "layers-angular",
+        "layers-last",
+        "layers-ablation",
+        "layers-taylor",
         "imp",
         "gradual",
     ] {
@@ -281,6 +290,162 @@ fn cost_reports_every_variant_then_a_json_summary() {
     assert_clean_failure(
         &pruneplay(&["cost", m, "--sparsity", "1", "--backend", "cpu"]),
         "outside [0, 1)",
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn heads_and_layers_prune_sweep_and_compact_a_vit_from_the_command_line() {
+    common::mnist();
+    let dir = std::env::temp_dir().join(format!("pruneplay-heads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let vit = dir.join("vit.safetensors");
+    let out = pruneplay(&[
+        "train",
+        "--arch",
+        "vit",
+        "--dim",
+        "16",
+        "--depth",
+        "2",
+        "--heads",
+        "4",
+        "--iters",
+        "60",
+        "--out",
+        vit.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = vit.to_str().unwrap();
+
+    // 8 heads, round(0.25 × 8) = 2 go; the compacted file has 6 and computes the same.
+    let masked = dir.join("masked.safetensors");
+    let compacted = dir.join("compacted.safetensors");
+    for (path, compact) in [(&masked, false), (&compacted, true)] {
+        let mut args = vec![
+            "prune",
+            "--model",
+            v,
+            "--method",
+            "heads-taylor",
+            "--sparsity",
+            "0.25",
+            "--json",
+            "--out",
+            path.to_str().unwrap(),
+        ];
+        if compact {
+            args.push("--compact");
+        }
+        let out = pruneplay(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let s = last_json(&out);
+        let heads: Vec<u64> = s["heads_per_block"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_u64().unwrap())
+            .collect();
+        assert_eq!(heads.iter().sum::<u64>(), 6, "{s}");
+        assert_eq!(s["blocks_remaining"], 2);
+        assert_eq!(s["compacted"]["heads_removed"], 2);
+        let c = &s["compacted"];
+        assert!(c["parameters_after"].as_u64() < c["parameters_before"].as_u64());
+        assert!(c["dense_forward_ms"].as_f64().unwrap() > 0.0);
+    }
+    let load = |p: &std::path::Path| match pruneplay::checkpoint::load_file(p).unwrap() {
+        pruneplay::model::Model::Vit(v) => *v,
+        _ => panic!("not a ViT"),
+    };
+    let (masked, small) = (load(&masked), load(&compacted));
+    assert_eq!((masked.total_heads(), masked.heads_kept()), (8, 6));
+    assert_eq!((small.total_heads(), small.heads_kept()), (6, 6));
+    let x = ndarray::Array2::from_shape_fn((3, 784), |(i, j)| ((i * 31 + j) % 17) as f32 / 17.0);
+    let diff = (&masked.logits(x.view()) - &small.logits(x.view()))
+        .iter()
+        .fold(0.0f32, |m, d| m.max(d.abs()));
+    assert!(diff < 1e-5, "{diff}");
+
+    // One block of two goes; compacted, the file has depth 1.
+    let out = pruneplay(&[
+        "prune",
+        "--model",
+        v,
+        "--method",
+        "layers-bi",
+        "--remove",
+        "1",
+        "--compact",
+        "--json",
+        "--out",
+        compacted.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(last_json(&out)["blocks_remaining"], 1);
+    assert_eq!(load(&compacted).depth(), 1);
+
+    // Sweeps: four head methods at two sparsities, five layer methods at one count.
+    let out = pruneplay(&[
+        "sweep",
+        "--model",
+        v,
+        "--methods",
+        "heads-all,layers-all",
+        "--sparsities",
+        "0.25,0.5",
+        "--remove",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let results: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|j| j["event"] == "result")
+        .collect();
+    assert_eq!(results.len(), 4 * 2 + 5);
+    assert!(
+        results
+            .iter()
+            .any(|r| r["method"] == "layers-angular" && r["remove"] == 1)
+    );
+
+    // Bad values.
+    assert_clean_failure(
+        &pruneplay(&[
+            "prune",
+            "--model",
+            v,
+            "--method",
+            "layers-last",
+            "--remove",
+            "2",
+        ]),
+        "at least the depth",
+    );
+    assert_clean_failure(
+        &pruneplay(&[
+            "prune",
+            "--model",
+            v,
+            "--method",
+            "heads-random",
+            "--sparsity",
+            "0.01",
+        ]),
+        "removes no head",
+    );
+    let mlp = trained_checkpoint(&dir);
+    assert_clean_failure(
+        &pruneplay(&[
+            "prune",
+            "--model",
+            mlp.to_str().unwrap(),
+            "--method",
+            "heads-magnitude",
+        ]),
+        "attention heads",
     );
     std::fs::remove_dir_all(&dir).ok();
 }

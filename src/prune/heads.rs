@@ -109,23 +109,20 @@ pub fn validate(model: &impl Network, method: Method, options: &PruneOptions) ->
     let total: usize = alive.iter().sum();
     let removed: usize = counts(options.scope, s, &alive).iter().sum();
     if removed == 0 {
-        return Err(Error::Config(format!(
-            "--sparsity {s} removes no head: round({s} × {total}) = 0 of the {total} heads left{}; \
-             raise it to at least {:.3}",
-            if options.scope == Scope::PerBlock {
-                " in every block"
-            } else {
-                ""
-            },
-            0.5 / alive
-                .iter()
-                .copied()
-                .filter(|&h| h > 0)
-                .min()
-                .unwrap_or(1)
-                .max(1) as f64
-                + 1e-3
-        )));
+        // round(s × n) is 0 up to s × n = 0.5 (halves go to even).
+        let (n, where_) = match options.scope {
+            Scope::Global => (total, ""),
+            Scope::PerBlock => (alive.iter().copied().max().unwrap_or(0), " in any block"),
+        };
+        return Err(Error::Config(if n == 0 {
+            "no head is left to remove".to_owned()
+        } else {
+            format!(
+                "--sparsity {s} removes no head{where_}: round({s} × {n}) = 0; it must be above \
+                 0.5 / {n} = {:.4}",
+                0.5 / n as f64
+            )
+        }));
     }
     Ok(())
 }
