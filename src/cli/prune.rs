@@ -168,6 +168,9 @@ struct Summary {
     /// ViT: heads kept in each block, and blocks not removed (null for an MLP).
     heads_per_block: Option<Vec<usize>>,
     blocks_remaining: Option<usize>,
+    /// ViT: the indices of the blocks removed (empty when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    removed_blocks: Option<Vec<usize>>,
     layers: Vec<LayerCount>,
     test_acc_before: f64,
     test_acc_pruned: f64,
@@ -377,6 +380,7 @@ fn prune_and_report(
                 .collect()
         }),
         blocks_remaining: vit.map(|v| v.blocks_remaining()),
+        removed_blocks: vit.map(|v| (0..v.depth()).filter(|&b| v.removed_blocks()[b]).collect()),
         layers: prune::layer_counts(model),
         test_acc_before: before,
         test_acc_pruned: pruned,
@@ -538,6 +542,7 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         weights_remaining: model.weights_remaining(),
         heads_per_block: None,
         blocks_remaining: None,
+        removed_blocks: None,
         layers: prune::layer_counts(&model),
         test_acc_before: before,
         test_acc_pruned: pruned,
