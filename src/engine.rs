@@ -4,7 +4,6 @@
 //! The methods are async because the GPU engine must await its read-backs in a browser; the CPU
 //! engine's futures are ready at once, and native callers block on them with `pollster`.
 
-#[cfg(feature = "gpu")]
 use std::rc::Rc;
 
 use crate::data::Mnist;
@@ -34,7 +33,14 @@ impl Backend {
     }
 }
 
-pub enum Engine {
+/// A training engine with the data set it trains and evaluates on, bound when it is made (the
+/// GPU engine uploads it then, once); the data is shared, never copied.
+pub struct Engine {
+    data: Rc<Mnist>,
+    inner: Inner,
+}
+
+enum Inner {
     /// Trains either model.
     Cpu(Box<Trainer<Model>>),
     /// Trains MLPs; the ViT has no WGSL kernels yet.
@@ -43,18 +49,33 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub fn cpu(config: &TrainConfig, data: &Mnist) -> Result<Self> {
-        Ok(Engine::Cpu(Box::new(Trainer::new(config, &data.train)?)))
+    fn cpu_with(trainer: Trainer<Model>, data: &Rc<Mnist>) -> Self {
+        Self {
+            data: Rc::clone(data),
+            inner: Inner::Cpu(Box::new(trainer)),
+        }
+    }
+
+    pub fn cpu(config: &TrainConfig, data: &Rc<Mnist>) -> Result<Self> {
+        Ok(Self::cpu_with(Trainer::new(config, &data.train)?, data))
     }
 
     #[cfg(feature = "gpu")]
     /// The GPU engine on `ctx`; the data set is uploaded here, once.
-    pub fn gpu(ctx: Rc<GpuContext>, config: &TrainConfig, data: &Mnist) -> Result<Self> {
-        Ok(Engine::Gpu(Box::new(GpuTrainer::new(ctx, config, data)?)))
+    pub fn gpu(ctx: Rc<GpuContext>, config: &TrainConfig, data: &Rc<Mnist>) -> Result<Self> {
+        Ok(Self {
+            data: Rc::clone(data),
+            inner: Inner::Gpu(Box::new(GpuTrainer::new(ctx, config, data)?)),
+        })
+    }
+
+    /// The data set this engine trains and evaluates on.
+    pub fn data(&self) -> &Rc<Mnist> {
+        &self.data
     }
 
     /// A fresh model of `config.arch` on the engine `backend` names.
-    pub fn new(backend: &Backend, config: &TrainConfig, data: &Mnist) -> Result<Self> {
+    pub fn new(backend: &Backend, config: &TrainConfig, data: &Rc<Mnist>) -> Result<Self> {
         match backend {
             Backend::Cpu => Self::cpu(config, data),
             #[cfg(feature = "gpu")]
@@ -63,12 +84,13 @@ impl Engine {
     }
 
     /// Continues from `model` on the CPU engine (e.g. after the GPU device was lost).
-    pub fn cpu_from(model: impl Into<Model>, config: &TrainConfig, data: &Mnist) -> Result<Self> {
-        Ok(Engine::Cpu(Box::new(Trainer::with_model(
-            model.into(),
-            config,
-            &data.train,
-        )?)))
+    pub fn cpu_from(
+        model: impl Into<Model>,
+        config: &TrainConfig,
+        data: &Rc<Mnist>,
+    ) -> Result<Self> {
+        let trainer = Trainer::with_model(model.into(), config, &data.train)?;
+        Ok(Self::cpu_with(trainer, data))
     }
 
     #[cfg(feature = "gpu")]
@@ -77,12 +99,13 @@ impl Engine {
         ctx: Rc<GpuContext>,
         model: &Model,
         config: &TrainConfig,
-        data: &Mnist,
+        data: &Rc<Mnist>,
     ) -> Result<Self> {
         let mlp = model.mlp("the GPU engine (it has no ViT kernels yet)")?;
-        Ok(Engine::Gpu(Box::new(GpuTrainer::with_model(
-            ctx, mlp, config, data,
-        )?)))
+        Ok(Self {
+            data: Rc::clone(data),
+            inner: Inner::Gpu(Box::new(GpuTrainer::with_model(ctx, mlp, config, data)?)),
+        })
     }
 
     /// Continues from `model` on the engine `backend` names.
@@ -90,7 +113,7 @@ impl Engine {
         backend: &Backend,
         model: &Model,
         config: &TrainConfig,
-        data: &Mnist,
+        data: &Rc<Mnist>,
     ) -> Result<Self> {
         match backend {
             Backend::Cpu => Self::cpu_from(model.clone(), config, data),
@@ -101,10 +124,10 @@ impl Engine {
 
     /// Whether this engine is the one `backend` names (on the GPU, the same context).
     pub fn runs_on(&self, backend: &Backend) -> bool {
-        match (self, backend) {
-            (Engine::Cpu(_), Backend::Cpu) => true,
+        match (&self.inner, backend) {
+            (Inner::Cpu(_), Backend::Cpu) => true,
             #[cfg(feature = "gpu")]
-            (Engine::Gpu(t), Backend::Gpu(ctx)) => std::ptr::eq(t.context(), Rc::as_ptr(ctx)),
+            (Inner::Gpu(t), Backend::Gpu(ctx)) => std::ptr::eq(t.context(), Rc::as_ptr(ctx)),
             #[cfg(feature = "gpu")]
             _ => false,
         }
@@ -114,61 +137,61 @@ impl Engine {
     /// the data order `order`, and the step counter at `step`. The GPU engine keeps its data set
     /// and pipelines.
     pub fn restart(&mut self, model: &Model, order: BatchOrder, step: u64) -> Result<()> {
-        match self {
-            Engine::Cpu(t) => t.restart(model.clone(), order, step),
+        match &mut self.inner {
+            Inner::Cpu(t) => t.restart(model.clone(), order, step),
             #[cfg(feature = "gpu")]
-            Engine::Gpu(t) => t.restart(model.mlp("the GPU engine")?, order, step),
+            Inner::Gpu(t) => t.restart(model.mlp("the GPU engine")?, order, step),
         }
     }
 
     /// `"cpu"` or `"gpu"`.
     pub fn backend(&self) -> &'static str {
-        match self {
-            Engine::Cpu(_) => "cpu",
+        match &self.inner {
+            Inner::Cpu(_) => "cpu",
             #[cfg(feature = "gpu")]
-            Engine::Gpu(_) => "gpu",
+            Inner::Gpu(_) => "gpu",
         }
     }
 
     /// The GPU adapter's name; `None` on the CPU engine.
     pub fn adapter(&self) -> Option<String> {
-        match self {
-            Engine::Cpu(_) => None,
+        match &self.inner {
+            Inner::Cpu(_) => None,
             #[cfg(feature = "gpu")]
-            Engine::Gpu(t) => Some(t.context().adapter_name()),
+            Inner::Gpu(t) => Some(t.context().adapter_name()),
         }
     }
 
     pub fn step(&self) -> u64 {
-        match self {
-            Engine::Cpu(t) => t.step(),
+        match &self.inner {
+            Inner::Cpu(t) => t.step(),
             #[cfg(feature = "gpu")]
-            Engine::Gpu(t) => t.step(),
+            Inner::Gpu(t) => t.step(),
         }
     }
 
     pub fn epoch(&self) -> u64 {
-        match self {
-            Engine::Cpu(t) => t.epoch(),
+        match &self.inner {
+            Inner::Cpu(t) => t.epoch(),
             #[cfg(feature = "gpu")]
-            Engine::Gpu(t) => t.epoch(),
+            Inner::Gpu(t) => t.epoch(),
         }
     }
 
-    /// Takes `n` steps on `data.train` (the GPU engine already holds it).
-    pub async fn train_steps(&mut self, data: &Mnist, n: u64) -> Result<StepStats> {
-        match self {
-            Engine::Cpu(t) => t.train_steps(&data.train, n),
+    /// Takes `n` steps on the training split.
+    pub async fn train_steps(&mut self, n: u64) -> Result<StepStats> {
+        match &mut self.inner {
+            Inner::Cpu(t) => t.train_steps(&self.data.train, n),
             #[cfg(feature = "gpu")]
-            Engine::Gpu(t) => t.train_steps(n).await,
+            Inner::Gpu(t) => t.train_steps(n).await,
         }
     }
 
-    pub async fn evaluate(&self, data: &Mnist, split: Split) -> Result<Evaluation> {
-        match self {
-            Engine::Cpu(t) => Ok(evaluate(t.model(), split.of(data))),
+    pub async fn evaluate(&self, split: Split) -> Result<Evaluation> {
+        match &self.inner {
+            Inner::Cpu(t) => Ok(evaluate(t.model(), split.of(&self.data))),
             #[cfg(feature = "gpu")]
-            Engine::Gpu(t) => t.evaluate(split).await,
+            Inner::Gpu(t) => t.evaluate(split).await,
         }
     }
 
@@ -179,10 +202,10 @@ impl Engine {
 
     /// The current model (read back from the GPU on the GPU engine).
     pub async fn model(&self) -> Result<Model> {
-        match self {
-            Engine::Cpu(t) => Ok(t.model().clone()),
+        match &self.inner {
+            Inner::Cpu(t) => Ok(t.model().clone()),
             #[cfg(feature = "gpu")]
-            Engine::Gpu(t) => t.model().await.map(Model::Mlp),
+            Inner::Gpu(t) => t.model().await.map(Model::Mlp),
         }
     }
 }
@@ -194,11 +217,54 @@ pub async fn finetune(
     backend: &Backend,
     model: &Model,
     config: &TrainConfig,
-    data: &Mnist,
+    data: &Rc<Mnist>,
 ) -> Result<Model> {
     let mut engine = Engine::from_backend(backend, model, config, data)?;
     engine
-        .train_steps(data, config.total_steps(data.train.len()))
+        .train_steps(config.total_steps(data.train.len()))
         .await?;
     engine.model().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Dataset;
+    use crate::train::Budget;
+
+    fn tiny() -> Rc<Mnist> {
+        let set = |n: usize| {
+            let pixels = (0..n * 16).map(|i| (i * 37 % 251) as u8).collect();
+            let labels = (0..n).map(|i| (i % 4) as u8).collect();
+            Dataset::new(pixels, labels, 16, 4).unwrap()
+        };
+        Rc::new(Mnist {
+            train: set(64),
+            validation: set(16),
+            test: set(16),
+            rows: 4,
+            cols: 4,
+        })
+    }
+
+    #[test]
+    fn an_engine_shares_the_data_it_was_made_with_and_trains_on_it() {
+        let data = tiny();
+        let config = TrainConfig {
+            arch: "16-8-4".parse().unwrap(),
+            batch: 8,
+            budget: Budget::Iters(4),
+            ..TrainConfig::default()
+        };
+        let mut engine = Engine::cpu(&config, &data).unwrap();
+        // The same allocation, not a copy: two handles, one data set.
+        assert!(Rc::ptr_eq(engine.data(), &data));
+        assert_eq!(Rc::strong_count(&data), 2);
+        let stats = pollster::block_on(engine.train_steps(4)).unwrap();
+        assert_eq!((stats.step, engine.step()), (4, 4));
+        let eval = pollster::block_on(engine.evaluate(Split::Test)).unwrap();
+        assert_eq!(eval.confusion.iter().flatten().sum::<u32>(), 16);
+        drop(engine);
+        assert_eq!(Rc::strong_count(&data), 1);
+    }
 }

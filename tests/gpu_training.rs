@@ -30,13 +30,13 @@ fn config(steps: u64) -> TrainConfig {
 #[test]
 fn gpu_and_cpu_training_agree_over_300_steps() {
     let Some((_turn, _)) = gpu() else { return };
-    let mnist = common::mnist();
+    let mnist = std::rc::Rc::new(common::mnist());
     let config = config(300);
     let mut cpu = Engine::cpu(&config, &mnist).unwrap();
     let mut gpu = Engine::gpu(own_context(), &config, &mnist).unwrap();
     for chunk in 0..6 {
-        let c = pollster::block_on(cpu.train_steps(&mnist, 50)).unwrap();
-        let g = pollster::block_on(gpu.train_steps(&mnist, 50)).unwrap();
+        let c = pollster::block_on(cpu.train_steps(50)).unwrap();
+        let g = pollster::block_on(gpu.train_steps(50)).unwrap();
         println!(
             "steps {:>3}: cpu loss {:.5} acc {:.4} | gpu loss {:.5} acc {:.4}",
             c.step, c.loss, c.accuracy, g.loss, g.accuracy
@@ -53,8 +53,8 @@ fn gpu_and_cpu_training_agree_over_300_steps() {
             c.loss
         );
     }
-    let c = pollster::block_on(cpu.evaluate(&mnist, Split::Test)).unwrap();
-    let g = pollster::block_on(gpu.evaluate(&mnist, Split::Test)).unwrap();
+    let c = pollster::block_on(cpu.evaluate(Split::Test)).unwrap();
+    let g = pollster::block_on(gpu.evaluate(Split::Test)).unwrap();
     println!(
         "test accuracy after 300 steps: cpu {:.4}, gpu {:.4}",
         c.accuracy, g.accuracy
@@ -73,16 +73,16 @@ fn gpu_and_cpu_training_agree_over_300_steps() {
 #[test]
 fn gpu_evaluation_matches_cpu_evaluation_of_the_same_model() {
     let Some((_turn, _)) = gpu() else { return };
-    let mnist = common::mnist();
+    let mnist = std::rc::Rc::new(common::mnist());
     let config = config(200);
     let mut engine = Engine::gpu(own_context(), &config, &mnist).unwrap();
-    pollster::block_on(engine.train_steps(&mnist, 200)).unwrap();
+    pollster::block_on(engine.train_steps(200)).unwrap();
     let model = pollster::block_on(engine.model()).unwrap();
     for (split, data) in [
         (Split::Validation, &mnist.validation),
         (Split::Test, &mnist.test),
     ] {
-        let g = pollster::block_on(engine.evaluate(&mnist, split)).unwrap();
+        let g = pollster::block_on(engine.evaluate(split)).unwrap();
         let c = evaluate(&model, data);
         // A sample whose top two logits tie to within rounding may flip; allow 0.05% of them.
         let differing = g
@@ -107,7 +107,7 @@ fn gpu_evaluation_matches_cpu_evaluation_of_the_same_model() {
 #[test]
 fn gpu_training_holds_masks_and_round_trips_the_model() {
     let Some((_turn, _)) = gpu() else { return };
-    let mnist = common::mnist();
+    let mnist = std::rc::Rc::new(common::mnist());
     let config = config(100);
     let mut model = Mlp::new(
         config.arch.mlp("this test").unwrap(),
@@ -140,7 +140,7 @@ fn gpu_training_holds_masks_and_round_trips_the_model() {
 #[test]
 fn gpu_divergence_is_reported_and_the_model_restored() {
     let Some((_turn, _)) = gpu() else { return };
-    let mnist = common::mnist();
+    let mnist = std::rc::Rc::new(common::mnist());
     let config = TrainConfig {
         optimizer: OptimizerConfig {
             lr: 10.0,
@@ -164,7 +164,7 @@ fn gpu_divergence_is_reported_and_the_model_restored() {
 #[test]
 fn a_network_too_large_for_the_device_is_refused_before_any_work() {
     let Some((_turn, ctx)) = gpu() else { return };
-    let mnist = common::mnist();
+    let mnist = std::rc::Rc::new(common::mnist());
     // A 16,384 × 16,384 weight matrix is 1 GiB: more than WebGPU lets one binding hold (the
     // default is 128 MiB; lavapipe and browsers report about that).
     let max = ctx.limits().max_storage_buffer_binding_size;
@@ -189,16 +189,16 @@ fn a_network_too_large_for_the_device_is_refused_before_any_work() {
 #[test]
 fn a_lost_device_stops_training_with_a_message_and_the_cpu_can_continue() {
     let Some((_turn, _)) = gpu() else { return };
-    let mnist = common::mnist();
+    let mnist = std::rc::Rc::new(common::mnist());
     let config = config(200);
     let ctx = own_context();
     let mut engine = Engine::gpu(Rc::clone(&ctx), &config, &mnist).unwrap();
-    pollster::block_on(engine.train_steps(&mnist, 50)).unwrap();
+    pollster::block_on(engine.train_steps(50)).unwrap();
     // The evaluation point: the model a caller keeps (the page does this at every progress report).
     let kept = pollster::block_on(engine.model()).unwrap();
 
     ctx.simulate_device_loss();
-    let err = pollster::block_on(engine.train_steps(&mnist, 50)).expect_err("training fails");
+    let err = pollster::block_on(engine.train_steps(50)).expect_err("training fails");
     assert!(matches!(err, pruneplay::Error::DeviceLost(_)), "{err}");
     assert!(
         err.to_string().contains("training can continue on the CPU"),
@@ -207,8 +207,8 @@ fn a_lost_device_stops_training_with_a_message_and_the_cpu_can_continue() {
 
     let mut cpu = Engine::cpu_from(kept.clone(), &config, &mnist).unwrap();
     let before = evaluate(&kept, &mnist.test).accuracy;
-    pollster::block_on(cpu.train_steps(&mnist, 100)).unwrap();
-    let after = pollster::block_on(cpu.evaluate(&mnist, Split::Test))
+    pollster::block_on(cpu.train_steps(100)).unwrap();
+    let after = pollster::block_on(cpu.evaluate(Split::Test))
         .unwrap()
         .accuracy;
     assert!(

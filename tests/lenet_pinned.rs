@@ -146,10 +146,12 @@ fn iterative_and_gradual_pruning_give_the_recorded_masks() {
         ..PruneOptions::default()
     };
     let mut imp = Model::Mlp(model.clone());
+    // Engines share their data through an Rc, which the static above cannot hold: one copy here.
+    let shared = std::rc::Rc::new(data.clone());
     pollster::block_on(iterative_magnitude(
         &mut imp,
         &Backend::Cpu,
-        data,
+        &shared,
         Method::Magnitude,
         &options,
         3,

@@ -9,6 +9,7 @@ use std::rc::Rc;
 
 use ndarray::Array2;
 use pruneplay::Error;
+
 use pruneplay::data::Mnist;
 use pruneplay::engine::Backend;
 use pruneplay::lottery::ladder::next_masks;
@@ -23,14 +24,14 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 /// A small learnable problem: 64 "pixels", 4 classes.
-fn small_data() -> Mnist {
-    Mnist {
+fn small_data() -> Rc<Mnist> {
+    Rc::new(Mnist {
         train: common::synthetic(1_200, 64, 4, 1),
         validation: common::synthetic(300, 64, 4, 2),
         test: common::synthetic(400, 64, 4, 3),
         rows: 8,
         cols: 8,
-    }
+    })
 }
 
 fn small_settings() -> LotterySettings {
@@ -46,12 +47,12 @@ fn small_settings() -> LotterySettings {
     }
 }
 
-fn advance(e: &mut LotteryExperiment, data: &Mnist, iters: u64) -> Progress {
+fn advance(e: &mut LotteryExperiment, data: &Rc<Mnist>, iters: u64) -> Progress {
     pollster::block_on(e.advance(&Backend::Cpu, data, iters)).unwrap()
 }
 
 /// Runs until `(round, arm)` has just started (loaded on the engine, nothing trained).
-fn start_of(e: &mut LotteryExperiment, data: &Mnist, round: u32, arm: Arm) -> Progress {
+fn start_of(e: &mut LotteryExperiment, data: &Rc<Mnist>, round: u32, arm: Arm) -> Progress {
     loop {
         let p = advance(e, data, 0);
         assert!(!p.done, "the experiment ended before round {round} {arm}");
@@ -413,7 +414,7 @@ fn early_stopping_is_the_minimum_of_validation_loss() {
     }
 }
 
-fn instability(settings: InstabilitySettings, data: &Mnist) -> InstabilityExperiment {
+fn instability(settings: InstabilitySettings, data: &Rc<Mnist>) -> InstabilityExperiment {
     let mut e = InstabilityExperiment::new(settings, data).unwrap();
     loop {
         let p = pollster::block_on(e.advance(&Backend::Cpu, data, 50)).unwrap();

@@ -464,10 +464,12 @@ fn iterative_magnitude_reaches_the_target_through_equal_rounds() {
         ..TrainConfig::default()
     };
     let mut seen = Vec::new();
+    // Engines share their data through an Rc, which the static model cache cannot hold.
+    let shared = std::rc::Rc::new(mnist.clone());
     let rounds = pollster::block_on(iterative_magnitude(
         &mut m,
         &Backend::Cpu,
-        mnist,
+        &shared,
         Method::Magnitude,
         &PruneOptions {
             sparsity: 0.9,

@@ -62,13 +62,13 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     // The GPU engine uploads held-out sets too; small ones keep the set-up short.
     let held_out = train.slice(0, 1_000);
     let side = (features as f64).sqrt() as usize;
-    let data = Mnist {
+    let data = std::rc::Rc::new(Mnist {
         train,
         validation: held_out.clone(),
         test: held_out,
         rows: side,
         cols: side,
-    };
+    });
     let config = TrainConfig {
         batch: args.batch,
         budget: Budget::Iters(WARMUP_STEPS + args.steps),
@@ -76,13 +76,13 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut engine = make_engine(args.backend, &config, &data)?;
     let reporter = Reporter::new(args.json, args.steps, "bench");
-    pollster::block_on(engine.train_steps(&data, WARMUP_STEPS))?;
+    pollster::block_on(engine.train_steps(WARMUP_STEPS))?;
     let started = Instant::now();
     let chunk = 20;
     let mut done = 0;
     while done < args.steps {
         let k = chunk.min(args.steps - done);
-        pollster::block_on(engine.train_steps(&data, k))?;
+        pollster::block_on(engine.train_steps(k))?;
         done += k;
         let rate = (done as usize * args.batch) as f64 / started.elapsed().as_secs_f64();
         #[derive(Serialize)]

@@ -1,6 +1,7 @@
 //! `pruneplay prune`: one method, one sparsity, on a saved model; optional fine-tuning.
 
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Instant;
 
 use clap::Args;
@@ -328,7 +329,7 @@ struct After {
 fn prune_and_report(
     method: Method,
     model: &mut Model,
-    data: &Mnist,
+    data: &Rc<Mnist>,
     options: &PruneOptions,
     after: After,
     tuner: &mut Tuner,

@@ -1,6 +1,7 @@
 //! `pruneplay train`.
 
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
@@ -88,7 +89,7 @@ pub fn resolve_backend_for(
 pub fn make_engine(
     choice: BackendChoice,
     config: &TrainConfig,
-    data: &Mnist,
+    data: &Rc<Mnist>,
 ) -> Result<Engine, pruneplay::Error> {
     Engine::new(&resolve_backend_for(choice, &config.arch)?, config, data)
 }
@@ -200,7 +201,8 @@ struct Summary {
 }
 
 /// Loads a data set, telling the user how to fetch it when it is missing.
-pub fn load_data(dir: Option<PathBuf>, dataset: DatasetName) -> Result<Mnist, String> {
+/// Shared, since engines bind it when they are made.
+pub fn load_data(dir: Option<PathBuf>, dataset: DatasetName) -> Result<Rc<Mnist>, String> {
     let name = match dataset {
         DatasetName::Mnist => "mnist",
         DatasetName::Fashion => "fashion",
@@ -218,7 +220,9 @@ pub fn load_data(dir: Option<PathBuf>, dataset: DatasetName) -> Result<Mnist, St
             dir.display()
         ));
     }
-    Mnist::load_dir(&dir).map_err(|e| e.to_string())
+    Mnist::load_dir(&dir)
+        .map(Rc::new)
+        .map_err(|e| e.to_string())
 }
 
 /// The training configuration the flags describe: the model's own defaults (LeNet's or the
@@ -306,7 +310,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     while engine.step() < total {
         let n = chunk.min(total - engine.step());
         let t = Instant::now();
-        let stats = match pollster::block_on(engine.train_steps(&data, n)) {
+        let stats = match pollster::block_on(engine.train_steps(n)) {
             Ok(stats) => stats,
             Err(e) => {
                 // Keep what was learnt before the failure: the engine has restored it.
@@ -320,7 +324,7 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
             }
         };
         train_time += t.elapsed().as_secs_f64();
-        let val = pollster::block_on(engine.evaluate(&data, Split::Validation))?;
+        let val = pollster::block_on(engine.evaluate(Split::Validation))?;
         let event = Progress {
             event: "progress",
             step: stats.step,
@@ -339,8 +343,8 @@ pub fn run(args: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         });
     }
 
-    let val = pollster::block_on(engine.evaluate(&data, Split::Validation))?;
-    let test = pollster::block_on(engine.evaluate(&data, Split::Test))?;
+    let val = pollster::block_on(engine.evaluate(Split::Validation))?;
+    let test = pollster::block_on(engine.evaluate(Split::Test))?;
     let model = pollster::block_on(engine.model())?;
     if let Some(path) = &args.out {
         pruneplay::checkpoint::save_file(&model, path)?;

@@ -7,6 +7,8 @@
 //! round r trains the ticket (mask r over θ_k), then the controls on the same mask. Mask r + 1 is
 //! magnitude pruning of round r's trained ticket.
 
+use std::rc::Rc;
+
 use ndarray::Array2;
 use serde::Serialize;
 
@@ -123,7 +125,7 @@ pub struct LotteryExperiment {
 
 impl LotteryExperiment {
     /// Checks `settings` against `data` and draws θ₀; nothing is trained yet.
-    pub fn new(settings: LotterySettings, data: &Mnist) -> Result<Self> {
+    pub fn new(settings: LotterySettings, data: &Rc<Mnist>) -> Result<Self> {
         settings.validate(data)?;
         let s = &settings;
         let theta0 = Mlp::seeded(&s.arch, s.init, s.seed);
@@ -248,7 +250,7 @@ impl LotteryExperiment {
     pub async fn advance(
         &mut self,
         backend: &Backend,
-        data: &Mnist,
+        data: &Rc<Mnist>,
         max_iters: u64,
     ) -> Result<Progress> {
         let mut budget = max_iters;

@@ -8,6 +8,8 @@
 //! ladder round closest to the weights remaining asked for (found by the lottery experiment's own
 //! rounds, rewinding to k). The mask is held along the whole line.
 
+use std::rc::Rc;
+
 use serde::{Deserialize, Serialize};
 
 use super::ladder::{Rung, closest_rung};
@@ -92,7 +94,7 @@ impl InstabilitySettings {
         }
     }
 
-    pub fn validate(&self, data: &Mnist) -> Result<()> {
+    pub fn validate(&self, data: &Rc<Mnist>) -> Result<()> {
         let config = self.lottery(0).train_config();
         check_run(&config, self.iters, self.rewind_iter, self.eval_every, data)?;
         check_strategy(&self.arch, self.strategy)?;
@@ -184,7 +186,7 @@ pub struct InstabilityExperiment {
 }
 
 impl InstabilityExperiment {
-    pub fn new(settings: InstabilitySettings, data: &Mnist) -> Result<Self> {
+    pub fn new(settings: InstabilitySettings, data: &Rc<Mnist>) -> Result<Self> {
         settings.validate(data)?;
         let s = &settings;
         let Rung {
@@ -296,7 +298,7 @@ impl InstabilityExperiment {
     pub async fn advance(
         &mut self,
         backend: &Backend,
-        data: &Mnist,
+        data: &Rc<Mnist>,
         max_iters: u64,
     ) -> Result<InstabilityProgress> {
         let mut budget = max_iters;
@@ -332,7 +334,7 @@ impl InstabilityExperiment {
     async fn advance_rewind(
         &mut self,
         backend: &Backend,
-        data: &Mnist,
+        data: &Rc<Mnist>,
         budget: &mut u64,
     ) -> Result<bool> {
         match &mut self.rewind {
@@ -364,7 +366,7 @@ impl InstabilityExperiment {
     async fn advance_copy(
         &mut self,
         backend: &Backend,
-        data: &Mnist,
+        data: &Rc<Mnist>,
         budget: &mut u64,
     ) -> Result<bool> {
         let s = &self.settings;
@@ -401,7 +403,7 @@ impl InstabilityExperiment {
     async fn evaluate_alpha(
         &mut self,
         backend: &Backend,
-        data: &Mnist,
+        data: &Rc<Mnist>,
         i: usize,
     ) -> Result<InterpolationPoint> {
         let alpha = self.alpha(i);

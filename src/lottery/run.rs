@@ -2,6 +2,8 @@
 //! that is reused from run to run: evaluation points, the early-stopping iteration, and the
 //! snapshot of θ_k for rewinding.
 
+use std::rc::Rc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::data::Mnist;
@@ -119,7 +121,7 @@ impl Runner {
     fn load(
         &mut self,
         backend: &Backend,
-        data: &Mnist,
+        data: &Rc<Mnist>,
         model: &Mlp,
         order: BatchOrder,
         step: u64,
@@ -144,7 +146,7 @@ impl Runner {
     pub async fn evaluate_model(
         &mut self,
         backend: &Backend,
-        data: &Mnist,
+        data: &Rc<Mnist>,
         model: &Mlp,
         split: Split,
     ) -> Result<Evaluation> {
@@ -155,7 +157,7 @@ impl Runner {
         let order = BatchOrder::new(data.train.len(), self.config.seed);
         let result = async {
             let engine = self.load(backend, data, model, order, 0)?;
-            engine.evaluate(data, split).await
+            engine.evaluate(split).await
         }
         .await;
         if result.is_err() {
@@ -172,7 +174,7 @@ impl Runner {
         &mut self,
         run: &mut Run,
         backend: &Backend,
-        data: &Mnist,
+        data: &Rc<Mnist>,
         budget: u64,
     ) -> Result<u64> {
         let result = self.advance_inner(run, backend, data, budget).await;
@@ -187,7 +189,7 @@ impl Runner {
         &mut self,
         run: &mut Run,
         backend: &Backend,
-        data: &Mnist,
+        data: &Rc<Mnist>,
         budget: u64,
     ) -> Result<u64> {
         let mut done = 0;
@@ -209,7 +211,7 @@ impl Runner {
             if run.spec.snapshot_at == Some(run.iter) {
                 run.snapshot = Some(run.spec.model.clone());
             }
-            evaluate_point(engine, full_test_curve, run, data).await?;
+            evaluate_point(engine, full_test_curve, run).await?;
         }
         let engine = self.loaded()?;
         while run.iter < run.spec.end_iter && done < budget {
@@ -219,14 +221,14 @@ impl Runner {
                 stop = stop.min(k);
             }
             let n = (stop - run.iter).min(budget - done);
-            engine.train_steps(data, n).await?;
+            engine.train_steps(n).await?;
             run.iter += n;
             done += n;
             if run.spec.snapshot_at == Some(run.iter) {
                 run.snapshot = Some(engine.mlp().await?);
             }
             if run.iter.is_multiple_of(eval_every) || run.iter == run.spec.end_iter {
-                evaluate_point(engine, full_test_curve, run, data).await?;
+                evaluate_point(engine, full_test_curve, run).await?;
             }
         }
         Ok(done)
@@ -235,19 +237,14 @@ impl Runner {
 
 /// Validation at this point; the test set too where it can matter (or always, for a full
 /// test curve).
-async fn evaluate_point(
-    engine: &Engine,
-    full_test_curve: bool,
-    run: &mut Run,
-    data: &Mnist,
-) -> Result<()> {
-    let val = engine.evaluate(data, Split::Validation).await?;
+async fn evaluate_point(engine: &Engine, full_test_curve: bool, run: &mut Run) -> Result<()> {
+    let val = engine.evaluate(Split::Validation).await?;
     let new_best = run
         .early_stop()
         .is_none_or(|best| loss_key(val.loss) < loss_key(best.val_loss));
     let at_end = run.iter >= run.spec.end_iter;
     let test = if full_test_curve || new_best || at_end {
-        Some(engine.evaluate(data, Split::Test).await?)
+        Some(engine.evaluate(Split::Test).await?)
     } else {
         None
     };

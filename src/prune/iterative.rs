@@ -6,6 +6,8 @@
 //! of the *remaining* weights (see [`super::selection`]). Han et al., "Learning both Weights and
 //! Connections for Efficient Neural Networks", NeurIPS 2015; Frankle & Carbin, ICLR 2019.
 
+use std::rc::Rc;
+
 use serde::Serialize;
 
 use super::{Method, PruneOptions, prune};
@@ -36,7 +38,7 @@ pub struct Round {
 pub async fn iterative_magnitude(
     model: &mut Model,
     backend: &Backend,
-    data: &Mnist,
+    data: &Rc<Mnist>,
     method: Method,
     options: &PruneOptions,
     rounds: u32,

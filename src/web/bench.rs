@@ -96,10 +96,10 @@ impl Bench {
     /// Runs `steps` training steps; resolves when the GPU has finished them (their metrics are
     /// read back, as in training).
     pub fn train(&self, steps: u32) -> js_sys::Promise {
-        let (state, data) = (Rc::clone(&self.state), Rc::clone(&self.data));
+        let state = Rc::clone(&self.state);
         future_to_promise(async move {
             let mut engine = take(&state)?;
-            let result = engine.train_steps(&data, u64::from(steps)).await;
+            let result = engine.train_steps(u64::from(steps)).await;
             state.borrow_mut().engine = Some(engine);
             let stats = result.map_err(js_error)?;
             Ok(JsValue::from_f64(f64::from(stats.loss)))
@@ -108,10 +108,10 @@ impl Bench {
 
     /// Evaluates the 10,000 test images; resolves to the accuracy.
     pub fn infer(&self) -> js_sys::Promise {
-        let (state, data) = (Rc::clone(&self.state), Rc::clone(&self.data));
+        let state = Rc::clone(&self.state);
         future_to_promise(async move {
             let engine = take(&state)?;
-            let result = engine.evaluate(&data, Split::Test).await;
+            let result = engine.evaluate(Split::Test).await;
             state.borrow_mut().engine = Some(engine);
             Ok(JsValue::from_f64(result.map_err(js_error)?.accuracy))
         })

@@ -172,7 +172,7 @@ impl Session {
 async fn advance(
     lab: &mut Lab,
     backend: &Backend,
-    data: &crate::data::Mnist,
+    data: &Rc<crate::data::Mnist>,
     n: u64,
 ) -> crate::Result<serde_json::Value> {
     let value = match lab {

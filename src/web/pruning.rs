@@ -586,17 +586,16 @@ impl Session {
         let inner = Rc::clone(&self.inner);
         future_to_promise(async move {
             let not_started = || js_error("fine-tuning has not been started");
-            let (mut engine, data, total, method) = {
+            let (mut engine, total, method) = {
                 let mut i = inner.borrow_mut();
-                let data = i.data()?;
                 let walk = i.pruning.walk()?;
                 let method = walk.method;
                 let tune = walk.finetune.as_mut().ok_or_else(not_started)?;
                 let engine = tune.engine.take().ok_or_else(not_started)?;
-                (engine, data, tune.total, method)
+                (engine, tune.total, method)
             };
             let n = u64::from(n).min(total.saturating_sub(engine.step()));
-            let stats = engine.train_steps(&data, n).await.map_err(js_error)?;
+            let stats = engine.train_steps(n).await.map_err(js_error)?;
             let mut progress = FinetuneProgress {
                 step: engine.step(),
                 total,
@@ -619,11 +618,11 @@ impl Session {
             }
             let tuned = engine.model().await.map_err(js_error)?;
             let mut i = inner.borrow_mut();
-            let before = i.pruning.base_evaluation(&data)?;
+            let before = i.pruning.base_evaluation(engine.data())?;
             let walk = i.pruning.walk()?;
             let done = walk.finetune.take().ok_or_else(not_started)?;
             let mut report = StageReport::new("finetune", method);
-            report.compare(&data, &before, &tuned);
+            report.compare(engine.data(), &before, &tuned);
             // Before, here, is the pruned model: the recovery is what this stage shows.
             report.accuracy_before = Some(done.accuracy_before);
             report.finetune_steps = Some(total);

@@ -109,10 +109,10 @@ impl Session {
     pub fn scratch_finetune(&self, n: u32) -> js_sys::Promise {
         let inner = Rc::clone(&self.inner);
         future_to_promise(async move {
-            let (engine, data) = {
+            let mut engine = {
                 let mut i = inner.borrow_mut();
                 let data = i.data()?;
-                let engine = match i.scratch.engine.take() {
+                match i.scratch.engine.take() {
                     Some(engine) => engine,
                     None => {
                         let model = Model::Mlp(i.scratch.model()?.clone());
@@ -124,14 +124,9 @@ impl Session {
                         let backend = finetune_backend(&i, &model);
                         Engine::from_backend(&backend, &model, &config, &data).map_err(js_error)?
                     }
-                };
-                (engine, data)
+                }
             };
-            let mut engine = engine;
-            let stats = engine
-                .train_steps(&data, u64::from(n))
-                .await
-                .map_err(js_error)?;
+            let stats = engine.train_steps(u64::from(n)).await.map_err(js_error)?;
             let model = engine.mlp().await.map_err(js_error)?;
             let mut i = inner.borrow_mut();
             i.scratch.model = Some(model);

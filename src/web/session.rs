@@ -355,18 +355,17 @@ impl Session {
     pub fn train_steps(&self, n: u32) -> js_sys::Promise {
         let inner = Rc::clone(&self.inner);
         future_to_promise(async move {
-            let (mut engine, data, val, total, offset) = {
+            let (mut engine, val, total, offset) = {
                 let mut i = inner.borrow_mut();
-                let (Some(data), Some(val)) = (i.data.clone(), i.progress_validation.clone())
-                else {
+                let Some(val) = i.progress_validation.clone() else {
                     return Err(js_error(NOT_STARTED));
                 };
                 let engine = i.engine.take().ok_or_else(|| js_error(NOT_STARTED))?;
-                (engine, data, val, i.total_steps, i.step_offset)
+                (engine, val, i.total_steps, i.step_offset)
             };
             let n = u64::from(n).min(total.saturating_sub(offset + engine.step()));
             let result = async {
-                let stats = engine.train_steps(&data, n).await?;
+                let stats = engine.train_steps(n).await?;
                 let model = engine.model().await?;
                 Ok::<_, crate::Error>((stats, model))
             }
@@ -413,12 +412,12 @@ impl Session {
     pub fn test(&self) -> js_sys::Promise {
         let inner = Rc::clone(&self.inner);
         future_to_promise(async move {
-            let (engine, data) = {
-                let mut i = inner.borrow_mut();
-                let data = i.data.clone().ok_or_else(|| js_error(NOT_STARTED))?;
-                (i.engine.take().ok_or_else(|| js_error(NOT_STARTED))?, data)
-            };
-            let result = engine.evaluate(&data, Split::Test).await;
+            let engine = inner
+                .borrow_mut()
+                .engine
+                .take()
+                .ok_or_else(|| js_error(NOT_STARTED))?;
+            let result = engine.evaluate(Split::Test).await;
             let report = result.map(|eval| TestReport {
                 test_acc: eval.accuracy,
                 test_loss: eval.loss,
