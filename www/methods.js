@@ -47,12 +47,89 @@ export const METHODS = {
     short: 'SparseGPT',
     rule: 'w² / [H⁻¹]ᵢᵢ from the inputs\' second moments H, and the kept weights are then updated to make up for the pruned ones',
   },
+  'heads-taylor': {
+    label: 'Attention heads, Taylor (gate gradient)',
+    short: 'heads, Taylor',
+    rule: 'the mean over the calibration images of |∂loss/∂ξ| for a gate ξ on the head\'s output (Michel et al. 2019), normalised within each block',
+  },
+  'heads-magnitude': {
+    label: 'Attention heads, weight norm',
+    short: 'heads, magnitude',
+    rule: 'the ℓ2 norm of the head\'s own q, k and v rows and its columns of the output projection, divided by √(head width)',
+  },
+  'heads-ablation': {
+    label: 'Attention heads, ablation',
+    short: 'heads, ablation',
+    rule: 'how much the calibration loss rises when that head alone is switched off',
+  },
+  'heads-random': {
+    label: 'Attention heads, random (baseline)',
+    short: 'heads, random',
+    rule: 'a random number: the baseline the other head scores must beat',
+  },
+  'layers-bi': {
+    label: 'Whole blocks, Block Influence (ShortGPT)',
+    short: 'blocks, BI',
+    rule: '1 − the mean cosine between the residual stream entering and leaving the block, over tokens and calibration images: how much the block turns it',
+  },
+  'layers-angular': {
+    label: 'Whole blocks, angular distance (contiguous)',
+    short: 'blocks, angular',
+    rule: 'the angle between the token-averaged residual stream before and after each run of consecutive blocks; the run that changes it least goes',
+  },
+  'layers-last': {
+    label: 'Whole blocks, the deepest first',
+    short: 'blocks, last',
+    rule: 'its depth alone: the last blocks go first',
+  },
+  'layers-ablation': {
+    label: 'Whole blocks, ablation',
+    short: 'blocks, ablation',
+    rule: 'how much the calibration loss rises when that block alone is skipped',
+  },
+  'layers-taylor': {
+    label: 'Whole blocks, Taylor (gate gradient)',
+    short: 'blocks, Taylor',
+    rule: 'the mean |∂loss/∂γ| of a gate γ on the block\'s two branches over the calibration images',
+  },
 };
+
+/**
+ * What the core says about each method of the model on show (the worker's 'model' message:
+ * name, family, summary, calibrated, nM). Until a model is in, the static sets below stand in.
+ */
+const core = new Map();
+
+/** Records the core's method list for the model just loaded. */
+export function setCoreMethods(methods) {
+  core.clear();
+  for (const m of methods ?? []) core.set(m.name, m);
+}
+
+/** Whether the core says the method applies to the model on show (all, before any model). */
+export const applies = (id) => core.size === 0 || core.has(id);
+/** 'weights', 'neurons', 'heads' or 'layers', as the core says; by name before any model. */
+export function familyOf(id) {
+  if (core.has(id)) return core.get(id).family;
+  if (id.startsWith('heads-')) return 'heads';
+  if (id.startsWith('layers-')) return 'layers';
+  return ['structured-l1', 'structured-l2', 'taylor-neuron'].includes(id) ? 'neurons' : 'weights';
+}
+export const isCalibrated = (id) => core.get(id)?.calibrated ?? CALIBRATED.has(id);
+export const hasNM = (id) => core.get(id)?.nM ?? NM_METHODS.has(id);
+/** The picker's label: the page's own, else the core's one-line summary. */
+export const labelOf = (id) => METHODS[id]?.label ?? core.get(id)?.summary ?? id;
+/** The clause a stage text uses for what the method scores. */
+export const ruleOf = (id) => METHODS[id]?.rule ?? core.get(id)?.summary ?? 'the method\'s score';
 
 /** Methods with an N:M form. */
 export const NM_METHODS = new Set(['magnitude', 'wanda', 'sparsegpt']);
-/** Methods that look at calibration images. */
-export const CALIBRATED = new Set(['taylor', 'taylor-neuron', 'wanda', 'sparsegpt']);
+/**
+ * Methods that look at calibration images, for deciding what to download before the core has
+ * said (an embed fetches the calibration set only for these); `isCalibrated` asks the core.
+ */
+export const CALIBRATED = new Set(['taylor', 'taylor-neuron', 'wanda', 'sparsegpt',
+  'heads-taylor', 'heads-ablation', 'layers-bi', 'layers-angular', 'layers-ablation', 'layers-taylor']);
 
 export const shortName = (id) => METHODS[id]?.short ?? id;
 

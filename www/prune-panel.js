@@ -4,7 +4,11 @@
 import {
   drawConfusion, drawDigits, drawFields, drawHeatmap, drawMessage, drawPixelMap, pct,
 } from './views.js';
-import { CALIBRATED, METHODS, NM_METHODS } from './methods.js';
+import { drawAttention } from './attention-view.js';
+import { drawBlockBars, drawHeadGrid } from './heads-view.js';
+import {
+  applies, familyOf, hasNM, isCalibrated, labelOf, ruleOf, setCoreMethods,
+} from './methods.js';
 
 const $ = (id) => document.getElementById(id);
 const STAGES = ['scores', 'select', 'apply', 'finetune'];
@@ -61,6 +65,25 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     cost: $('cost').tBodies[0],
     timeMeter: $('time-meter'),
     meterTiming: $('meter-timing'),
+    sparsityField: $('sparsity-field'),
+    sparsityNote: $('sparsity-note'),
+    patternField: $('pattern-field'),
+    outputRateField: $('output-rate-field'),
+    scope: $('scope'),
+    scopeField: $('scope-field'),
+    rounds: $('head-rounds'),
+    roundsField: $('rounds-field'),
+    remove: $('remove'),
+    removeField: $('remove-field'),
+    histFigure: $('hist-figure'),
+    structureFigure: $('structure-figure'),
+    headGrid: $('head-grid'),
+    blockBars: $('block-bars'),
+    structureCaption: $('structure-caption'),
+    attentionTab: $('attention-tab'),
+    attention: $('attention'),
+    attnDigit: $('attn-digit'),
+    attnNext: $('attn-next'),
   };
   const state = {
     next: 0,
@@ -73,7 +96,12 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     heat: null, // {layer, values}
     maps: null,
     apply: null, // the last report with a confusion matrix and digits
+    structure: null, // the ViT's heads and blocks as the walk stands (structure.rs)
+    attention: null, // what each head looks at for the picked digit
   };
+
+  const family = () => familyOf(ui.method.value);
+  const structural = () => ['heads', 'layers'].includes(family());
 
   const request = (stage) => ({
     method: ui.method.value,
@@ -81,6 +109,9 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     pattern: ui.pattern.value,
     outputRate: Number(ui.outputRate.value),
     calibration: Number(ui.calibration.value),
+    scope: ui.scope.value,
+    rounds: Number(ui.rounds.value),
+    remove: family() === 'layers' ? Number(ui.remove.value) : 0,
     stage,
   });
 
@@ -111,10 +142,36 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     }
   }
 
-  function describeStage(r) {
+  /** The stage text for a head or layer method, from the core's counts. */
+  function describeStructure(r) {
+    const c = r.structure;
+    const heads = family() === 'heads';
+    const what = heads
+      ? `${c?.headsRemoved} of the ${c?.headsTotal} attention heads removed (${c?.headsKept} kept)`
+      : `block${c?.removedBlocks.length === 1 ? '' : 's'} ${c?.removedBlocks.join(', ')} removed (${c?.blocksKept} of ${c?.blocks} kept)`;
     switch (r.stage) {
       case 'scores':
-        return `1. Every ${r.perNeuron ? 'hidden neuron' : 'weight'} gets an importance score: ${METHODS[r.method].rule}. `
+        return heads
+          ? `1. Every attention head gets an importance score: ${ruleOf(r.method)}. The grid shows them, a row per block; hover a cell for its score.`
+          : `1. Every block gets a score: ${ruleOf(r.method)}. The bars show them.`;
+      case 'select':
+        return `2. The lowest-scoring ${heads ? 'heads go' : 'blocks go'}: ${what}. `
+          + (heads ? 'The crossed-out cells are the removed heads; their output no longer reaches the residual stream.'
+            : 'A removed block passes its input straight through.');
+      case 'apply':
+        return `3. Without them the network reads the 10,000 test images again: accuracy goes from ${pct(r.accuracyBefore)} to ${pct(r.accuracyAfter)}, with ${what}.`;
+      case 'finetune':
+        return `4. Healing: the rest of the network trains for ${r.finetuneSteps} more steps with the removed parts held off: accuracy goes from ${pct(r.accuracyBefore)} to ${pct(r.accuracyAfter)}, with ${what}.`;
+      default:
+        return '';
+    }
+  }
+
+  function describeStage(r) {
+    if (structural()) return describeStructure(r);
+    switch (r.stage) {
+      case 'scores':
+        return `1. Every ${r.perNeuron ? 'hidden neuron' : 'weight'} gets an importance score: ${ruleOf(r.method)}. `
           + 'The histogram shows the first layer: most scores are small, and those are the candidates for removal.';
       case 'select': {
         const layers = r.layers.map((l) => `${l.name} keeps ${l.remaining.toLocaleString()} of ${l.weights.toLocaleString()}`).join(', ');
@@ -174,8 +231,31 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
   const thousands = (n) => n.toLocaleString('en-US');
   const kb = (n) => `${(n / 1000).toLocaleString('en-US', { maximumFractionDigits: 1 })} kB`;
 
+  /** The ViT's meter rows: what each of the three models computes with. */
+  function vitMeterRows(m) {
+    const all = [m.dense, m.pruned, m.compacted];
+    return [
+      ['Shape', ...all.map((c) => c.shape)],
+      ['Parameters', ...all.map((c) => thousands(c.parameters))],
+      ['Forward FLOPs per image', ...all.map((c) => thousands(c.forwardFlops))],
+      ['Attention heads computing', ...all.map((c) => thousands(c.heads))],
+      ['Blocks computing', ...all.map((c) => thousands(c.blocks))],
+      ['MLP units computing', ...all.map((c) => thousands(c.mlpUnits))],
+    ];
+  }
+
   /** The cost meter's rows: dense, pruned and compacted counts side by side. */
   function showMeter(m) {
+    ui.cost.closest('table').caption.textContent = m.kind === 'vit'
+      ? 'What the ViT costs per image: dense, pruned (heads masked, blocks gated off, units masked: the same shapes), and compacted (what was removed deleted)'
+      : 'What the network costs per image: dense, pruned (the mask kept, zeros and all), and compacted (neurons with no weights left removed)';
+    if (m.kind === 'vit') {
+      fillMeter(vitMeterRows(m));
+      ui.cost.dataset.kind = 'vit';
+      ui.cost.dataset.params = JSON.stringify([m.dense.parameters, m.pruned.parameters, m.compacted.parameters]);
+      return;
+    }
+    delete ui.cost.dataset.kind;
     const rows = [
       ['Shape', '', '', m.compactedArch],
       ['Parameters', ...[m.dense, m.pruned, m.compacted].map((c) => thousands(c.parameters))],
@@ -189,6 +269,10 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     ];
     rows[0][1] = state.layers.length ? [state.layers[0].cols, ...state.layers.map((l) => l.rows)].join('-') : '';
     rows[0][2] = rows[0][1];
+    fillMeter(rows);
+  }
+
+  function fillMeter(rows) {
     ui.cost.replaceChildren(...rows.map((cells) => {
       const tr = document.createElement('tr');
       cells.forEach((text, i) => {
@@ -205,6 +289,7 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
   function showTiming(t) {
     const ms = Object.fromEntries(t.variants.map((v) => [v.name, v.ms]));
     const engine = t.backend === 'webgpu' ? `WebGPU${t.software ? ', a software renderer' : ''}` : 'the CPU (WebAssembly)';
+    ui.meterTiming.dataset.ms = JSON.stringify(ms);
     ui.meterTiming.textContent = `On ${engine}, ${t.batch.toLocaleString('en-US')} images: dense ${ms.dense.toFixed(2)} ms, `
       + `pruned ${ms.masked.toFixed(2)} ms, compacted ${ms.compacted.toFixed(2)} ms (median of ${t.reps}).`;
     ui.meterTiming.dataset.done = 'true';
@@ -215,7 +300,44 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     drawFields(ui.fields, values, state.kind === 'vit' ? 7 : 28);
   }
 
+  /** The head grid or the block bars, for a head or layer method on the ViT. */
+  function drawStructure() {
+    const view = state.structure;
+    const fam = family();
+    const show = state.kind === 'vit' && (fam === 'heads' || fam === 'layers');
+    ui.structureFigure.hidden = !show;
+    ui.histFigure.hidden = show;
+    if (!show) return;
+    ui.headGrid.hidden = fam !== 'heads';
+    ui.blockBars.hidden = fam !== 'layers';
+    if (!view?.method) {
+      ui.headGrid.replaceChildren();
+      ui.blockBars.replaceChildren();
+      ui.structureCaption.textContent = 'Press Step: the scores stage fills this in.';
+      return;
+    }
+    if (fam === 'heads') {
+      const crossed = drawHeadGrid(ui.headGrid, view);
+      ui.structureCaption.textContent = `Each head's score, a row per block (brighter is more important; hover for the number). `
+        + (view.selected ? `${crossed} crossed out: the heads the selection removed.` : 'The selection stage crosses out the heads it removes.');
+    } else {
+      drawBlockBars(ui.blockBars, view);
+      const angular = (view.window ?? 1) > 1;
+      ui.structureCaption.textContent = `${angular ? `Angular distance across each run of ${view.window} consecutive blocks; the run with the smallest goes` : 'One bar per block; the lowest go first'}. `
+        + (view.selected ? `Removed: block${view.counts.removedBlocks.length === 1 ? '' : 's'} ${view.counts.removedBlocks.join(', ')}.` : 'The selection stage marks the blocks it removes.');
+    }
+  }
+
+  function drawAttentionView() {
+    if (state.attention) drawAttention(ui.attention, state.attention);
+  }
+
+  function requestAttention() {
+    if (state.kind === 'vit') worker.postMessage({ type: 'attention', index: Number(ui.attnDigit.value) || 0 });
+  }
+
   function redraw() {
+    drawStructure();
     drawScoreHistogram();
     if (state.fields) drawFirstLayer(state.fields);
     drawHeat();
@@ -227,8 +349,9 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     for (const panel of document.querySelectorAll('.view')) panel.hidden = panel.dataset.view !== view;
   }
 
-  function onStage(report, fields, maps) {
+  function onStage(report, fields, maps, structure) {
     ui.text.classList.remove('error-text');
+    if (structure) state.structure = structure;
     ui.progressRow.hidden = true;
     if (report.stage === 'scores') {
       state.histogram = { counts: report.histogram, range: report.range, perNeuron: report.perNeuron };
@@ -246,8 +369,9 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     }
     redraw();
     if (fields && heatLayer() !== 0) requestHeat();
-    // The cost meter counts an MLP's neurons; the ViT has a line saying so instead.
-    if ((report.stage === 'select' || report.stage === 'finetune') && state.kind !== 'vit') worker.postMessage({ type: 'cost-meter' });
+    if (report.stage === 'select' || report.stage === 'finetune') worker.postMessage({ type: 'cost-meter' });
+    // The pruned model changed: what its heads look at, beside the dense model's.
+    if (state.kind === 'vit' && report.stage !== 'apply') requestAttention();
     ui.text.textContent = describeStage(report);
     ui.text.dataset.stage = report.stage;
     const index = STAGES.indexOf(report.stage);
@@ -260,6 +384,8 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
 
   function startOver() {
     state.next = 0;
+    if (state.structure) state.structure = { ...state.structure, method: null };
+    drawStructure();
     markStage(-1);
     ui.text.textContent = 'Press Step to compute the importance scores.';
     ui.text.classList.remove('error-text');
@@ -270,17 +396,40 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
   /** N:M only for the methods that have it; the pattern then fixes the sparsity. */
   function syncControls() {
     if (ui.method.selectedOptions[0]?.disabled) ui.method.value = 'magnitude';
-    const nm = NM_METHODS.has(ui.method.value);
+    const nm = hasNM(ui.method.value);
     if (!nm) ui.pattern.value = '';
     ui.pattern.disabled = !nm;
     ui.sparsity.disabled = ui.pattern.value !== '';
-    ui.calibration.disabled = !CALIBRATED.has(ui.method.value);
+    ui.calibration.disabled = !isCalibrated(ui.method.value);
+    // Scope and rounds for head methods, a block count for layer methods; sparsity is the share
+    // of heads for the former and means nothing to the latter.
+    const fam = family();
+    ui.scopeField.hidden = fam !== 'heads';
+    ui.roundsField.hidden = fam !== 'heads';
+    ui.removeField.hidden = fam !== 'layers';
+    ui.sparsityField.hidden = fam === 'layers';
+    ui.patternField.hidden = fam === 'heads' || fam === 'layers';
+    ui.outputRateField.hidden = fam === 'heads' || fam === 'layers';
+    ui.sparsityNote.textContent = fam === 'heads'
+      ? 'fraction of the attention heads to remove (rounded to whole heads)'
+      : 'fraction of weights to remove (of hidden neurons or MLP units for whole-neuron methods)';
+    drawStructure();
   }
 
   /** Adapts the card to the model just loaded (the worker's 'model' message). */
   function setModel(m) {
     state.kind = m.kind ?? 'mlp';
-    state.methods = m.methods ? new Set(m.methods) : null;
+    setCoreMethods(m.methods);
+    state.methods = m.methods ? new Set(m.methods.map((x) => x.name)) : null;
+    // A method the core has and the page has no label for still gets an option.
+    for (const x of m.methods ?? []) {
+      if (![...ui.method.options].some((o) => o.value === x.name)) ui.method.add(new Option(labelOf(x.name), x.name));
+    }
+    state.structure = null;
+    state.attention = null;
+    ui.attention.replaceChildren();
+    const depth = m.headsPerBlock?.length ?? 0;
+    if (depth > 1) ui.remove.max = String(depth - 1);
     state.layers = m.layers ?? [];
     ui.heatLayer.replaceChildren(...state.layers.map(({ name, rows, cols }, i) => {
       const option = document.createElement('option');
@@ -288,30 +437,29 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
       option.textContent = `Layer ${i + 1} (${name}): ${cols} inputs → ${rows} units`;
       return option;
     }));
-    // Methods the model has no units for are offered but greyed, with the reason below.
-    for (const option of ui.method.options) option.disabled = Boolean(state.methods) && !state.methods.has(option.value);
+    // Methods the core says do not apply are offered but greyed, with the reason below.
+    for (const option of ui.method.options) option.disabled = !applies(option.value);
     const vit = state.kind === 'vit';
-    ui.modelNote.hidden = !vit;
+    ui.modelNote.hidden = false;
     ui.modelNote.textContent = vit
-      ? 'The whole-neuron methods are off for the ViT: they remove an MLP\'s hidden neurons. '
-        + 'The cost meter, the practice questions, the method comparison and the lottery lab run on LeNet-300-100 and MLPs.'
-      : '';
+      ? 'On the ViT the whole-neuron methods remove MLP units of each block, and the head and block methods remove attention heads and whole blocks. '
+        + 'The lottery lab and the practice questions about weights run on LeNet-300-100.'
+      : 'The attention-head and block methods are greyed: LeNet-300-100 has no heads or blocks. Pick the tiny ViT to use them.';
+    ui.attentionTab.hidden = !vit;
     ui.fieldsCaption.textContent = vit
       ? 'The patch embedding: each of its filters reads a 7×7 patch. Orange positive, blue negative, grey pruned'
       : 'Each hidden unit\'s 784 incoming weights as a 28×28 picture: orange positive, blue negative, grey pruned';
     // A ViT's first layer reads patches, not pixels: the 28×28 maps would mean nothing.
     ui.pixelsTab.hidden = vit;
     const checked = ui.views.querySelector('input:checked');
-    if (vit && checked?.value === 'pixels') {
+    if ((vit && checked?.value === 'pixels') || (!vit && checked?.value === 'attention')) {
       ui.views.querySelector('input[value="heatmap"]').checked = true;
       showView('heatmap');
     }
     ui.timeMeter.disabled = true;
     const cell = document.createElement('td');
     cell.colSpan = 4;
-    cell.textContent = vit
-      ? 'The cost meter runs on LeNet-300-100 and MLPs, not on the ViT.'
-      : 'Press Step through the threshold stage to fill this in.';
+    cell.textContent = 'Press Step through the threshold stage to fill this in.';
     const row = document.createElement('tr');
     row.append(cell);
     ui.cost.replaceChildren(row);
@@ -319,6 +467,7 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     state.fields = null;
     syncControls();
     requestHeat();
+    requestAttention();
   }
 
   /** What the model line says about the model on show. */
@@ -343,7 +492,7 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
   });
   ui.reset.addEventListener('click', startOver);
   ui.cancel.addEventListener('click', () => worker.postMessage({ type: 'prune-cancel' }));
-  for (const control of [ui.method, ui.sparsity, ui.pattern, ui.outputRate, ui.calibration]) {
+  for (const control of [ui.method, ui.sparsity, ui.pattern, ui.outputRate, ui.calibration, ui.scope, ui.rounds, ui.remove]) {
     control.addEventListener('change', () => {
       syncControls();
       startOver();
@@ -362,6 +511,12 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     startOver();
   });
   ui.heatLayer.addEventListener('change', requestHeat);
+  ui.attnDigit.addEventListener('change', requestAttention);
+  ui.attnNext.addEventListener('click', () => {
+    const count = state.attention?.count ?? 10_000;
+    ui.attnDigit.value = String(((Number(ui.attnDigit.value) || 0) + 1) % count);
+    ui.attnDigit.dispatchEvent(new Event('change'));
+  });
   ui.timeMeter.addEventListener('click', () => {
     ui.timeMeter.disabled = true;
     delete ui.meterTiming.dataset.done;
@@ -394,8 +549,19 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
           startOver();
           return true;
         case 'prune-stage':
-          onStage(m.report, m.fields, m.maps);
+          onStage(m.report, m.fields, m.maps, m.structure);
           return true;
+        case 'attention':
+          state.attention = m.attention;
+          drawAttentionView();
+          return true;
+        case 'attention-error': {
+          const p = document.createElement('p');
+          p.className = 'error-text';
+          p.textContent = `Could not show the attention: ${m.message}`;
+          ui.attention.replaceChildren(p);
+          return true;
+        }
         case 'prune-progress':
           ui.progress.max = m.total;
           ui.progress.value = m.step;

@@ -22,6 +22,8 @@ const FILES = [
   './www/prune-panel.js',
   './www/state.js',
   './www/views.js',
+  './www/heads-view.js',
+  './www/attention-view.js',
   './www/worker.js',
   './www/style.css',
   './www/favicon.svg',

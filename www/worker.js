@@ -8,7 +8,7 @@
 //               {type: 'layer-weights', layer}, {type: 'sweep', methods, levels, settings},
 //               {type: 'sweep-cancel'}, {type: 'experiment', id, name}, {type: 'experiment-cancel'},
 //               {type: 'lab', kind: 'lottery'|'instability', request}, {type: 'lab-cancel'},
-//               {type: 'cost-meter'}, {type: 'time-meter'}
+//               {type: 'cost-meter'}, {type: 'time-meter'}, {type: 'attention', index}
 // Messages out: {type: 'download', loaded, total}, {type: 'decoding'}, {type: 'data', summary},
 //               {type: 'engine', webgpu, adapter, reason}, {type: 'started', backend},
 //               {type: 'progress', progress}, {type: 'evaluating'}, {type: 'done', report},
@@ -22,7 +22,9 @@
 //               {type: 'experiment-cancelled', id}, {type: 'experiment-error', id, message},
 //               {type: 'lab-started', kind, started}, {type: 'lab-progress', kind, progress},
 //               {type: 'lab-cancelled', kind}, {type: 'lab-error', kind, message},
-//               {type: 'cost-meter', meter}, {type: 'meter-timing', timing | error}
+//               {type: 'cost-meter', meter}, {type: 'meter-timing', timing | error},
+//               {type: 'attention', attention}, {type: 'attention-error', message}
+// A 'prune-stage' on the ViT also carries `structure` (its heads and blocks, structure.rs).
 
 import init, { Session } from '../pkg/pruneplay.js';
 import { Cancelled, USES_LAB, runExperiment } from './experiments.js';
@@ -48,6 +50,7 @@ const STEPS_PER_CHUNK = 50;
 const WEBGPU_TIMEOUT_MS = 10_000;
 
 let session = null;
+let modelKind = 'mlp';
 let ready = null;
 let cancelRequested = false;
 let currentConfig = null;
@@ -137,6 +140,7 @@ async function loadShippedModel(which = 'lenet') {
     const response = await fetch(SHIPPED_MODELS[which]);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const loaded = session.loadModel(new Uint8Array(await response.arrayBuffer()));
+    modelKind = loaded.kind;
     post({ type: 'model', ...loaded, source: 'shipped', which });
   } catch (e) {
     post({ type: 'prune-error', message: `The trained model could not be loaded (${errorText(e)}); train one above, then prune it.` });
@@ -147,6 +151,11 @@ async function loadShippedModel(which = 'lenet') {
 function withFields(message, transfer) {
   message.fields = session.layerWeights(0);
   transfer.push(message.fields.buffer);
+}
+
+/** On the ViT, every stage also reports its heads and blocks (the grid and the bars). */
+function withStructure(message) {
+  if (modelKind === 'vit') message.structure = session.structure();
 }
 
 /** Steps of fine-tuning between progress reports (about a tenth of a second in wasm). */
@@ -167,6 +176,7 @@ async function pruneStep(request) {
           const message = { type: 'prune-stage', report: progress.report };
           const transfer = [];
           withFields(message, transfer);
+          withStructure(message);
           post(message, transfer);
           return;
         }
@@ -182,6 +192,7 @@ async function pruneStep(request) {
     const message = { type: 'prune-stage', report, maps: session.pixelMaps() };
     const transfer = [];
     if (report.stage !== 'apply') withFields(message, transfer);
+    withStructure(message);
     post(message, transfer);
   } catch (e) {
     post({ type: 'prune-error', message: errorText(e) });
@@ -207,7 +218,19 @@ function costMeter() {
   }
 }
 
-/** Forward-pass times for the cost meter: dense, masked and compacted, on 2,000 test images. */
+/** What each head looks at for test digit `index`, before and after pruning. */
+function attention(index) {
+  try {
+    post({ type: 'attention', attention: session.attention(index) });
+  } catch (e) {
+    post({ type: 'attention-error', message: errorText(e) });
+  }
+}
+
+/**
+ * Forward-pass times for the cost meter: dense, masked and compacted, on 2,000 test images
+ * (the core caps the ViT at 256, each of its images costing far more).
+ */
 async function timeMeter() {
   try {
     post({ type: 'meter-timing', timing: await session.timeMeter(2000, 5) });
@@ -218,15 +241,19 @@ async function timeMeter() {
 
 let sweepCancelRequested = false;
 
-/** "Run all": one-shot pruning of every (method, sparsity) pair, a point per message. */
-async function sweep({ methods, levels, settings }) {
+/**
+ * "Run all": one-shot pruning of every (method, level) pair, a point per message. A level is a
+ * sparsity (of weights, or of heads), or with `axis: 'remove'` a number of blocks to drop.
+ */
+async function sweep({ methods, levels, settings, axis }) {
   sweepCancelRequested = false;
   const total = methods.length * levels.length;
   let done = 0;
   try {
     for (const method of methods) {
       for (const sparsity of levels) {
-        const point = session.sweepPoint({ ...settings, method, sparsity });
+        const level = axis === 'remove' ? { remove: sparsity, sparsity: 0 } : { sparsity };
+        const point = session.sweepPoint({ ...settings, method, ...level });
         done += 1;
         post({ type: 'sweep-point', point, done, total });
         await yieldToEvents();
@@ -285,6 +312,12 @@ let experimentCancelRequested = false;
 async function experiment({ id, name }) {
   experimentCancelRequested = false;
   const ctx = {
+    // The practice questions about heads run on a ViT: the shipped one when LeNet is loaded.
+    async loadVit() {
+      const response = await fetch(SHIPPED_MODELS.vit);
+      if (!response.ok) throw new Error(`the shipped ViT could not be loaded (HTTP ${response.status})`);
+      return new Uint8Array(await response.arrayBuffer());
+    },
     async tick(fraction, text) {
       post({ type: 'experiment-progress', id, fraction: Math.min(1, fraction), text });
       await yieldToEvents();
@@ -380,6 +413,9 @@ self.onmessage = (event) => {
     case 'time-meter':
       ready.then((ok) => ok && timeMeter());
       break;
+    case 'attention':
+      ready.then((ok) => ok && attention(message.index));
+      break;
     case 'lab':
       ready.then((ok) => ok && lab(message));
       break;
@@ -398,6 +434,7 @@ self.onmessage = (event) => {
     case 'use-trained':
       try {
         const loaded = session.useTrainedModel();
+        modelKind = loaded.kind;
         post({ type: 'model', ...loaded, testAcc: null, source: 'trained' });
       } catch (e) {
         post({ type: 'prune-error', message: errorText(e) });

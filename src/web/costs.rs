@@ -12,8 +12,9 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::pruning::PruneState;
 use super::session::{Session, js_error, to_js};
+use super::vit_costs::{self, MAX_VIT_TIMING_BATCH};
 use crate::gpu::forward_timing::time_gpu;
-use crate::model::{Mlp, Model};
+use crate::model::{Mlp, Model, Network};
 use crate::prune::compaction;
 use crate::prune::cost::{Cost, Counts};
 use crate::prune::variants::{self, Kernel, TimingOptions, Variant, time_cpu};
@@ -25,7 +26,7 @@ const MAX_REPS: usize = 50;
 
 /// The browser's high-resolution clock in milliseconds (`performance.now()`), in a window or a
 /// worker; `Date.now()` if neither has one.
-fn clock() -> impl Fn() -> f64 {
+pub(super) fn clock() -> impl Fn() -> f64 {
     let global = js_sys::global();
     let performance = js_sys::Reflect::get(&global, &"performance".into()).ok();
     let now = performance
@@ -116,6 +117,11 @@ impl Session {
     /// threshold stage) against the model pruning started from.
     #[wasm_bindgen(js_name = costMeter)]
     pub fn cost_meter(&self) -> Result<JsValue, JsValue> {
+        let inner = self.inner.borrow();
+        if inner.pruning.base()?.as_vit().is_some() {
+            return to_js(&vit_costs::meter(&inner.pruning)?);
+        }
+        drop(inner);
         let [dense, pruned, compacted] = meter_variants(&self.inner.borrow().pruning)?;
         to_js(&Meter {
             dense: dense.cost.total,
@@ -144,12 +150,76 @@ impl Session {
     /// dense model it came from, as `timeForward` times them.
     #[wasm_bindgen(js_name = timeMeter)]
     pub fn time_meter(&self, batch: usize, reps: usize) -> js_sys::Promise {
+        let vit = self
+            .inner
+            .borrow()
+            .pruning
+            .base()
+            .is_ok_and(|m| m.as_vit().is_some());
+        if vit {
+            let result = self.time_vit_meter(batch, reps);
+            return future_to_promise(async move { result });
+        }
         let variants = meter_variants(&self.inner.borrow().pruning).map(Vec::from);
         self.time_variants(variants, |name| name, batch, reps)
     }
 }
 
 impl Session {
+    /// The ViT meter's timing: dense, pruned (masked) and compacted through the CPU engine, over
+    /// the first `batch` test images (at most [`MAX_VIT_TIMING_BATCH`]), median of `reps`.
+    fn time_vit_meter(&self, batch: usize, reps: usize) -> Result<JsValue, JsValue> {
+        let inner = self.inner.borrow();
+        let data = inner.data()?;
+        let most = MAX_VIT_TIMING_BATCH.min(data.test.len());
+        let batch = batch.min(most);
+        if batch == 0 {
+            return Err(js_error(
+                "no test images are loaded here to time the forward pass",
+            ));
+        }
+        if !(1..=MAX_REPS).contains(&reps) {
+            return Err(js_error(format!("reps {reps} is outside 1…{MAX_REPS}")));
+        }
+        let [dense, pruned, compacted] = vit_costs::meter_models(&inner.pruning)?;
+        let (x, _) = data.test.batch(0, batch);
+        let models = [&dense, &pruned, &compacted];
+        let ms = vit_costs::time_models(&models, x.view(), reps, &clock());
+        let diff = vit_costs::max_abs_diff(&pruned, &compacted, x.view());
+        let described = [
+            ("dense", "the model pruning started from"),
+            (
+                "masked",
+                "the pruned model: masked heads, gated blocks, same shapes",
+            ),
+            (
+                "compacted",
+                "the pruned model with its removed parts deleted",
+            ),
+        ];
+        let variants = described
+            .iter()
+            .zip(models)
+            .zip(ms)
+            .map(|(((name, description), model), ms)| TimedVariant {
+                name,
+                description: (*description).into(),
+                ms,
+                flops: model.forward_flops(),
+                bytes: 4 * model.param_count() as u64,
+                max_abs_diff: if *name == "compacted" { diff } else { 0.0 },
+            })
+            .collect();
+        to_js(&Timings {
+            backend: "cpu",
+            adapter: None,
+            software: false,
+            batch,
+            reps,
+            variants,
+        })
+    }
+
     /// Times `variants`, reporting each under `rename(its name)`.
     fn time_variants(
         &self,

@@ -10,6 +10,9 @@ mod lottery;
 mod pruning;
 mod scratch;
 mod session;
+mod structure;
+mod vit_costs;
+mod vit_practice;
 
 use wasm_bindgen::prelude::*;
 

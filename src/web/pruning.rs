@@ -10,12 +10,13 @@ use wasm_bindgen::prelude::*;
 use std::rc::Rc;
 
 use super::session::{Inner, Session, js_error, to_js};
+use super::structure::StructureCounts;
 use crate::data::Mnist;
 use crate::engine::{Backend, Engine};
 use crate::model::{Mlp, Model, ModelKind, ModelSpec, Network};
 use crate::prune::calibration::Calibration;
 use crate::prune::sparsegpt::{SparseGptOptions, input_hinv_diag};
-use crate::prune::{self, Method, NM, PruneOptions, Scores, Selection, wanda};
+use crate::prune::{self, Family, Method, NM, PruneOptions, Scope, Scores, Selection, wanda};
 use crate::train::{Budget, Evaluation, TrainConfig, evaluate};
 use wasm_bindgen_futures::future_to_promise;
 
@@ -26,18 +27,18 @@ pub(crate) struct PruneState {
     base: Option<Model>,
     /// The base model on the test set, kept: every stage report compares against it.
     base_evaluation: Option<Evaluation>,
-    walk: Option<Walk>,
+    pub(super) walk: Option<Walk>,
     /// Calibration images by sample count: shared by the walk-through and sweeps.
     calibration: Option<Calibration>,
 }
 
 /// A step-by-step pruning in progress: what each stage produced so far.
-struct Walk {
-    method: Method,
+pub(super) struct Walk {
+    pub(super) method: Method,
     options: PruneOptions,
-    scores: Option<Scores>,
+    pub(super) scores: Option<Scores>,
     selection: Option<Selection>,
-    pruned: Option<Model>,
+    pub(super) pruned: Option<Model>,
     /// `pruned`'s test accuracy once a stage has measured it, for fine-tuning's "before".
     pruned_accuracy: Option<f64>,
     /// The per-pixel picture of what the method measures, once drawn (see `pixelMaps`).
@@ -67,7 +68,16 @@ pub(super) struct PruneRequest {
     output_rate: Option<f64>,
     /// Calibration images for Taylor, Wanda and SparseGPT.
     calibration: Option<usize>,
+    /// Head methods: "global" or "per-block".
+    scope: Option<String>,
+    /// Head methods: rounds to reach the target, rescoring in between.
+    rounds: Option<usize>,
+    /// Layer methods: how many blocks to drop.
+    remove: Option<usize>,
 }
+
+/// Most rounds the page offers a head method: each round rescores the model.
+const MAX_ROUNDS: usize = 8;
 
 /// Most calibration images the page offers: more makes SparseGPT slower for little change.
 const MAX_CALIBRATION: usize = 1_024;
@@ -88,7 +98,20 @@ impl PruneRequest {
                 "calibration size {calibration_samples} is outside 1…{MAX_CALIBRATION}"
             )));
         }
+        let scope = match request.scope.as_deref() {
+            None | Some("") => defaults.scope,
+            Some(name) => Scope::from_name(name).map_err(js_error)?,
+        };
+        let rounds = request.rounds.unwrap_or(defaults.rounds);
+        if !(1..=MAX_ROUNDS).contains(&rounds) {
+            return Err(js_error(format!(
+                "rounds {rounds} is outside 1…{MAX_ROUNDS}"
+            )));
+        }
         let options = PruneOptions {
+            scope,
+            rounds,
+            remove: request.remove.unwrap_or(defaults.remove),
             sparsity: match pattern {
                 Some(NM { n, m }) => 1.0 - n as f64 / m as f64,
                 None => request.sparsity,
@@ -131,7 +154,7 @@ const FINETUNE_STEPS: u64 = 200;
 /// hundred at its fine-tuning rate already show the recovery.
 const VIT_FINETUNE_STEPS: u64 = 100;
 
-fn finetune_steps(kind: ModelKind) -> u64 {
+pub(super) fn finetune_steps(kind: ModelKind) -> u64 {
     match kind {
         ModelKind::Mlp => FINETUNE_STEPS,
         ModelKind::Vit => VIT_FINETUNE_STEPS,
@@ -171,6 +194,8 @@ struct StageReport {
     confusion: Option<Vec<Vec<u32>>>,
     /// apply / finetune: a row of test digits with predictions before and after.
     digits: Option<Digits>,
+    /// ViT: heads and blocks kept by the model this stage leaves (see [`Structure::counts`]).
+    structure: Option<StructureCounts>,
 }
 
 impl StageReport {
@@ -189,6 +214,7 @@ impl StageReport {
             finetune_steps: None,
             confusion: None,
             digits: None,
+            structure: None,
         }
     }
 
@@ -201,6 +227,7 @@ impl StageReport {
         self.weights_remaining = Some(after.weights_remaining());
         self.digits = Some(Digits::pick(data, &b.predictions, &a.predictions));
         self.confusion = Some(a.confusion);
+        self.structure = StructureCounts::of(after);
     }
 }
 
@@ -378,10 +405,22 @@ struct Loaded {
     arch: String,
     /// Each linear layer's checkpoint name and shape, for the heatmap's layer picker.
     layers: Vec<LayerShape>,
-    /// The methods that apply to this model, by name.
-    methods: Vec<&'static str>,
+    /// The methods that apply to this model, with what each removes, in the core's order.
+    methods: Vec<MethodInfo>,
+    /// ViT: blocks and heads per block (the head grid's shape); empty for an MLP.
+    heads_per_block: Vec<usize>,
     /// None where no test images are loaded (an embedded picture), or for a trained model.
     test_acc: Option<f64>,
+}
+
+/// One method as the core describes it: the page labels it, the core says whether it applies.
+#[derive(Serialize)]
+struct MethodInfo {
+    name: &'static str,
+    family: Family,
+    summary: &'static str,
+    calibrated: bool,
+    n_m: bool,
 }
 
 #[derive(Serialize)]
@@ -406,10 +445,20 @@ impl Loaded {
                     cols: l.weight.ncols(),
                 })
                 .collect(),
-            methods: Method::all_for(model.kind())
+            methods: Method::every_for(model.kind())
                 .into_iter()
-                .map(Method::name)
+                .map(|m| MethodInfo {
+                    name: m.name(),
+                    family: m.family(),
+                    summary: m.summary(),
+                    calibrated: m.needs_calibration(),
+                    n_m: m.supports_n_m(),
+                })
                 .collect(),
+            heads_per_block: model
+                .blocks()
+                .map(|b| b.heads_per_block())
+                .unwrap_or_default(),
             test_acc,
         }
     }
@@ -421,8 +470,12 @@ impl Loaded {
 struct SweepPoint {
     method: &'static str,
     sparsity: f64,
+    /// Layer methods: the blocks asked to go.
+    remove: usize,
     weights_remaining: f64,
     accuracy: f64,
+    /// ViT: heads and blocks the pruned model keeps (the compare card's x axes).
+    structure: Option<StructureCounts>,
 }
 
 #[wasm_bindgen]
@@ -530,6 +583,7 @@ impl Session {
                 report.thresholds = Some(selection.thresholds.clone());
                 report.layers = Some(prune::layer_counts(&pruned));
                 report.weights_remaining = Some(pruned.weights_remaining());
+                report.structure = StructureCounts::of(&pruned);
                 walk.selection = Some(selection);
                 walk.pruned = Some(pruned);
                 walk.pruned_accuracy = None;
@@ -735,8 +789,10 @@ impl Session {
         to_js(&SweepPoint {
             method: method.name(),
             sparsity: options.sparsity,
+            remove: options.remove,
             weights_remaining: model.weights_remaining(),
             accuracy: evaluate(&model, &data.test).accuracy,
+            structure: StructureCounts::of(&model),
         })
     }
 }

@@ -14,6 +14,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::lottery::Lab;
 use super::pruning::PruneState;
 use super::scratch::Scratch;
+use super::vit_practice::VitPractice;
 use crate::data::{Dataset, IdxPair, Mnist};
 use crate::engine::Backend;
 use crate::engine::Engine;
@@ -109,6 +110,8 @@ pub(super) struct Inner {
     pub(super) scratch: Scratch,
     /// The lottery-ticket lab's experiment in progress, and the engine it runs on.
     pub(super) lab: Option<(Lab, Backend)>,
+    /// The practice questions about heads and blocks: their ViT and its scratch copy.
+    pub(super) vit_practice: VitPractice,
 }
 
 impl Inner {
@@ -124,6 +127,11 @@ impl Inner {
         self.data
             .clone()
             .ok_or_else(|| js_error("the data set is not loaded yet"))
+    }
+
+    /// Only the pruning data is loaded (an embed): nothing can train here.
+    pub(super) fn data_for_training_missing(&self) -> bool {
+        self.progress_validation.is_none()
     }
 
     fn steps_done(&self) -> u64 {

@@ -36,9 +36,12 @@ test('the shipped ViT prunes with magnitude at 50% as the CLI does, and a ViT tr
     await openReady(page, /LeNet-300-100 trained/);
     await page.locator('#prune-model').selectOption('vit');
     await page.locator('#model-info', { hasText: /tiny ViT trained.*test accuracy/ }).waitFor({ timeout: 120_000 });
-    // Whole-neuron methods have no units on the ViT: offered greyed, with the reason.
-    assert.equal(await page.locator('#method option[value="structured-l1"]').evaluate((o) => o.disabled), true);
-    assert.match(await page.locator('#model-note').textContent(), /whole-neuron methods are off for the ViT/);
+    // The core's list decides: whole-neuron methods remove the ViT's MLP units, and the head and
+    // block methods apply; the note says what each removes.
+    for (const method of ['structured-l1', 'heads-taylor', 'layers-bi']) {
+      assert.equal(await page.locator(`#method option[value="${method}"]`).evaluate((o) => o.disabled), false, method);
+    }
+    assert.match(await page.locator('#model-note').textContent(), /whole-neuron methods remove MLP units/);
     // The patch embedding is drawn as its 64 filters of 7×7 (16 to a row, 1-pixel gaps), and
     // the 28×28 pixel maps are hidden.
     await page.waitForFunction(() => document.querySelector('#fields').width === 16 * 8 - 1);
