@@ -138,7 +138,7 @@ impl Session {
     pub fn vit_scratch_finetune(&self, n: u32) -> js_sys::Promise {
         let inner = Rc::clone(&self.inner);
         future_to_promise(async move {
-            let (mut engine, data) = {
+            let mut engine = {
                 let mut i = inner.borrow_mut();
                 let data = i.data()?;
                 if i.data_for_training_missing() {
@@ -146,7 +146,7 @@ impl Session {
                         "fine-tuning needs the training images, which are not loaded here",
                     ));
                 }
-                let engine = match i.vit_practice.engine.take() {
+                match i.vit_practice.engine.take() {
                     Some(engine) => engine,
                     None => {
                         let model = Model::from(scratch(&i)?.clone());
@@ -156,13 +156,9 @@ impl Session {
                         Engine::from_backend(&Backend::Cpu, &model, &config, &data)
                             .map_err(js_error)?
                     }
-                };
-                (engine, data)
+                }
             };
-            let stats = engine
-                .train_steps(&data, u64::from(n))
-                .await
-                .map_err(js_error)?;
+            let stats = engine.train_steps(u64::from(n)).await.map_err(js_error)?;
             let model = engine.model().await.map_err(js_error)?;
             let mut i = inner.borrow_mut();
             if let Model::Vit(vit) = model {
