@@ -9,6 +9,8 @@ import init, { Session } from '../pkg/pruneplay.js';
 import { runExperiment } from './experiments.js';
 
 const MODEL = new URL('../model/lenet-300-100.safetensors', import.meta.url);
+// The heads, attention and layers views, and the practice questions about heads, use the ViT.
+const VIT = new URL('../model/vit-mnist.safetensors', import.meta.url);
 const DATA = new URL('../data/', import.meta.url);
 const CALIBRATION = ['calibration/calibration-images-idx3-ubyte.gz', 'calibration/calibration-labels-idx1-ubyte.gz'];
 const TEST = ['mnist/t10k-images-idx3-ubyte.gz', 'mnist/t10k-labels-idx1-ubyte.gz'];
@@ -59,7 +61,7 @@ export const sweepPoint = (session, request) => session.sweepPoint(request);
 
 /** A practice question's demonstration; `yieldEach` lets the frame breathe between its pieces. */
 export function experiment(session, name, yieldEach) {
-  return runExperiment(session, name, { tick: yieldEach });
+  return runExperiment(session, name, { tick: yieldEach, loadVit: () => bytes(VIT) });
 }
 
 /**

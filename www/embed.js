@@ -37,7 +37,7 @@ const VIEWS = {
   practice: { accuracy: true },
 };
 // Demonstrations that fine-tune need the training set, which an embed does not load.
-const NEEDS_TRAINING = new Set(['finetune-recovery', 'iterative-vs-oneshot', 'lottery-short']);
+const NEEDS_TRAINING = new Set(['finetune-recovery', 'iterative-vs-oneshot', 'lottery-short', 'layers-heal']);
 
 const settings = () => ({
   method: $('method').value,
