@@ -108,7 +108,7 @@ function onWorkerMessage({ data: m }) {
     // Only now: its install downloads everything again, which should not compete with the
     // first visit's own downloads.
     registerOfflineCache();
-    panels.compare.ready(m.testAcc);
+    panels.compare.ready(m);
     panels.practice.ready();
     tell('ready', { view: 'page', settings: currentHash() });
   }

@@ -1,26 +1,52 @@
-// The "Compare methods" card: "Run all" sweeps the chosen methods over the chosen sparsities in
-// the worker, one point per message, and overlays their accuracy-vs-weights-left curves.
+// The "Compare methods" card: "Run all" sweeps the chosen methods over the chosen levels in the
+// worker, one point per message, and overlays their accuracy curves. Three things can be
+// removed, each with its own x axis: weights (or neurons) against the share of weights left on a
+// log scale, attention heads against the share of heads removed (eighths of all heads, ranked
+// globally), whole blocks against the number removed (1 … depth − 1). Every curve starts at
+// the unpruned model. All points are one-shot: no fine-tuning.
 
 import { fitCanvas } from './charts.js';
-import { parseLevels, shortName } from './methods.js';
+import {
+  COMPARED_WHEN_PICKED, applies, familyOf, parseLevels, setCoreMethods, shortName,
+} from './methods.js';
 
 const $ = (id) => document.getElementById(id);
+
+// The head sweep's levels: 1/8 … 7/8 of all heads (16 on the shipped ViT: 2, 4, … 14 heads).
+const HEAD_LEVELS = [1, 2, 3, 4, 5, 6, 7].map((k) => k / 8);
+
+const AXES = {
+  weights: { x: 'weights left (%, log scale)', log: true, level: 'Sparsity', left: 'Weights left' },
+  heads: { x: 'attention heads removed (%)', log: false, level: 'Heads asked', left: 'Heads kept' },
+  layers: { x: 'blocks removed', log: false, level: 'Blocks asked', left: 'Blocks kept' },
+};
+
+/** The family a method belongs to in this card: neurons are plotted with weights. */
+const cardFamily = (id) => (familyOf(id) === 'neurons' ? 'weights' : familyOf(id));
 
 export function createCompare(worker, { drawSeries, isDark, settings }) {
   const ui = {
     form: $('sweep-form'),
     run: $('run-all'),
     cancel: $('sweep-cancel'),
+    family: $('compare-family'),
+    familyNote: $('compare-family-note'),
     levels: $('levels'),
+    levelsField: $('levels-field'),
     methods: $('compare'),
     progress: $('sweep-progress'),
     status: $('sweep-status'),
     chart: $('sweep-chart'),
+    caption: $('sweep-caption'),
+    levelHead: $('sweep-level-head'),
+    leftHead: $('sweep-left-head'),
     table: $('sweep-table').tBodies[0],
   };
   let points = [];
   let dense = null; // test accuracy of the unpruned model, the curves' common start
   let running = false;
+  let model = { kind: 'mlp', depth: 0 };
+  let drawn = 'weights'; // the family of the points on show
 
   function setRunning(on) {
     running = on;
@@ -28,11 +54,19 @@ export function createCompare(worker, { drawSeries, isDark, settings }) {
     ui.cancel.disabled = !on;
   }
 
+  /** Where a point sits on the card's x axis, from the core's counts. */
+  function xOf(p) {
+    if (drawn === 'heads') return 100 * (p.structure?.headsRemovedFraction ?? NaN);
+    if (drawn === 'layers') return p.structure?.removedBlocks.length ?? NaN;
+    return 100 * p.weightsRemaining;
+  }
+
   function draw() {
+    const start = drawn === 'weights' ? 100 : 0;
     const byMethod = new Map();
     for (const p of points) {
-      if (!byMethod.has(p.method)) byMethod.set(p.method, dense == null ? [] : [{ x: 100, y: 100 * dense }]);
-      byMethod.get(p.method).push({ x: 100 * p.weightsRemaining, y: 100 * p.accuracy });
+      if (!byMethod.has(p.method)) byMethod.set(p.method, dense == null ? [] : [{ x: start, y: 100 * dense }]);
+      byMethod.get(p.method).push({ x: xOf(p), y: 100 * p.accuracy });
     }
     const series = [...byMethod].map(([method, pts]) => ({
       name: shortName(method),
@@ -40,8 +74,9 @@ export function createCompare(worker, { drawSeries, isDark, settings }) {
       y: pts.map((p) => p.y),
     }));
     fitCanvas(ui.chart, 260, 0.45);
+    const axis = AXES[drawn];
     try {
-      drawSeries(ui.chart, 'weights left (%, log scale)', 'test accuracy (%)', series, true, new Float64Array(0), isDark());
+      drawSeries(ui.chart, axis.x, 'test accuracy (%)', series, axis.log, new Float64Array(0), isDark());
     } catch (e) {
       ui.status.textContent = `Could not draw the chart: ${e.message ?? e}`;
     }
@@ -49,21 +84,68 @@ export function createCompare(worker, { drawSeries, isDark, settings }) {
 
   function addRow(p) {
     const row = ui.table.insertRow();
-    for (const text of [shortName(p.method), p.sparsity.toFixed(2),
-      `${(100 * p.weightsRemaining).toFixed(2)}%`, `${(100 * p.accuracy).toFixed(2)}%`]) {
+    const c = p.structure;
+    const level = drawn === 'layers' ? String(p.remove) : p.sparsity.toFixed(drawn === 'heads' ? 3 : 2);
+    const left = drawn === 'heads' ? `${c.headsKept} of ${c.headsTotal}`
+      : drawn === 'layers' ? `${c.blocksKept} of ${c.blocks}` : `${(100 * p.weightsRemaining).toFixed(2)}%`;
+    for (const text of [shortName(p.method), level, left, `${(100 * p.accuracy).toFixed(2)}%`]) {
       row.insertCell().textContent = text;
     }
   }
 
+  /** Shows the methods, levels and wording of the family picked, as the model allows. */
+  function syncFamily() {
+    const vit = model.kind === 'vit';
+    for (const option of ui.family.options) option.disabled = option.value !== 'weights' && !vit;
+    if (ui.family.selectedOptions[0]?.disabled) ui.family.value = 'weights';
+    const family = ui.family.value;
+    for (const label of ui.methods.querySelectorAll('label')) {
+      const id = label.querySelector('input').value;
+      label.hidden = cardFamily(id) !== family;
+      label.querySelector('input').disabled = !applies(id);
+    }
+    ui.levelsField.hidden = family !== 'weights';
+    ui.familyNote.textContent = vit
+      ? {
+        weights: 'one-shot, each at the sparsities below',
+        heads: 'one-shot at 1/8 … 7/8 of all heads, ranked across the whole model',
+        layers: `one-shot, removing 1 to ${model.depth - 1} of the ${model.depth} blocks`,
+      }[family]
+      : 'heads and blocks need the tiny ViT as the model to prune';
+  }
+
+  ui.family.addEventListener('change', () => {
+    const family = ui.family.value;
+    const boxes = Array.from(ui.methods.querySelectorAll('input')).filter((b) => cardFamily(b.value) === family);
+    if (!boxes.some((b) => b.checked)) {
+      for (const b of boxes) b.checked = COMPARED_WHEN_PICKED.has(b.value);
+      // The address bar follows the boxes (state.js listens on the fieldset).
+      ui.methods.dispatchEvent(new Event('change'));
+    }
+    syncFamily();
+  });
+
   ui.form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const parsed = parseLevels(ui.levels.value);
-    const methods = Array.from(ui.methods.querySelectorAll('input:checked'), (c) => c.value);
-    if (parsed.error || !methods.length) {
+    const family = ui.family.value;
+    const parsed = family === 'weights' ? parseLevels(ui.levels.value)
+      : family === 'heads' ? { levels: HEAD_LEVELS }
+        : { levels: Array.from({ length: Math.max(0, model.depth - 1) }, (_, i) => i + 1) };
+    const methods = Array.from(ui.methods.querySelectorAll('input:checked'), (c) => c.value)
+      .filter((id) => cardFamily(id) === family && applies(id));
+    if (parsed.error || !methods.length || !parsed.levels.length) {
       ui.status.textContent = parsed.error ?? 'Tick at least one method.';
       return;
     }
     points = [];
+    drawn = family;
+    ui.levelHead.textContent = AXES[family].level;
+    ui.leftHead.textContent = AXES[family].left;
+    ui.caption.textContent = {
+      weights: 'Test accuracy of the pruned network (no fine-tuning) against the share of weights left.',
+      heads: 'Test accuracy of the ViT (no fine-tuning) against the share of its attention heads removed.',
+      layers: 'Test accuracy of the ViT (no fine-tuning) against the number of blocks removed.',
+    }[family];
     ui.table.replaceChildren();
     ui.status.classList.remove('error-text');
     delete ui.status.dataset.done;
@@ -72,27 +154,37 @@ export function createCompare(worker, { drawSeries, isDark, settings }) {
     ui.progress.max = methods.length * parsed.levels.length;
     ui.progress.value = 0;
     ui.status.textContent = 'Pruning…';
-    worker.postMessage({ type: 'sweep', methods, levels: parsed.levels, settings: settings() });
+    // Heads compete across the whole model, so the levels are shares of all heads.
+    const extra = family === 'weights' ? {} : { scope: 'global', rounds: 1 };
+    worker.postMessage({
+      type: 'sweep', methods, levels: parsed.levels, settings: { ...settings(), ...extra }, axis: family === 'layers' ? 'remove' : 'sparsity',
+    });
   });
   ui.cancel.addEventListener('click', () => worker.postMessage({ type: 'sweep-cancel' }));
+  syncFamily();
 
   return {
     redraw: draw,
-    /** A model is loaded: sweeps can run; `testAcc` (if known) starts every curve at 100%. */
-    ready(testAcc) {
-      dense = testAcc;
+    /** A model is loaded: sweeps can run; its test accuracy (if known) starts every curve. */
+    ready(loaded) {
+      dense = loaded.testAcc ?? null;
+      setCoreMethods(loaded.methods);
+      model = { kind: loaded.kind ?? 'mlp', depth: loaded.headsPerBlock?.length ?? 0 };
+      syncFamily();
       if (!running) ui.run.disabled = false;
-      ui.status.textContent = 'Pick methods and sparsities, then press Run all.';
+      ui.status.textContent = 'Pick methods and levels, then press Run all.';
     },
     onMessage(m) {
       switch (m.type) {
-        case 'sweep-point':
+        case 'sweep-point': {
           points.push(m.point);
           addRow(m.point);
           ui.progress.value = m.done;
-          ui.status.textContent = `${m.done} of ${m.total}: ${shortName(m.point.method)} at ${m.point.sparsity}, ${(100 * m.point.accuracy).toFixed(2)}%`;
+          const at = drawn === 'layers' ? `${m.point.remove} block(s)` : m.point.sparsity;
+          ui.status.textContent = `${m.done} of ${m.total}: ${shortName(m.point.method)} at ${at}, ${(100 * m.point.accuracy).toFixed(2)}%`;
           draw();
           return true;
+        }
         case 'sweep-done':
           setRunning(false);
           ui.status.textContent = `Done: ${m.total} pruned networks tested on 10,000 images each.`;

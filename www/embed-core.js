@@ -1,7 +1,8 @@
 // What an embedded view computes, without touching the DOM, so it runs the same in the embed's
 // worker or, where a sandboxed frame cannot start one, on the frame's main thread.
 //
-// An embed loads only what its view needs: the shipped model, the 1,024-image calibration set
+// An embed loads only what its view needs: the shipped model (LeNet, or the ViT for the views of
+// heads and blocks), the 1,024-image calibration set
 // (only for methods that calibrate) and the test set (only for views that show accuracy). Never
 // the 10 MB training set.
 
@@ -9,6 +10,8 @@ import init, { Session } from '../pkg/pruneplay.js';
 import { runExperiment } from './experiments.js';
 
 const MODEL = new URL('../model/lenet-300-100.safetensors', import.meta.url);
+// The heads, attention and layers views, and the practice questions about heads, use the ViT.
+const VIT = new URL('../model/vit-mnist.safetensors', import.meta.url);
 const DATA = new URL('../data/', import.meta.url);
 const CALIBRATION = ['calibration/calibration-images-idx3-ubyte.gz', 'calibration/calibration-labels-idx1-ubyte.gz'];
 const TEST = ['mnist/t10k-images-idx3-ubyte.gz', 'mnist/t10k-labels-idx1-ubyte.gz'];
@@ -32,7 +35,7 @@ async function bytes(url) {
 export async function open(needs) {
   await init();
   const session = new Session();
-  const parts = [[MODEL], needs.calibration ? CALIBRATION : [], needs.test ? TEST : []];
+  const parts = [[needs.vit ? VIT : MODEL], needs.calibration ? CALIBRATION : [], needs.test ? TEST : []];
   const [model, calibration, test] = await Promise.all(parts.map((files) =>
     Promise.all(files.map((f) => bytes(f instanceof URL ? f : new URL(f, DATA))))));
   session.loadPruningData(calibration[0], calibration[1], test[0], test[1]);
@@ -41,8 +44,13 @@ export async function open(needs) {
   return { session, loaded, downloaded };
 }
 
-/** Prunes the model as `request` says and returns what the views draw. */
-export function picture(session, request, { accuracy, layer }) {
+/**
+ * Prunes the model as `request` says and returns what the views draw; on the ViT (`vit`) also
+ * its heads and blocks and what each head looks at for digit `digit`.
+ */
+export function picture(session, request, {
+  accuracy, layer, vit = false, digit = 0,
+}) {
   const stages = ['scores', 'select', ...(accuracy ? ['apply'] : [])];
   const reports = {};
   for (const stage of stages) reports[stage] = session.pruneStep({ ...request, stage });
@@ -51,6 +59,8 @@ export function picture(session, request, { accuracy, layer }) {
     fields: session.layerWeights(0),
     heat: session.layerWeights(layer),
     maps: session.pixelMaps(),
+    structure: vit ? session.structure() : null,
+    attention: vit ? session.attention(digit) : null,
   };
 }
 
@@ -59,7 +69,7 @@ export const sweepPoint = (session, request) => session.sweepPoint(request);
 
 /** A practice question's demonstration; `yieldEach` lets the frame breathe between its pieces. */
 export function experiment(session, name, yieldEach) {
-  return runExperiment(session, name, { tick: yieldEach });
+  return runExperiment(session, name, { tick: yieldEach, loadVit: () => bytes(VIT) });
 }
 
 /**

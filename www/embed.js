@@ -12,8 +12,10 @@
 
 import init from '../pkg/pruneplay.js';
 import { drawHistogram, drawSeries } from './charts.js';
+import { drawAttention } from './attention-view.js';
+import { drawBlockBars, drawHeadGrid } from './heads-view.js';
 import {
-  CALIBRATED, METHODS, NM_METHODS, fillMethodControls, parseLevels, shortName,
+  CALIBRATED, METHODS, NM_METHODS, familyOf, fillMethodControls, parseLevels, shortName,
 } from './methods.js';
 import { HOST_KEYS, tell } from './host.js';
 import { createPractice } from './practice.js';
@@ -35,9 +37,15 @@ const VIEWS = {
   digits: { accuracy: true },
   compare: { accuracy: true },
   practice: { accuracy: true },
+  // The ViT's views: a head method's grid, what each head looks at (a calibration digit, so no
+  // test set), a layer method's block scores. Another method falls back to the family's first.
+  heads: { accuracy: false, vit: 'heads' },
+  attention: { accuracy: false, vit: 'heads' },
+  layers: { accuracy: false, vit: 'layers' },
 };
+const VIT_DEFAULT = { heads: 'heads-taylor', layers: 'layers-bi' };
 // Demonstrations that fine-tune need the training set, which an embed does not load.
-const NEEDS_TRAINING = new Set(['finetune-recovery', 'iterative-vs-oneshot', 'lottery-short']);
+const NEEDS_TRAINING = new Set(['finetune-recovery', 'iterative-vs-oneshot', 'lottery-short', 'layers-heal']);
 
 const settings = () => ({
   method: $('method').value,
@@ -45,6 +53,9 @@ const settings = () => ({
   pattern: $('pattern').value,
   outputRate: Number($('output-rate').value),
   calibration: Number($('calibration').value),
+  scope: $('scope').value,
+  rounds: Number($('head-rounds').value),
+  remove: familyOf($('method').value) === 'layers' ? Number($('remove').value) : 0,
 });
 const view = () => $('view').querySelector('input:checked').value;
 
@@ -120,10 +131,13 @@ let connectedNeeds = null;
 let generation = 0; // a newer render makes an older one stop drawing
 
 async function ensureConnected(needs) {
-  const covered = connection && Object.keys(needs).every((k) => !needs[k] || connectedNeeds[k]);
+  // The model (LeNet or the ViT) must match; the data sets may be more than asked for.
+  needs.vit = Boolean(needs.vit);
+  const sameModel = connectedNeeds?.vit === needs.vit;
+  const covered = connection && sameModel && Object.keys(needs).every((k) => !needs[k] || connectedNeeds[k]);
   if (covered) return connection;
-  // Whatever the old connection had stays wanted (switching back should not download again).
-  if (connectedNeeds) for (const k of Object.keys(connectedNeeds)) needs[k] ||= connectedNeeds[k];
+  // Whatever data the old connection had stays wanted (switching back should not download again).
+  if (connectedNeeds) for (const k of Object.keys(connectedNeeds)) if (k !== 'vit') needs[k] ||= connectedNeeds[k];
   connection?.client.close();
   connection = null;
   connection = await connect(needs);
@@ -139,10 +153,15 @@ function canvas(className = 'pixels', label = '') {
   return c;
 }
 
-function describe(name, r) {
-  const s = settings();
-  const what = `${METHODS[s.method].label}${s.pattern ? `, ${s.pattern} pattern` : ` at ${pct(s.sparsity)} sparsity`}`;
-  const left = `${pct(r.select.weightsRemaining)} of the weights left`;
+function describe(name, r, s = settings()) {
+  const c = r.select.structure;
+  const family = familyOf(s.method);
+  const amount = family === 'layers' ? `, ${s.remove} block${s.remove === 1 ? '' : 's'}`
+    : family === 'heads' ? ` at ${pct(s.sparsity)} of the heads` : s.pattern ? `, ${s.pattern} pattern` : ` at ${pct(s.sparsity)} sparsity`;
+  const what = `${METHODS[s.method]?.label ?? s.method}${amount}`;
+  const left = c && family === 'heads' ? `${c.headsRemoved} of ${c.headsTotal} heads removed`
+    : c && family === 'layers' ? `block${c.removedBlocks.length === 1 ? '' : 's'} ${c.removedBlocks.join(', ')} removed`
+      : `${pct(r.select.weightsRemaining)} of the weights left`;
   const acc = r.apply ? `; test accuracy ${pct(r.apply.accuracyBefore)} → ${pct(r.apply.accuracyAfter)}` : '';
   const captions = {
     masks: 'Each of the 300 first-layer units\' 784 incoming weights as a 28×28 tile: orange positive, blue negative, grey pruned.',
@@ -151,15 +170,26 @@ function describe(name, r) {
     pixels: 'What the method measures for each input pixel (bright = high).',
     confusion: 'Rows: the true digit; columns: what the pruned network answered. Mistakes are orange.',
     digits: 'Test digits with the answer before → after pruning; outlined ones were broken by pruning.',
+    heads: 'The tiny ViT\'s attention heads, a row per block, shaded by the method\'s score (hover for it); removed heads are crossed out.',
+    attention: 'Each head of the tiny ViT on one digit: its 16 patches tinted by the attention they receive, before and after pruning; removed heads are crossed out.',
+    layers: 'The tiny ViT\'s blocks scored by the method; the removed ones are marked.',
   };
   return `${what}: ${left}${acc}. ${captions[name]}`;
 }
 
 async function renderPicture(name, token) {
-  const accuracy = VIEWS[name].accuracy;
+  const { accuracy, vit } = VIEWS[name];
   const request = settings();
-  const { client } = await ensureConnected({ test: accuracy, calibration: CALIBRATED.has(request.method) });
-  const result = await client.call('picture', { request, options: { accuracy, layer: 0 } });
+  // A view of heads or blocks shows a method of that family: the first one if another was set.
+  if (vit && familyOf(request.method) !== vit) {
+    request.method = VIT_DEFAULT[vit];
+    request.remove = vit === 'layers' ? Number($('remove').value) : 0;
+  }
+  const { client } = await ensureConnected({ test: accuracy, calibration: CALIBRATED.has(request.method), vit: Boolean(vit) });
+  const options = {
+    accuracy, layer: 0, vit: Boolean(vit), digit: Number($('attn-digit').value) || 0,
+  };
+  const result = await client.call('picture', { request, options });
   if (token !== generation) return;
   const picture = $('picture');
   const { reports } = result;
@@ -188,13 +218,28 @@ async function renderPicture(name, token) {
     const c = canvas('confusion', 'Confusion matrix of the pruned network');
     picture.replaceChildren(c);
     drawConfusion(c, reports.apply.confusion);
+  } else if (name === 'heads') {
+    const grid = document.createElement('div');
+    grid.className = 'head-grid';
+    picture.replaceChildren(grid);
+    drawHeadGrid(grid, result.structure);
+  } else if (name === 'layers') {
+    const bars = document.createElement('div');
+    bars.className = 'block-bars';
+    picture.replaceChildren(bars);
+    drawBlockBars(bars, result.structure);
+  } else if (name === 'attention') {
+    const box = document.createElement('div');
+    box.className = 'attention';
+    picture.replaceChildren(box);
+    drawAttention(box, result.attention);
   } else if (name === 'digits') {
     const list = document.createElement('ol');
     list.className = 'digits';
     picture.replaceChildren(list);
     drawDigits(list, reports.apply.digits);
   }
-  $('caption').textContent = describe(name, { select: reports.select, apply: reports.apply });
+  $('caption').textContent = describe(name, { select: reports.select, apply: reports.apply }, request);
   tell('pruned', {
     method: request.method,
     sparsity: request.sparsity,

@@ -171,12 +171,71 @@ const EXPERIMENTS = {
   },
 };
 
+// The questions about heads and blocks run on a ViT: the model pruning starts from when it is
+// one, else the shipped ViT, handed over once (`ctx.loadVit` fetches its bytes).
+async function ensureVit(session, ctx) {
+  if (!session.practiceVitNeeded()) return;
+  if (!ctx.loadVit) throw new Error('no ViT can be loaded here');
+  session.loadPracticeVit(await ctx.loadVit());
+}
+
+const pruneVit = (session, method, extra) => session.vitScratchPrune({ method, sparsity: 0, ...extra });
+
+/** Fine-tunes the scratch ViT `steps` steps in chunks, reporting each. */
+async function finetuneVit(session, steps, ctx, label, offset, total) {
+  for (let done = 0; done < steps; done += FINETUNE_CHUNK) {
+    await session.vitScratchFinetune(Math.min(FINETUNE_CHUNK, steps - done));
+    await ctx.tick((offset + done + FINETUNE_CHUNK) / total, label);
+  }
+}
+
+const VIT_EXPERIMENTS = {
+  // How many heads heads-taylor removes, one-shot, in eighths of all heads, before the test
+  // accuracy falls more than one point below the unpruned model's.
+  async 'heads-budget'(session, ctx) {
+    await ensureVit(session, ctx);
+    const dense = session.vitScratchAccuracy('base');
+    const steps = [];
+    for (let k = 1; k <= 7; k++) {
+      const pruned = pruneVit(session, 'heads-taylor', { sparsity: k / 8, scope: 'global' });
+      const accuracy = session.vitScratchAccuracy('scratch');
+      steps.push({ fraction: k / 8, headsRemoved: pruned.headsRemoved, headsTotal: pruned.headsTotal, accuracy });
+      await ctx.tick(k / 7, `heads-taylor without ${pruned.headsRemoved} of ${pruned.headsTotal} heads`);
+      if (dense - accuracy > 0.01) break;
+    }
+    return { method: 'heads-taylor', dense, steps };
+  },
+
+  // Which block Block Influence removes, what that costs, and what a short fine-tune gives back.
+  async 'layers-heal'(session, ctx) {
+    await ensureVit(session, ctx);
+    const dense = session.vitScratchAccuracy('base');
+    const pruned = pruneVit(session, 'layers-bi', { remove: 1 });
+    const accPruned = session.vitScratchAccuracy('scratch');
+    const steps = session.vitFinetuneSteps();
+    await ctx.tick(0, `healing: fine-tuning without block ${pruned.removedBlocks.join(', ')}`);
+    await finetuneVit(session, steps, ctx, 'healing: fine-tuning the rest', 0, steps);
+    return {
+      method: 'layers-bi', removedBlocks: pruned.removedBlocks, blocks: pruned.blocks, dense, accPruned, accHealed: session.vitScratchAccuracy('scratch'), steps,
+    };
+  },
+
+  // Half the heads removed: the masked model against its compacted form, timed.
+  async 'heads-speed'(session, ctx) {
+    await ensureVit(session, ctx);
+    const pruned = pruneVit(session, 'heads-taylor', { sparsity: 0.5, scope: 'global' });
+    await ctx.tick(0.2, 'timing the masked and the compacted ViT');
+    const timing = session.vitScratchTime(256, 7);
+    return { ...timing, headsRemoved: pruned.headsRemoved, headsTotal: pruned.headsTotal };
+  },
+};
+
 // Experiments that use the session's lottery lab (one at a time with the lab card).
 export const USES_LAB = new Set(['lottery-short']);
 
 /** Runs experiment `name`; `ctx.tick(fraction, text)` reports and yields, throwing Cancelled. */
 export async function runExperiment(session, name, ctx) {
-  const run = EXPERIMENTS[name];
+  const run = EXPERIMENTS[name] ?? VIT_EXPERIMENTS[name];
   if (!run) throw new Error(`no experiment called ${name}`);
   return run(session, ctx);
 }

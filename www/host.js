@@ -5,7 +5,7 @@
  * Settings (URL keys) a host may change with {command: 'set'} once the frame has started: the
  * embed accepts only these, and <prune-play> forwards changes of these attributes that way.
  */
-export const HOST_KEYS = Object.freeze(['method', 'sparsity', 'pattern', 'orate', 'calib', 'view', 'compare', 'levels', 'question']);
+export const HOST_KEYS = Object.freeze(['method', 'sparsity', 'pattern', 'orate', 'calib', 'scope', 'hrounds', 'remove', 'digit', 'view', 'compare', 'levels', 'question']);
 
 export function tell(event, detail = {}) {
   if (window.parent !== window) window.parent.postMessage({ source: 'pruneplay', event, ...detail }, '*');

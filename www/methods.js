@@ -149,6 +149,11 @@ export function parseLevels(text, max = 0.99) {
 
 /** Methods ticked in "Compare methods" until the visitor or a link says otherwise. */
 const COMPARED_BY_DEFAULT = new Set(['magnitude', 'random', 'wanda', 'sparsegpt']);
+/**
+ * Ticked when the compare card switches to heads or blocks with none of them ticked (they start
+ * unticked, so a link that names only weight methods stays as it was).
+ */
+export const COMPARED_WHEN_PICKED = new Set(['heads-taylor', 'heads-magnitude', 'heads-random', 'layers-bi', 'layers-angular', 'layers-last']);
 
 /**
  * Fills a method <select> and a fieldset of "compare" checkboxes from METHODS, so every page
@@ -164,6 +169,7 @@ export function fillMethodControls(select, fieldset) {
     box.name = 'compare';
     box.value = id;
     box.checked = COMPARED_BY_DEFAULT.has(id);
+    label.dataset.family = familyOf(id);
     label.append(box, ` ${m.short[0].toUpperCase()}${m.short.slice(1)}`);
     fieldset.append(label);
   }

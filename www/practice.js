@@ -58,6 +58,17 @@ function drawResult(figure, name, r, dark) {
     case 'random-baseline':
       bars(`test accuracy at ${Math.round(100 * r.sparsity)}% sparsity`, ['magnitude', 'random'], [r.magnitudeAcc, r.randomAcc].map(pctOf), '%');
       break;
+    case 'heads-budget':
+      bars('test accuracy, heads-taylor one-shot', ['all heads', ...r.steps.map((x) => `without ${x.headsRemoved} of ${x.headsTotal}`)],
+        [r.dense, ...r.steps.map((x) => x.accuracy)].map(pctOf), '%');
+      break;
+    case 'layers-heal':
+      bars('test accuracy', ['all blocks', `without block ${r.removedBlocks.join(', ')}`, `healed ${r.steps} steps`],
+        [r.dense, r.accPruned, r.accHealed].map(pctOf), '%');
+      break;
+    case 'heads-speed':
+      bars(`forward pass of ${r.batch} test images`, [`masked, ${r.headsRemoved} heads off`, 'compacted'], [r.msMasked, r.msCompacted], 'ms');
+      break;
     case 'global-layers':
       bars('weights kept, per layer', r.layers.map((l) => `${l.name} (${l.weights.toLocaleString()})`),
         r.layers.map((l) => (100 * l.remaining) / l.weights), '%');

@@ -637,4 +637,117 @@ export const QUESTIONS = [
       return out.join(' ');
     },
   },
+  // ---- Heads and blocks, demonstrated on the tiny ViT ----
+  {
+    id: 'heads-budget',
+    title: 'How many attention heads can go?',
+    prompt:
+      'Michel et al. (2019) found that many attention heads of a trained transformer can be removed at test time with little loss, ' +
+      'and glossaries often quote 30–40% of the heads as a rule of thumb. What decides how many heads your own model can lose before its accuracy drops by more than a point?',
+    choices: [
+      'Nothing: half the heads of every transformer are redundant, so 50% can always go.',
+      'The model and the task: rank the heads by an importance score, remove them in steps and measure the accuracy after each; the share you can spare has to be measured, and a small model may have less to spare than a large one.',
+      'No head can ever go: removing any head costs more than a point of accuracy.',
+      'Only the number of blocks: heads within a block are interchangeable, so exactly one head per block can go.',
+    ],
+    answer: 1,
+    explanation:
+      'Heads differ: some carry much of what a block computes and others add little, which is what importance scores such as the gradient of a gate on each head\'s output (heads-taylor) try to tell apart. ' +
+      'How many can go before accuracy suffers is an empirical property of a trained model, not a constant: the figures in the literature come from large language and translation models with many heads per layer. ' +
+      'The tiny ViT here has 4 blocks of 4 heads, 16 in all, each 16 channels wide, so every head is a larger share of the model. ' +
+      'The demonstration removes heads with heads-taylor in steps of an eighth of all heads, ranked across the whole model, with no fine-tuning, and stops at the first step that costs more than one point of test accuracy.',
+    experiment: 'heads-budget',
+    runLabel: 'Remove heads in eighths on your ViT',
+    describe(result) {
+      const r = obj(result);
+      const steps = list(r.steps);
+      if (!isNum(r.dense) || steps.length === 0) return 'The experiment returned no measurements, so there is nothing to report yet.';
+      const within = steps.filter((x) => isNum(x.accuracy) && r.dense - x.accuracy <= 0.01);
+      const past = steps.find((x) => isNum(x.accuracy) && r.dense - x.accuracy > 0.01);
+      const total = steps[0].headsTotal;
+      const out = [`Unpruned, your ViT scores ${pct(r.dense)} on the 10,000 test images.`];
+      out.push(`With heads-taylor, one-shot: ${steps.map((x) => `without ${count(x.headsRemoved)} of ${count(x.headsTotal)} heads ${pct(x.accuracy)}`).join(', ')}.`);
+      const best = within.at(-1);
+      if (best) {
+        const share = isNum(best.headsRemoved) && isNum(total) && total > 0 ? best.headsRemoved / total : NaN;
+        out.push(`The most it lost while staying within one point was ${count(best.headsRemoved)} heads (${pct(share, 1)} of them)${past ? `; at ${count(past.headsRemoved)} heads it fell ${points(r.dense, past.accuracy)}` : ', and even the last step stayed within one point'}.`);
+        if (isNum(share)) {
+          out.push(share < 0.3
+            ? 'That is below the 30–40% rule of thumb: on this small model, measured in eighths and without fine-tuning, fewer heads can go.'
+            : share <= 0.4 ? 'That is within the 30–40% rule of thumb on this model.' : 'That is above the 30–40% rule of thumb on this model.');
+        }
+      } else if (past) {
+        out.push(`Already the first step, ${count(past.headsRemoved)} heads, cost ${points(r.dense, past.accuracy)}, more than one point.`);
+      }
+      return out.join(' ');
+    },
+  },
+  {
+    id: 'layers-heal',
+    title: 'What does healing give back after a block goes?',
+    prompt:
+      'Block Influence (ShortGPT) scores each transformer block by how little it turns the residual stream passing through it, and removes the lowest. ' +
+      'Right after one block of the tiny ViT is removed, test accuracy falls. What does a short fine-tune of what is left (healing) do?',
+    choices: [
+      'Nothing: what a removed block computed cannot be recovered without putting it back.',
+      'It puts the removed block back, with retrained weights.',
+      'With the block still removed, the remaining blocks and the classifier adapt to its absence and win back part or most of the drop.',
+      'It always leaves the model more accurate than it was before pruning.',
+    ],
+    answer: 2,
+    explanation:
+      'A removed block passes its input straight through, so every block after it, and the classifier, now see a residual stream they were not trained on. ' +
+      'Healing is ordinary training with the block held off: the parts that remain shift to make up for it, as fine-tuning does after any pruning. ' +
+      'Work on layer pruning of language models (Gromov et al. 2024, ShortGPT) reports that a little such training repairs much of the damage, and that after healing even simply dropping the deepest blocks is competitive with the scored choices. ' +
+      'How much comes back depends on the model, the block and the training budget; the demonstration removes the block Block Influence picks on your ViT, measures, fine-tunes for the walk-through\'s number of steps and measures again.',
+    experiment: 'layers-heal',
+    runLabel: 'Remove a block and heal it',
+    describe(result) {
+      const r = obj(result);
+      const which = Array.isArray(r.removedBlocks) && r.removedBlocks.length ? `block ${r.removedBlocks.join(', ')}` : 'a block';
+      const of = isNum(r.blocks) ? ` of ${count(r.blocks)}` : '';
+      const out = [`Block Influence removed ${which}${of}: test accuracy went from ${pct(r.dense)} to ${pct(r.accPruned)}, a drop of ${points(r.dense, r.accPruned)}.`];
+      if (![r.dense, r.accPruned, r.accHealed].every(isNum)) return out.join(' ');
+      const drop = r.dense - r.accPruned;
+      const gain = r.accHealed - r.accPruned;
+      const steps = isNum(r.steps) ? `${count(r.steps)} fine-tuning steps` : 'Fine-tuning';
+      if (gain > 0 && drop > 0) {
+        out.push(`${steps} with the block still removed brought it to ${pct(r.accHealed)}, ${gain >= drop ? 'more than the whole drop' : `${(100 * gain / drop).toFixed(1)}% of the drop`} won back.`);
+      } else {
+        out.push(`${steps} left it at ${pct(r.accHealed)}: no recovery on this run.`);
+      }
+      return out.join(' ');
+    },
+  },
+  {
+    id: 'heads-speed',
+    title: 'Why is a masked head not faster?',
+    prompt:
+      'You remove half the attention heads of the tiny ViT. Kept as a mask (each removed head\'s output multiplied by 0), its forward pass takes about as long as before; ' +
+      'compacted, with those heads deleted from the weight matrices, it runs faster. Why?',
+    choices: [
+      'A masked head still computes its queries, keys, values, attention and share of the output projection at full size before the zero throws the result away; compaction deletes its rows of qkv and columns of proj, so the matrices really are smaller.',
+      'Multiplying by zero is slower than multiplying by other numbers.',
+      'The compacted model uses a sparse kernel that skips the zeros.',
+      'Compaction also stores the weights in 16-bit floats.',
+    ],
+    answer: 0,
+    explanation:
+      'A head mask changes what a head contributes, not what the kernels compute: the matrices keep their shapes and every multiply-add is still done. ' +
+      'Compaction deletes a removed head\'s q, k and v rows of the qkv projection and its input columns of proj, and the attention of a deleted head is not computed at all, so the dense kernels simply have less to do, and the outputs stay the same. ' +
+      'Heads are only part of the work: the patch embedding, the MLPs and the classifier are untouched, so half the heads gone saves well under half the time. ' +
+      'The demonstration removes half the heads with heads-taylor and times both forms over the same test images on the CPU in WebAssembly.',
+    experiment: 'heads-speed',
+    runLabel: 'Time masked and compacted heads',
+    describe(result) {
+      const r = obj(result);
+      const out = [`With ${count(r.headsRemoved)} of ${count(r.headsTotal)} heads removed, the masked ViT has ${count(r.paramsMasked)} parameters and ${count(r.flopsMasked)} forward FLOPs per image; compacted (${typeof r.shapeCompacted === 'string' ? r.shapeCompacted : 'smaller'}), ${count(r.paramsCompacted)} and ${count(r.flopsCompacted)}.`];
+      if (isNum(r.msMasked) && isNum(r.msCompacted) && r.msCompacted > 0) {
+        const s = r.msMasked / r.msCompacted;
+        out.push(`Over ${count(r.batch)} test images (median of ${count(r.reps)}), the masked model took ${ms(r.msMasked)} and the compacted one ${ms(r.msCompacted)}, ${s >= 1.05 ? `${s.toFixed(2)}× faster` : 'no faster on this run (timing noise on a busy machine can hide the gap)'}.`);
+      }
+      if (isNum(r.maxAbsDiff)) out.push(`Their outputs differ by at most ${tiny(r.maxAbsDiff)}.`);
+      return out.join(' ');
+    },
+  },
 ];

@@ -49,13 +49,6 @@ fn scratch(inner: &Inner) -> Result<&Vit, JsValue> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct VitPruned {
-    #[serde(flatten)]
-    counts: StructureCounts,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct VitTiming {
     batch: usize,
     reps: usize,
@@ -101,9 +94,7 @@ impl Session {
         options.validate(method, &model).map_err(js_error)?;
         let calibration = inner.pruning.calibration(&data, method, &options)?;
         prune::prune(method, &mut model, calibration, &options).map_err(js_error)?;
-        let pruned = VitPruned {
-            counts: StructureCounts::of_vit(&model),
-        };
+        let pruned = StructureCounts::of_vit(&model);
         inner.vit_practice.scratch = Some(model);
         inner.vit_practice.engine = None;
         to_js(&pruned)

@@ -99,11 +99,12 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * The native CLI on the page's own model and data, for holding the page's numbers against it:
- * runs `pruneplay <args> --model … --data … --json` and returns its summary (the last line).
+ * runs `pruneplay <args> --model … --data … --json` and returns its summary (the last line);
+ * `modelPath` names another checkpoint (the shipped ViT).
  */
-export function cli(args) {
+export function cli(args, modelPath = null) {
   const bin = process.env.PRUNEPLAY_CLI ?? join(ROOT, 'target/release/pruneplay');
-  const model = process.env.PRUNEPLAY_MODEL ?? join(ROOT, 'dist/model/lenet-300-100.safetensors');
+  const model = modelPath ?? process.env.PRUNEPLAY_MODEL ?? join(ROOT, 'dist/model/lenet-300-100.safetensors');
   const data = process.env.PRUNEPLAY_DATA ?? join(ROOT, 'data/mnist');
   const out = execFileSync(bin, [...args, '--model', model, '--data', data, '--json'], { encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').at(-1));

@@ -4,7 +4,20 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { ARTIFACTS, URL_UNDER_TEST, cli, launch } from './chromium.mjs';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** `pruneplay prune` on the shipped ViT; its JSON summary. */
+function cliVit(args) {
+  const bin = process.env.PRUNEPLAY_CLI ?? join(ROOT, 'target/release/pruneplay');
+  const model = process.env.PRUNEPLAY_VIT_MODEL ?? join(ROOT, 'dist/model/vit-mnist.safetensors');
+  const data = process.env.PRUNEPLAY_DATA ?? join(ROOT, 'data/mnist');
+  const out = execFileSync(bin, ['prune', ...args, '--model', model, '--data', data, '--json'], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').at(-1));
+}
 
 test('Run all sweeps three sparsities for two methods and plots them', { timeout: 300_000 }, async () => {
   const { context, page, errors } = await launch();
@@ -67,6 +80,45 @@ test('Run all can be cancelled, and a bad list of sparsities is refused with a m
     await page.getByRole('button', { name: 'Cancel' }).and(page.locator('#sweep-cancel')).click();
     await page.locator('#sweep-status', { hasText: /Cancelled after \d+ of 24/ }).waitFor({ timeout: 60_000 });
     assert.equal(await page.locator('#run-all').isEnabled(), true);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('On the ViT, Run all sweeps heads in eighths and blocks one by one', { timeout: 600_000 }, async () => {
+  const { context, page, errors } = await launch();
+  try {
+    await page.goto(URL_UNDER_TEST);
+    await page.locator('#run-all:enabled').waitFor({ timeout: 120_000 });
+    // Heads and blocks need the ViT: greyed on LeNet.
+    assert.equal(await page.locator('#compare-family option[value="heads"]').evaluate((o) => o.disabled), true);
+    await page.locator('#prune-model').selectOption('vit');
+    await page.locator('#model-info', { hasText: /tiny ViT trained.*test accuracy/ }).waitFor({ timeout: 120_000 });
+    await page.locator('#compare-family').selectOption('heads');
+    assert.equal(await page.locator('#levels-field').isHidden(), true);
+    for (const box of await page.locator('#compare label:visible input').all()) await box.uncheck();
+    await page.getByRole('checkbox', { name: 'Heads, Taylor' }).check();
+    await page.getByRole('button', { name: 'Run all' }).click();
+    await page.locator('#sweep-status[data-done="7"]').waitFor({ timeout: 300_000 });
+    const rows = await page.locator('#sweep-table tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.cells, (c) => c.textContent)));
+    assert.deepEqual(rows.map((r) => r[2]), ['14 of 16', '12 of 16', '10 of 16', '8 of 16', '6 of 16', '4 of 16', '2 of 16']);
+    const quarter = rows.find((r) => r[1] === '0.250');
+    const reference = cliVit(['--method', 'heads-taylor', '--sparsity', '0.25']);
+    const diff = Math.abs(parseFloat(quarter[3]) - 100 * reference.test_acc_pruned);
+    assert.ok(diff <= 0.15, `heads-taylor at 0.25: page ${quarter[3]} vs CLI ${reference.test_acc_pruned}`);
+    await page.locator('#sweep-chart').screenshot({ path: join(ARTIFACTS, 'compare-heads.png') });
+
+    await page.locator('#compare-family').selectOption('layers');
+    assert.equal(await page.getByRole('checkbox', { name: 'Blocks, BI' }).isChecked(), true);
+    for (const box of await page.locator('#compare label:visible input').all()) await box.uncheck();
+    await page.getByRole('checkbox', { name: 'Blocks, BI' }).check();
+    await page.getByRole('button', { name: 'Run all' }).click();
+    await page.locator('#sweep-status[data-done="3"]').waitFor({ timeout: 300_000 });
+    const blocks = await page.locator('#sweep-table tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.cells, (c) => c.textContent)));
+    assert.deepEqual(blocks.map((r) => r[1]), ['1', '2', '3']);
+    assert.deepEqual(blocks.map((r) => r[2]), ['3 of 4', '2 of 4', '1 of 4']);
+    await page.locator('#sweep-chart').screenshot({ path: join(ARTIFACTS, 'compare-layers.png') });
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

@@ -228,3 +228,38 @@ test('the whole page in a frame tells its host when it has trained and pruned', 
     await context.close();
   }
 });
+
+test('the ViT views embed: the head grid, the block scores and what each head looks at', { timeout: 300_000 }, async () => {
+  const { context, page, errors } = await launch();
+  try {
+    await host(page, '#view=heads&method=heads-taylor&sparsity=0.25&hide=controls');
+    await waitEvent(page, (e) => e.event === 'ready' && e.view === 'heads');
+    const frame = page.frameLocator('#frame');
+    const pruned = (await events(page)).find((e) => e.event === 'pruned');
+    assert.equal(pruned.method, 'heads-taylor');
+    assert.equal(await frame.locator('#picture g.head').count(), 16);
+    assert.equal(await frame.locator('#picture g.head.removed').count(), 4);
+    assert.match(await frame.locator('#caption').textContent(), /4 of 16 heads removed/);
+    await frame.locator('#picture').screenshot({ path: join(ARTIFACTS, 'embed-heads.png') });
+
+    // The host switches views with the documented command; each reports `pruned` again.
+    const send = (settings) => page.evaluate((s) => document.getElementById('frame').contentWindow
+      .postMessage({ source: 'pruneplay-host', command: 'set', settings: s }, '*'), settings);
+    await send({ view: 'layers', method: 'layers-bi', remove: 1 });
+    await waitEvent(page, (e) => e.event === 'pruned' && e.method === 'layers-bi');
+    await frame.locator('#picture g.bar').first().waitFor();
+    assert.equal(await frame.locator('#picture g.bar.removed').count(), 1);
+    assert.match(await frame.locator('#caption').textContent(), /block \d removed/);
+    await frame.locator('#picture').screenshot({ path: join(ARTIFACTS, 'embed-layers.png') });
+
+    // A layer method on the attention view falls back to heads-taylor, as the caption says.
+    await send({ view: 'attention', digit: 3 });
+    await frame.locator('#picture .attention[data-index="3"] .after').waitFor();
+    assert.equal(await frame.locator('#picture .before td.head').count(), 16);
+    assert.equal(await frame.locator('#picture .after td.head.removed').count(), 4);
+    await frame.locator('#picture').screenshot({ path: join(ARTIFACTS, 'embed-attention.png') });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ARTIFACTS, cli, launch, openReady } from './chromium.mjs';
 
 /** Opens question `id`, runs its experiment, and returns the demonstration's text. */
@@ -75,6 +76,14 @@ test('every question\'s demonstration runs on the model, with numbers the CLI ag
     assert.match(texts['finetune-recovery'], new RegExp(`to ${(100 * at50.test_acc_pruned).toFixed(2)}%`));
     const at80 = cli(['prune', '--method', 'magnitude', '--sparsity', '0.8']);
     assert.match(texts['random-baseline'], new RegExp(`magnitude pruning kept ${(100 * at80.test_acc_pruned).toFixed(2)}%`));
+    // The questions about heads run on the shipped ViT (LeNet is the model on show): a quarter
+    // of its heads gone with heads-taylor, and Block Influence's block, as the CLI measures them.
+    const vit = process.env.PRUNEPLAY_VIT_MODEL ?? join(fileURLToPath(new URL('../../', import.meta.url)), 'dist/model/vit-mnist.safetensors');
+    const quarter = cli(['prune', '--method', 'heads-taylor', '--sparsity', '0.25'], vit);
+    assert.match(texts['heads-budget'], new RegExp(`without 4 of 16 heads ${(100 * quarter.test_acc_pruned).toFixed(2)}%`));
+    const block = cli(['prune', '--method', 'layers-bi', '--remove', '1'], vit);
+    assert.match(texts['layers-heal'], new RegExp(`removed block ${block.removed_blocks[0]} of 4: test accuracy went from ${(100 * block.test_acc_before).toFixed(2)}% to ${(100 * block.test_acc_pruned).toFixed(2)}%`));
+    assert.match(texts['heads-speed'], /8 of 16 heads removed/);
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
