@@ -136,10 +136,7 @@ pub fn scores(
     options: &PruneOptions,
 ) -> Result<Vec<Array1<f32>>> {
     let blocks = blocks_of(model, method)?;
-    let need = || {
-        calibration
-            .ok_or_else(|| Error::Config(format!("{} needs calibration data", method.name())))
-    };
+    let need = || super::calibration_for(method, calibration);
     let mut s = match method {
         Method::HeadsTaylor => super::heads_taylor::scores(blocks, need()?),
         Method::HeadsMagnitude => super::heads_magnitude::scores(model, blocks),

@@ -52,10 +52,7 @@ pub fn scores(
 ) -> Result<Array1<f32>> {
     validate(model, method, options)?;
     let blocks = blocks_of(model, method)?;
-    let need = || {
-        calibration
-            .ok_or_else(|| Error::Config(format!("{} needs calibration data", method.name())))
-    };
+    let need = || super::calibration_for(method, calibration);
     Ok(match method {
         Method::LayersBi => super::layers_bi::scores(blocks, need()?),
         Method::LayersAngular => super::layers_angular::distances(blocks, need()?, options.remove),

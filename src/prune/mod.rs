@@ -471,7 +471,10 @@ pub fn layer_counts(model: &impl Network) -> Vec<LayerCount> {
         .collect()
 }
 
-fn calibration_for(method: Method, calibration: Option<&Calibration>) -> Result<&Calibration> {
+pub(super) fn calibration_for(
+    method: Method,
+    calibration: Option<&Calibration>,
+) -> Result<&Calibration> {
     calibration.ok_or_else(|| Error::Config(format!("{} needs calibration data", method.name())))
 }
 
