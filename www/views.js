@@ -19,24 +19,32 @@ const theme = () => (isDark()
 /** Largest |v| over the finite values (1 if there are none), the scale of a diverging map. */
 function absMax(values) {
   let m = 0;
-  for (const v of values) if (Number.isFinite(v) && Math.abs(v) > m) m = Math.abs(v);
+  // An indexed loop: the iterator form is several times slower on a 235,200-value typed array.
+  for (let i = 0; i < values.length; i++) {
+    const a = Math.abs(values[i]);
+    if (a > m && a !== Infinity) m = a;
+  }
   return m || 1;
 }
 
-/** Writes the diverging colour of `v` (NaN = pruned) at byte offset `i` of `data`. */
+/**
+ * Writes the diverging colour of `v` (NaN = pruned) at byte offset `i` of `data`. It runs once per
+ * weight (235,200 for LeNet's first layer, twice per stage), so it allocates nothing.
+ */
 function divergingPixel(data, i, v, scale, t) {
-  let rgb;
   if (Number.isNaN(v)) {
-    rgb = t.pruned;
+    data[i] = t.pruned[0];
+    data[i + 1] = t.pruned[1];
+    data[i + 2] = t.pruned[2];
   } else {
     // The square root spreads the many small weights over more visible shades.
     const f = Math.sqrt(Math.min(1, Math.abs(v) / scale));
     const c = v >= 0 ? POSITIVE : NEGATIVE;
-    rgb = [0, 1, 2].map((k) => Math.round(t.zero[k] + (c[k] - t.zero[k]) * f));
+    const z = t.zero;
+    data[i] = Math.round(z[0] + (c[0] - z[0]) * f);
+    data[i + 1] = Math.round(z[1] + (c[1] - z[1]) * f);
+    data[i + 2] = Math.round(z[2] + (c[2] - z[2]) * f);
   }
-  data[i] = rgb[0];
-  data[i + 1] = rgb[1];
-  data[i + 2] = rgb[2];
   data[i + 3] = 255;
 }
 
