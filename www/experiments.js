@@ -3,6 +3,8 @@
 // operations, reports progress, stops at a Cancel between pieces, and returns the result object
 // questions.js describes.
 
+import { iterativeAmount } from '../pkg/pruneplay.js';
+
 /** Thrown (and reported as "cancelled") when the visitor presses Cancel. */
 export class Cancelled extends Error {}
 
@@ -123,8 +125,8 @@ const EXPERIMENTS = {
     prune(session, 'magnitude', target);
     await finetune(session, steps, ctx, 'one shot: fine-tuning', 0, total);
     const oneShotAcc = session.scratchAccuracy('scratch');
-    // Each round prunes the same fraction of what is left: 1 − (1 − target)^(1/rounds).
-    const amount = 1 - (1 - target) ** (1 / rounds);
+    // Each round prunes the same fraction of what is left, as the core's iterative schedule says.
+    const amount = iterativeAmount(target, rounds);
     for (let r = 0; r < rounds; r++) {
       prune(session, 'magnitude', amount, { from: r === 0 ? 'base' : 'scratch' });
       await finetune(session, steps / rounds, ctx, `iterative: round ${r + 1} of ${rounds}`, steps + (r * steps) / rounds, total);

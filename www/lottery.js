@@ -3,23 +3,13 @@
 // early-stopping iteration against weights left (ticket, reinit, random mask), the ticket's
 // first-layer mask per round, and the instability curve.
 
+import { lotteryLadder } from '../pkg/pruneplay.js';
 import { drawSeries, fitCanvas } from './charts.js';
 import { drawMessage, drawPixelMap } from './views.js';
 
 const $ = (id) => document.getElementById(id);
 const ARMS = { ticket: 'winning ticket', reinit: 'random reinit', 'random-mask': 'random mask' };
 const PAPER = { 'lt-rounds': 18, 'lt-iters': 50000, 'lt-rewind': 0, 'lt-eval': 100, 'lt-strategy': 'per-layer' };
-// LeNet-300-100's weights: hidden layers, output layer.
-const HIDDEN = 235_200 + 30_000;
-const OUTPUT = 1_000;
-
-/** Weights left after `rounds` rounds, in percent (the counts round, so ±0.01). */
-export function weightsLeft(rounds, strategy) {
-  const hidden = HIDDEN * 0.8 ** rounds;
-  const output = strategy === 'global' ? OUTPUT : OUTPUT * 0.9 ** rounds;
-  return (100 * (hidden + output)) / (HIDDEN + OUTPUT);
-}
-
 export function createLottery(worker, { isDark }) {
   const ui = {
     form: $('lottery-form'),
@@ -57,7 +47,14 @@ export function createLottery(worker, { isDark }) {
   function describeSettings() {
     const r = request();
     const runs = 1 + r.rounds * (1 + r.controls.length);
-    const left = weightsLeft(r.rounds, r.strategy).toFixed(1);
+    // The core's ladder, counted as the rounds will prune (the last rung is after every round).
+    let left;
+    try {
+      const ladder = lotteryLadder(r.rounds, r.strategy);
+      left = ladder[ladder.length - 1].toFixed(1);
+    } catch {
+      left = '?';
+    }
     const paper = r.iters >= 50_000 && r.rounds >= 18;
     ui.form.querySelector('small').textContent = `${r.rounds} round${r.rounds === 1 ? '' : 's'}: ${left}% of the weights left`;
     ui.note.textContent = paper

@@ -14,8 +14,27 @@ use wasm_bindgen_futures::future_to_promise;
 use super::session::{Inner, Session, js_error, page_backend_name, to_js};
 use crate::engine::Backend;
 use crate::lottery::{
-    Arm, InstabilityExperiment, InstabilitySettings, LotteryExperiment, LotterySettings, Strategy,
+    Arm, InstabilityExperiment, InstabilitySettings, LotteryExperiment, LotterySettings,
+    MAX_ROUNDS, Strategy, ladder,
 };
+
+/// The weights remaining (percent) after each of rounds 0 (dense) to `rounds` of the lab's
+/// network under `strategy`, counted as the pruning code will count them: the card describes a
+/// run before it starts from the core's ladder, not from a formula of its own.
+#[wasm_bindgen(js_name = lotteryLadder)]
+pub fn lottery_ladder(rounds: u32, strategy: &str) -> Result<Vec<f64>, JsValue> {
+    let strategy: Strategy = strategy.parse().map_err(js_error)?;
+    if rounds > MAX_ROUNDS {
+        return Err(js_error(format!(
+            "rounds = {rounds} is more than {MAX_ROUNDS}"
+        )));
+    }
+    let arch = LotterySettings::default().arch;
+    Ok(ladder(&arch, strategy, rounds)
+        .iter()
+        .map(|rung| rung.weights_remaining)
+        .collect())
+}
 
 /// A lottery experiment or an instability analysis in progress, with the engine it runs on.
 pub(crate) enum Lab {

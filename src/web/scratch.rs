@@ -19,6 +19,13 @@ use crate::model::{Mlp, Model, Network};
 use crate::prune::{self, compaction};
 use crate::train::{Budget, TrainConfig, evaluate};
 
+/// The fraction each of `rounds` rounds prunes to reach `target` overall (the core's iterative
+/// schedule, which the practice question on iterative pruning follows round by round).
+#[wasm_bindgen(js_name = iterativeAmount)]
+pub fn iterative_amount(target: f64, rounds: u32) -> f64 {
+    prune::iterative::per_round_amount(target, rounds)
+}
+
 /// The scratch model, the engine (with its optimizer state) while fine-tuning, and its compacted
 /// form. `model` is read back after every fine-tuning chunk, so it is always current.
 #[derive(Default)]

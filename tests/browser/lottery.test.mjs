@@ -12,6 +12,17 @@ test('two short rounds with both controls fill the curves, table and mask thumbn
     await page.goto(`${URL_UNDER_TEST}#rounds=2&rounditers=200&lteval=50&ltengine=cpu`);
     await page.locator('#lt-run:enabled').waitFor({ timeout: 120_000 });
     assert.match(await page.locator('#lt-note').textContent(), /^Shortened for a first look: 200 iterations a round .* 2 rounds, 7 runs in all/);
+    // The card describes a run from the core's ladder: two rounds leave 64.06%, the table's last
+    // rung below; 18 global rounds (the output layer left alone) leave 2.17%.
+    const described = page.locator('#lottery-form small').first();
+    assert.equal(await described.textContent(), '2 rounds: 64.1% of the weights left');
+    await page.locator('#lt-rounds').fill('18');
+    await page.locator('#lt-strategy').selectOption('global');
+    assert.equal(await described.textContent(), '18 rounds: 2.2% of the weights left');
+    await page.locator('#lt-strategy').selectOption('per-layer');
+    await page.locator('#lt-rounds').fill('2');
+    await page.locator('#lt-rounds').dispatchEvent('change');
+    assert.equal(await described.textContent(), '2 rounds: 64.1% of the weights left');
     await page.getByRole('button', { name: 'Run rounds' }).click();
     await page.locator('#lt-status[data-done="lottery"]').waitFor({ timeout: 480_000 });
 
