@@ -29,4 +29,5 @@ pub use instability::{
 };
 pub use ladder::{Rung, Strategy, ladder};
 pub use run::EvalPoint;
+pub(crate) use settings::check_ladder;
 pub use settings::{LotterySettings, MAX_ITERS, MAX_ROUNDS, PAPER_ITERS};

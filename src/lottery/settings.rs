@@ -107,13 +107,7 @@ impl LotterySettings {
             self.eval_every,
             data,
         )?;
-        if self.rounds > MAX_ROUNDS {
-            return Err(Error::Config(format!(
-                "rounds = {} is more than {MAX_ROUNDS} (0.8^{MAX_ROUNDS} of the weights would be left)",
-                self.rounds
-            )));
-        }
-        check_strategy(&self.arch, self.strategy)?;
+        check_ladder(&self.arch, self.strategy, self.rounds)?;
         for (i, arm) in self.controls.iter().enumerate() {
             if *arm == Arm::Ticket {
                 return Err(Error::Config(
@@ -162,6 +156,17 @@ pub(crate) fn check_run(
         data.train.classes(),
         data.train.len(),
     )
+}
+
+/// Whether `rounds` rounds of `strategy` make a ladder on `arch`: what both a run and the page's
+/// description of one (before any data is loaded) need.
+pub(crate) fn check_ladder(arch: &Architecture, strategy: Strategy, rounds: u32) -> Result<()> {
+    if rounds > MAX_ROUNDS {
+        return Err(Error::Config(format!(
+            "rounds = {rounds} is more than {MAX_ROUNDS} (0.8^{MAX_ROUNDS} of the weights would be left)"
+        )));
+    }
+    check_strategy(arch, strategy)
 }
 
 pub(crate) fn check_strategy(arch: &Architecture, strategy: Strategy) -> Result<()> {

@@ -13,9 +13,10 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::session::{Inner, Session, js_error, page_backend_name, to_js};
 use crate::engine::Backend;
+use crate::lottery::check_ladder;
 use crate::lottery::{
-    Arm, InstabilityExperiment, InstabilitySettings, LotteryExperiment, LotterySettings,
-    MAX_ROUNDS, Strategy, ladder,
+    Arm, InstabilityExperiment, InstabilitySettings, LotteryExperiment, LotterySettings, Strategy,
+    ladder,
 };
 
 /// The weights remaining (percent) after each of rounds 0 (dense) to `rounds` of the lab's
@@ -24,12 +25,8 @@ use crate::lottery::{
 #[wasm_bindgen(js_name = lotteryLadder)]
 pub fn lottery_ladder(rounds: u32, strategy: &str) -> Result<Vec<f64>, JsValue> {
     let strategy: Strategy = strategy.parse().map_err(js_error)?;
-    if rounds > MAX_ROUNDS {
-        return Err(js_error(format!(
-            "rounds = {rounds} is more than {MAX_ROUNDS}"
-        )));
-    }
     let arch = LotterySettings::default().arch;
+    check_ladder(&arch, strategy, rounds).map_err(js_error)?;
     Ok(ladder(&arch, strategy, rounds)
         .iter()
         .map(|rung| rung.weights_remaining)
