@@ -29,5 +29,4 @@ pub use instability::{
 };
 pub use ladder::{Rung, Strategy, ladder};
 pub use run::EvalPoint;
-pub(crate) use settings::check_ladder;
-pub use settings::{LotterySettings, MAX_ITERS, MAX_ROUNDS, PAPER_ITERS};
+pub use settings::{LotterySettings, MAX_ITERS, MAX_ROUNDS, PAPER_ITERS, check_ladder};

@@ -160,7 +160,7 @@ pub(crate) fn check_run(
 
 /// Whether `rounds` rounds of `strategy` make a ladder on `arch`: what both a run and the page's
 /// description of one (before any data is loaded) need.
-pub(crate) fn check_ladder(arch: &Architecture, strategy: Strategy, rounds: u32) -> Result<()> {
+pub fn check_ladder(arch: &Architecture, strategy: Strategy, rounds: u32) -> Result<()> {
     if rounds > MAX_ROUNDS {
         return Err(Error::Config(format!(
             "rounds = {rounds} is more than {MAX_ROUNDS} (0.8^{MAX_ROUNDS} of the weights would be left)"
