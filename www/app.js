@@ -6,6 +6,7 @@ import { drawCurves, drawHistogram, drawSeries, fitCanvas } from './charts.js';
 import { createCompare } from './compare.js';
 import { tell } from './host.js';
 import { fillMethodControls } from './methods.js';
+import { createClient } from './protocol.js';
 import { createLottery } from './lottery.js';
 import { createPractice } from './practice.js';
 import { createPrunePanel } from './prune-panel.js';
@@ -102,24 +103,9 @@ function readConfig() {
   };
 }
 
-function onWorkerMessage({ data: m }) {
-  if (m.type === 'data') panels.lottery.ready();
-  if (m.type === 'model') {
-    // Only now: its install downloads everything again, which should not compete with the
-    // first visit's own downloads.
-    registerOfflineCache();
-    panels.compare.ready(m);
-    panels.practice.ready();
-    tell('ready', { view: 'page', settings: currentHash() });
-  }
-  if (m.type === 'prune-stage' && m.report.stage !== 'scores') {
-    const r = m.report;
-    tell('pruned', {
-      method: r.method, stage: r.stage, weightsRemaining: r.weightsRemaining, accuracyBefore: r.accuracyBefore ?? null, accuracyAfter: r.accuracyAfter ?? null,
-    });
-  }
-  if (['prune', 'compare', 'practice', 'lottery'].some((p) => panels[p].onMessage(m))) return;
-  switch (m.type) {
+/** News from the worker no request asked for: loading, the engine, the model pruning starts from. */
+function onNotice(event, m) {
+  switch (event) {
     case 'download': {
       const known = m.total > 0;
       setStatus(`Downloading MNIST: ${megabytes(m.loaded)}${known ? ` of ${megabytes(m.total)}` : ''}`,
@@ -139,7 +125,38 @@ function onWorkerMessage({ data: m }) {
         ui.engine.title = m.reason ?? '';
       }
       break;
-    case 'started':
+    case 'data':
+      setStatus(`Ready: ${m.summary.train.toLocaleString()} training, ${m.summary.validation.toLocaleString()} validation and ${m.summary.test.toLocaleString()} test images. Press Train.`, 1, 1);
+      ui.train.disabled = false;
+      panels.lottery.ready();
+      break;
+    case 'model':
+      // Only now: its install downloads everything again, which should not compete with the
+      // first visit's own downloads.
+      registerOfflineCache();
+      panels.prune.setModel(m);
+      panels.compare.ready(m);
+      panels.practice.ready();
+      tell('ready', { view: 'page', settings: currentHash() });
+      break;
+    case 'model-error':
+      panels.prune.showError(m.message);
+      break;
+    case 'fatal':
+      showError(m.message);
+      setStatus('The data could not be loaded.', 0, 1);
+      setRunning(false);
+      ui.train.disabled = true;
+      break;
+    default:
+      console.warn('unexpected notice from the worker', event, m);
+  }
+}
+
+/** What the training card does with a run's events and its one reply. */
+const training = {
+  event(event, m) {
+    if (event === 'started') {
       if (m.backend === 'webgpu') {
         setEngine('webgpu', `WebGPU (${webgpu.adapter}) in a Web Worker`);
       } else if (webgpu.available && $('arch').value === 'vit') {
@@ -149,12 +166,7 @@ function onWorkerMessage({ data: m }) {
       } else {
         setEngine('cpu', 'CPU (WebAssembly) in a Web Worker. WebGPU is not available in this browser; training on the CPU.');
       }
-      break;
-    case 'data':
-      setStatus(`Ready: ${m.summary.train.toLocaleString()} training, ${m.summary.validation.toLocaleString()} validation and ${m.summary.test.toLocaleString()} test images. Press Train.`, 1, 1);
-      ui.train.disabled = false;
-      break;
-    case 'progress': {
+    } else if (event === 'progress') {
       const p = m.progress;
       history.step.push(p.step);
       history.trainLoss.push(p.trainLoss);
@@ -164,35 +176,35 @@ function onWorkerMessage({ data: m }) {
       setStatus(`Step ${p.step} of ${p.totalSteps}: loss ${p.trainLoss.toFixed(4)}, validation accuracy ${pct(p.valAcc)}`,
         p.step, p.totalSteps);
       drawCharts();
-      break;
-    }
-    case 'evaluating':
+    } else if (event === 'evaluating') {
       setStatus('Evaluating on the 10,000 test images…', null);
-      break;
-    case 'done':
-      tell('trained', { steps: m.report.steps, testAcc: m.report.testAcc, backend: m.report.backend });
-      ui.testAcc.textContent = pct(m.report.testAcc);
-      ui.testAcc.dataset.value = String(m.report.testAcc);
-      setStatus(`Done: ${m.report.steps} steps, test accuracy ${pct(m.report.testAcc)} (loss ${m.report.testLoss.toFixed(4)}).`, 1, 1);
-      setRunning(false);
-      panels.prune.offerTrained();
-      break;
-    case 'cancelled':
-      ui.testAcc.textContent = 'run cancelled';
-      setStatus(`Cancelled after ${m.step} steps.`, 0, 1);
-      setRunning(false);
-      break;
-    case 'error':
-      showError(m.message, Boolean(m.gpuFailed));
-      if (!m.fatal) ui.testAcc.textContent = 'run stopped';
-      setStatus(m.fatal ? 'The data could not be loaded.' : 'Training stopped.', 0, 1);
-      setRunning(false);
-      ui.train.disabled = Boolean(m.fatal);
-      break;
-    default:
-      console.warn('unexpected message from the worker', m);
-  }
-}
+    }
+  },
+  result(report) {
+    run = null;
+    tell('trained', { steps: report.steps, testAcc: report.testAcc, backend: report.backend });
+    ui.testAcc.textContent = pct(report.testAcc);
+    ui.testAcc.dataset.value = String(report.testAcc);
+    setStatus(`Done: ${report.steps} steps, test accuracy ${pct(report.testAcc)} (loss ${report.testLoss.toFixed(4)}).`, 1, 1);
+    setRunning(false);
+    panels.prune.offerTrained();
+  },
+  cancelled({ step }) {
+    run = null;
+    ui.testAcc.textContent = 'run cancelled';
+    setStatus(`Cancelled after ${step} steps.`, 0, 1);
+    setRunning(false);
+  },
+  error(message, detail) {
+    run = null;
+    showError(message, Boolean(detail?.gpuFailed));
+    ui.testAcc.textContent = 'run stopped';
+    setStatus('Training stopped.', 0, 1);
+    setRunning(false);
+  },
+};
+// The training run in progress (its request handle), for Cancel.
+let run = null;
 
 // Each kind of network starts from its own recipe: the ViT's is AdamW at 1e-3 on batches of
 // 128 (how the shipped one was trained), LeNet's Adam at 1.2e-3 on batches of 60.
@@ -296,8 +308,22 @@ async function main() {
   await init();
   drawCharts();
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-  panels.prune = createPrunePanel(worker, { drawHistogram, isDark });
-  panels.compare = createCompare(worker, {
+  const client = createClient(worker, {
+    onNotice,
+    onCrash(message) {
+      showError(`The training worker failed: ${message}`);
+      setRunning(false);
+      ui.train.disabled = true;
+    },
+  });
+  panels.prune = createPrunePanel(client, {
+    drawHistogram,
+    isDark,
+    onPruned: (r) => tell('pruned', {
+      method: r.method, stage: r.stage, weightsRemaining: r.weightsRemaining, accuracyBefore: r.accuracyBefore ?? null, accuracyAfter: r.accuracyAfter ?? null,
+    }),
+  });
+  panels.compare = createCompare(client, {
     drawSeries,
     isDark,
     // The sweep prunes with the walk-through's output rate and calibration settings (a pattern
@@ -308,14 +334,8 @@ async function main() {
     }),
   });
   panels.compare.redraw();
-  panels.practice = createPractice(worker, { isDark, onAnswered: (answer) => tell('answered', answer) });
-  panels.lottery = createLottery(worker, { isDark });
-  worker.onmessage = onWorkerMessage;
-  worker.onerror = (e) => {
-    showError(`The training worker failed: ${e.message ?? 'unknown error'}`);
-    setRunning(false);
-    ui.train.disabled = true;
-  };
+  panels.practice = createPractice(client, { isDark, onAnswered: (answer) => tell('answered', answer) });
+  panels.lottery = createLottery(client, { isDark });
   setStatus('Downloading MNIST…', null);
 
   ui.form.addEventListener('submit', (event) => {
@@ -327,14 +347,14 @@ async function main() {
     delete ui.testAcc.dataset.value;
     setRunning(true);
     setStatus('Starting…', 0, 1);
-    worker.postMessage({ type: 'start', config: readConfig() });
+    run = client.request('train', { config: readConfig() }, training);
   });
-  ui.cancel.addEventListener('click', () => worker.postMessage({ type: 'cancel' }));
+  ui.cancel.addEventListener('click', () => run?.cancel());
   ui.continueCpu.addEventListener('click', () => {
     hideError();
     setRunning(true);
     setStatus('Continuing on the CPU…', null);
-    worker.postMessage({ type: 'continue-on-cpu' });
+    run = client.request('continue-on-cpu', {}, training);
   });
   darkScheme.addEventListener('change', () => {
     drawCharts();

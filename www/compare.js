@@ -1,5 +1,5 @@
 // The "Compare methods" card: "Run all" sweeps the chosen methods over the chosen levels in the
-// worker, one point per message, and overlays their accuracy curves. Three things can be
+// worker, one point per event, and overlays their accuracy curves. Three things can be
 // removed, each with its own x axis: weights (or neurons) against the share of weights left on a
 // log scale, attention heads against the share of heads removed (eighths of all heads, ranked
 // globally), whole blocks against the number removed (1 … depth − 1). Every curve starts at
@@ -24,7 +24,7 @@ const AXES = {
 /** The family a method belongs to in this card: neurons are plotted with weights. */
 const cardFamily = (id) => (familyOf(id) === 'neurons' ? 'weights' : familyOf(id));
 
-export function createCompare(worker, { drawSeries, isDark, settings }) {
+export function createCompare(client, { drawSeries, isDark, settings }) {
   const ui = {
     form: $('sweep-form'),
     run: $('run-all'),
@@ -156,11 +156,42 @@ export function createCompare(worker, { drawSeries, isDark, settings }) {
     ui.status.textContent = 'Pruning…';
     // Heads compete across the whole model, so the levels are shares of all heads.
     const extra = family === 'weights' ? {} : { scope: 'global', rounds: 1 };
-    worker.postMessage({
-      type: 'sweep', methods, levels: parsed.levels, settings: { ...settings(), ...extra }, axis: family === 'layers' ? 'remove' : 'sparsity',
+    let done = 0;
+    const total = methods.length * parsed.levels.length;
+    sweep = client.request('sweep', {
+      methods, levels: parsed.levels, settings: { ...settings(), ...extra }, axis: family === 'layers' ? 'remove' : 'sparsity',
+    }, {
+      event(_event, m) {
+        done = m.done;
+        points.push(m.point);
+        addRow(m.point);
+        ui.progress.value = m.done;
+        const at = drawn === 'layers' ? `${m.point.remove} block(s)` : m.point.sparsity;
+        ui.status.textContent = `${m.done} of ${m.total}: ${shortName(m.point.method)} at ${at}, ${(100 * m.point.accuracy).toFixed(2)}%`;
+        draw();
+      },
+      result() {
+        sweep = null;
+        setRunning(false);
+        ui.status.textContent = `Done: ${total} pruned networks tested on 10,000 images each.`;
+        ui.status.dataset.done = String(total);
+      },
+      cancelled() {
+        sweep = null;
+        setRunning(false);
+        ui.status.textContent = `Cancelled after ${done} of ${total}.`;
+      },
+      error(message) {
+        sweep = null;
+        setRunning(false);
+        ui.status.textContent = `Stopped after ${done} of ${total}: ${message}`;
+        ui.status.classList.add('error-text');
+      },
     });
   });
-  ui.cancel.addEventListener('click', () => worker.postMessage({ type: 'sweep-cancel' }));
+  // The sweep in progress (its request handle), for Cancel.
+  let sweep = null;
+  ui.cancel.addEventListener('click', () => sweep?.cancel());
   syncFamily();
 
   return {
@@ -173,35 +204,6 @@ export function createCompare(worker, { drawSeries, isDark, settings }) {
       syncFamily();
       if (!running) ui.run.disabled = false;
       ui.status.textContent = 'Pick methods and levels, then press Run all.';
-    },
-    onMessage(m) {
-      switch (m.type) {
-        case 'sweep-point': {
-          points.push(m.point);
-          addRow(m.point);
-          ui.progress.value = m.done;
-          const at = drawn === 'layers' ? `${m.point.remove} block(s)` : m.point.sparsity;
-          ui.status.textContent = `${m.done} of ${m.total}: ${shortName(m.point.method)} at ${at}, ${(100 * m.point.accuracy).toFixed(2)}%`;
-          draw();
-          return true;
-        }
-        case 'sweep-done':
-          setRunning(false);
-          ui.status.textContent = `Done: ${m.total} pruned networks tested on 10,000 images each.`;
-          ui.status.dataset.done = String(m.total);
-          return true;
-        case 'sweep-cancelled':
-          setRunning(false);
-          ui.status.textContent = `Cancelled after ${m.done} of ${m.total}.`;
-          return true;
-        case 'sweep-error':
-          setRunning(false);
-          ui.status.textContent = `Stopped after ${m.done} of ${m.total}: ${m.message}`;
-          ui.status.classList.add('error-text');
-          return true;
-        default:
-          return false;
-      }
     },
   };
 }

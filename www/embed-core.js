@@ -76,11 +76,12 @@ export function experiment(session, name, yieldEach) {
  * The embed's operations as one handler, for its worker and its main thread alike:
  * `handle({op: 'open', needs})` first, then `{op: 'picture', request, options}`,
  * `{op: 'sweep-point', request}` or `{op: 'experiment', name}`; anything else is an error.
- * `yieldEach` runs between a demonstration's pieces.
+ * `tick(fraction, text)` runs between a demonstration's pieces (`yieldEach` unless a call
+ * brings its own, to report progress or stop at a Cancel).
  */
 export function createHandler(yieldEach) {
   let opened = null;
-  return async function handle(m) {
+  return async function handle(m, tick = yieldEach) {
     if (m.op === 'open') {
       opened = await open(m.needs);
       return { loaded: opened.loaded, downloaded: opened.downloaded };
@@ -92,7 +93,7 @@ export function createHandler(yieldEach) {
       case 'sweep-point':
         return sweepPoint(opened.session, m.request);
       case 'experiment':
-        return experiment(opened.session, m.name, yieldEach);
+        return experiment(opened.session, m.name, tick);
       default:
         throw new Error(`unknown operation ${m.op}`);
     }

@@ -1,19 +1,21 @@
-// The embed's worker: the same computations as embed-core.js, off the frame's main thread.
-//
-// Messages in:  {id, op: 'open', needs} | {id, op: 'picture', request, options}
-//               | {id, op: 'sweep-point', request} | {id, op: 'experiment', name}
-// Messages out: {id, ok: true, value} | {id, ok: false, error}
+// The embed's worker: the same computations as embed-core.js, off the frame's main thread. It
+// speaks protocol.js; its ops are embed-core.js's: 'open' {needs} first, then 'picture'
+// {request, options}, 'sweep-point' {request} and 'experiment' {name}.
 
 import { createHandler } from './embed-core.js';
+import { serve } from './protocol.js';
 
-// Nothing else shares this thread, so a demonstration need not yield.
 const handle = createHandler(async () => {});
 
-self.onmessage = async ({ data: m }) => {
-  try {
-    const value = await handle(m);
-    self.postMessage({ id: m.id, ok: true, value });
-  } catch (e) {
-    self.postMessage({ id: m.id, ok: false, error: e instanceof Error ? e.message : String(e) });
-  }
-};
+// A demonstration reports its progress and stops at a Cancel between its pieces, as on the page.
+const op = (name) => (args, job) => handle({ ...args, op: name }, async (fraction, text) => {
+  job.event('progress', { fraction: Math.min(1, fraction), text });
+  await job.checkpoint();
+});
+
+serve({
+  open: op('open'),
+  picture: op('picture'),
+  'sweep-point': op('sweep-point'),
+  experiment: op('experiment'),
+});

@@ -19,6 +19,7 @@ import {
 } from './methods.js';
 import { HOST_KEYS, tell } from './host.js';
 import { createPractice } from './practice.js';
+import { Cancelled, WorkerFailed, createClient } from './protocol.js';
 import { QUESTIONS } from './questions.js';
 import { currentHash, readHash } from './state.js';
 import {
@@ -59,8 +60,6 @@ const settings = () => ({
 });
 const view = () => $('view').querySelector('input:checked').value;
 
-class WorkerFailed extends Error {}
-
 /** The embed's worker, or null where the frame may not start one (a sandbox without same-origin). */
 function workerClient() {
   let worker;
@@ -69,43 +68,36 @@ function workerClient() {
   } catch {
     return null;
   }
-  let next = 0;
-  const pending = new Map();
-  worker.onmessage = ({ data }) => {
-    const call = pending.get(data.id);
-    pending.delete(data.id);
-    if (data.ok) call?.resolve(data.value);
-    else call?.reject(new Error(data.error));
-  };
-  worker.onerror = (e) => {
-    e.preventDefault();
-    for (const call of pending.values()) call.reject(new WorkerFailed(e.message ?? 'worker failed'));
-    pending.clear();
-  };
-  return {
-    where: 'worker',
-    call: (op, args) => new Promise((resolve, reject) => {
-      const id = next++;
-      pending.set(id, { resolve, reject });
-      worker.postMessage({ id, op, ...args });
-    }),
-    close: () => worker.terminate(),
-  };
+  return { where: 'worker', ...createClient(worker) };
 }
 
-/** The same operations on this thread. */
+/** The same operations on this thread, behind the same `request` and `call`. */
 async function mainThreadClient() {
   const { createHandler } = await import('./embed-core.js');
   const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
   // A demonstration yields between its pieces too.
   const handle = createHandler(nextTurn);
+  async function call(op, args) {
+    // Each call gives the frame's event loop a turn first, so input and painting go on
+    // between the pieces of work (a sweep is many calls).
+    await nextTurn();
+    return handle({ ...args, op });
+  }
   return {
     where: 'main thread',
-    async call(op, args) {
-      // Each call gives the frame's event loop a turn first, so input and painting go on
-      // between the pieces of work (a sweep is many calls).
-      await nextTurn();
-      return handle({ ...args, op });
+    call,
+    request(op, args, on = {}) {
+      let cancelRequested = false;
+      const tick = async (fraction, text) => {
+        on.event?.('progress', { fraction: Math.min(1, fraction), text });
+        await nextTurn();
+        if (cancelRequested) throw new Cancelled();
+      };
+      nextTurn().then(() => handle({ ...args, op }, tick)).then(on.result, (e) => {
+        if (e instanceof Cancelled) on.cancelled?.(e.value);
+        else on.error?.(e instanceof Error ? e.message : String(e), null);
+      });
+      return { cancel: () => { cancelRequested = true; } };
     },
     close() {},
   };
@@ -289,18 +281,9 @@ async function renderPractice() {
   $('picture').replaceChildren();
   const id = $('question').value;
   $('questions').replaceChildren();
-  // The practice card talks to a worker; this stands in for one, over the embed's client.
-  const relay = {
-    postMessage(m) {
-      if (m.type !== 'experiment') return;
-      client.call('experiment', { name: m.name })
-        .then((result) => practice.onMessage({ type: 'experiment-result', id: m.id, name: m.name, result }))
-        .catch((e) => practice.onMessage({ type: 'experiment-error', id: m.id, message: e.message ?? String(e) }));
-    },
-  };
   practiceListeners?.abort();
   practiceListeners = new AbortController();
-  practice = createPractice(relay, {
+  practice = createPractice(client, {
     isDark,
     signal: practiceListeners.signal,
     only: id,

@@ -5,9 +5,6 @@
 
 import { iterativeAmount } from '../pkg/pruneplay.js';
 
-/** Thrown (and reported as "cancelled") when the visitor presses Cancel. */
-export class Cancelled extends Error {}
-
 const MEDIAN_OF = 5;
 const FINETUNE_CHUNK = 20;
 
@@ -235,7 +232,10 @@ const VIT_EXPERIMENTS = {
 // Experiments that use the session's lottery lab (one at a time with the lab card).
 export const USES_LAB = new Set(['lottery-short']);
 
-/** Runs experiment `name`; `ctx.tick(fraction, text)` reports and yields, throwing Cancelled. */
+/**
+ * Runs experiment `name`; `ctx.tick(fraction, text)` reports and yields (in the worker it throws
+ * the protocol's Cancelled after a Cancel).
+ */
 export async function runExperiment(session, name, ctx) {
   const run = EXPERIMENTS[name] ?? VIT_EXPERIMENTS[name];
   if (!run) throw new Error(`no experiment called ${name}`);

@@ -10,7 +10,7 @@ import { drawMessage, drawPixelMap } from './views.js';
 const $ = (id) => document.getElementById(id);
 const ARMS = { ticket: 'winning ticket', reinit: 'random reinit', 'random-mask': 'random mask' };
 const PAPER = { 'lt-rounds': 18, 'lt-iters': 50000, 'lt-rewind': 0, 'lt-eval': 100, 'lt-strategy': 'per-layer' };
-export function createLottery(worker, { isDark }) {
+export function createLottery(client, { isDark }) {
   const ui = {
     form: $('lottery-form'),
     run: $('lt-run'),
@@ -148,6 +148,33 @@ export function createLottery(worker, { isDark }) {
     }
   }
 
+  // The experiment in progress (its request handle), for Cancel.
+  let lab = null;
+
+  /** Runs a lottery experiment or an instability analysis in the worker's lab. */
+  function start(kind, labRequest) {
+    lab = client.request('lab', { kind, request: labRequest }, {
+      event(event, m) {
+        if (event === 'started') status(`Running on ${m.started.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…`, 0);
+        else onProgress(kind, m.progress);
+      },
+      // The last progress event has already drawn the finished experiment.
+      result() {
+        lab = null;
+      },
+      cancelled() {
+        lab = null;
+        setRunning(null);
+        status(`Cancelled; the ${results.length} finished runs stay on the charts.`, 0);
+      },
+      error(message) {
+        lab = null;
+        setRunning(null);
+        status(`Stopped: ${message}`, 0);
+      },
+    });
+  }
+
   ui.form.addEventListener('submit', (event) => {
     event.preventDefault();
     results = [];
@@ -157,7 +184,7 @@ export function createLottery(worker, { isDark }) {
     draw();
     setRunning('lottery');
     status('Starting…');
-    worker.postMessage({ type: 'lab', kind: 'lottery', request: request() });
+    start('lottery', request());
   });
   ui.instForm.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -165,9 +192,9 @@ export function createLottery(worker, { isDark }) {
     delete ui.status.dataset.done;
     setRunning('instability');
     status('Starting the instability analysis…');
-    worker.postMessage({ type: 'lab', kind: 'instability', request: { ...request(), rounds: undefined, controls: undefined, weightsRemaining: Number($('inst-remaining').value) } });
+    start('instability', { ...request(), rounds: undefined, controls: undefined, weightsRemaining: Number($('inst-remaining').value) });
   });
-  ui.cancel.addEventListener('click', () => worker.postMessage({ type: 'lab-cancel' }));
+  ui.cancel.addEventListener('click', () => lab?.cancel());
   ui.paper.addEventListener('click', () => {
     // Boxes first: the change events below then write the whole protocol into the link.
     for (const box of $('lt-controls').querySelectorAll('input')) box.checked = true;
@@ -186,26 +213,6 @@ export function createLottery(worker, { isDark }) {
       ready = true;
       setRunning(running);
       if (!running) status('Press Run rounds to start.', 0);
-    },
-    onMessage(m) {
-      switch (m.type) {
-        case 'lab-started':
-          status(`Running on ${m.started.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…`, 0);
-          return true;
-        case 'lab-progress':
-          onProgress(m.kind, m.progress);
-          return true;
-        case 'lab-cancelled':
-          setRunning(null);
-          status(`Cancelled; the ${results.length} finished runs stay on the charts.`, 0);
-          return true;
-        case 'lab-error':
-          setRunning(null);
-          status(`Stopped: ${m.message}`, 0);
-          return true;
-        default:
-          return false;
-      }
     },
   };
 }

@@ -115,13 +115,13 @@ function drawResult(figure, name, r, dark) {
 }
 
 /**
- * The practice card. `worker` takes {type: 'experiment', id, name} / {type: 'experiment-cancel'}
- * messages and its replies go to `onMessage`. `only` shows one question, opened (an embed);
+ * The practice card. `client` runs a demonstration as protocol.js's 'experiment' request
+ * (`client.request(op, args, on)`). `only` shows one question, opened (an embed);
  * `unavailable(question)` returns why its demonstration cannot run here, or null. Aborting
  * `signal` removes the card's listener on #practice-reset, a button that outlives the card (for
  * a page that builds the card again).
  */
-export function createPractice(worker, {
+export function createPractice(client, {
   isDark, onAnswered = () => {}, only = null, unavailable = () => null, signal,
 }) {
   const list = document.getElementById('questions');
@@ -136,6 +136,7 @@ export function createPractice(worker, {
   const items = new Map(); // question id → its elements
   const results = new Map(); // question id → last experiment result (for redraws)
   let running = null; // id of the question whose experiment runs
+  let demonstration = null; // its request handle, for Cancel
   let modelReady = false;
 
   const save = () => store.setItem(STORAGE_KEY, JSON.stringify(answers));
@@ -254,9 +255,34 @@ export function createPractice(worker, {
       progress.removeAttribute('value');
       text.textContent = 'Running on your model…';
       text.classList.remove('error-text');
-      worker.postMessage({ type: 'experiment', id: q.id, name: q.experiment });
+      const el = items.get(q.id);
+      demonstration = client.request('experiment', { name: q.experiment }, {
+        event(_event, m) {
+          el.progress.value = m.fraction;
+          el.text.textContent = `${m.text}…`;
+        },
+        result(result) {
+          demonstration = null;
+          setRunning(null);
+          el.text.textContent = q.describe(result);
+          el.item.dataset.ran = 'true';
+          results.set(q.id, { name: q.experiment, result });
+          drawResult(el.figure, q.experiment, result, isDark());
+        },
+        cancelled() {
+          demonstration = null;
+          setRunning(null);
+          el.text.textContent = 'Cancelled.';
+        },
+        error(message) {
+          demonstration = null;
+          setRunning(null);
+          el.text.textContent = `The experiment stopped: ${message}`;
+          el.text.classList.add('error-text');
+        },
+      });
     });
-    cancel.addEventListener('click', () => worker.postMessage({ type: 'experiment-cancel' }));
+    cancel.addEventListener('click', () => demonstration?.cancel());
 
     // A remembered answer shows as answered.
     const saved = answers[q.id];
@@ -287,33 +313,6 @@ export function createPractice(worker, {
     },
     redraw() {
       for (const [id, { name, result }] of results) drawResult(items.get(id).figure, name, result, isDark());
-    },
-    onMessage(m) {
-      const el = items.get(m.id);
-      if (!m.type?.startsWith('experiment-') || !el) return false;
-      const q = QUESTIONS.find((x) => x.id === m.id);
-      switch (m.type) {
-        case 'experiment-progress':
-          el.progress.value = m.fraction;
-          el.text.textContent = `${m.text}…`;
-          return true;
-        case 'experiment-result':
-          setRunning(null);
-          el.text.textContent = q.describe(m.result);
-          el.item.dataset.ran = 'true';
-          results.set(m.id, { name: m.name, result: m.result });
-          drawResult(el.figure, m.name, m.result, isDark());
-          return true;
-        case 'experiment-cancelled':
-          setRunning(null);
-          el.text.textContent = 'Cancelled.';
-          return true;
-        default:
-          setRunning(null);
-          el.text.textContent = `The experiment stopped: ${m.message}`;
-          el.text.classList.add('error-text');
-          return true;
-      }
     },
   };
 }

@@ -30,7 +30,7 @@ const INPUT_MAP = {
   },
 };
 
-export function createPrunePanel(worker, { drawHistogram, isDark }) {
+export function createPrunePanel(client, { drawHistogram, isDark, onPruned = () => {} }) {
   const ui = {
     form: $('prune-form'),
     step: $('step'),
@@ -119,6 +119,16 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     ui.text.textContent = message;
     ui.text.classList.add('error-text');
   }
+
+  /** A request of this card failed: say why, and let the visitor try again. */
+  function showError(message) {
+    ui.progressRow.hidden = true;
+    showPruneError(message);
+    ui.step.disabled = false;
+  }
+
+  // The stage in progress (its request handle), for Cancel.
+  let running = null;
 
   function markStage(index) {
     for (const li of ui.stages.children) {
@@ -219,7 +229,11 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
   const heatLayer = () => Number(ui.heatLayer.value);
 
   function requestHeat() {
-    if (state.layers.length) worker.postMessage({ type: 'layer-weights', layer: heatLayer() });
+    if (!state.layers.length) return;
+    client.request('layer-weights', { layer: heatLayer() }, {
+      result: showLayerWeights,
+      error: (message) => showPruneError(`Could not read the layer's weights: ${message}`),
+    });
   }
 
   function drawApply() {
@@ -333,7 +347,38 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
   }
 
   function requestAttention() {
-    if (state.kind === 'vit') worker.postMessage({ type: 'attention', index: Number(ui.attnDigit.value) || 0 });
+    if (state.kind !== 'vit') return;
+    client.request('attention', { index: Number(ui.attnDigit.value) || 0 }, {
+      result(attention) {
+        state.attention = attention;
+        drawAttentionView();
+      },
+      error(message) {
+        const p = document.createElement('p');
+        p.className = 'error-text';
+        p.textContent = `Could not show the attention: ${message}`;
+        ui.attention.replaceChildren(p);
+      },
+    });
+  }
+
+  /** One layer's weights for the heatmap (NaN where pruned). */
+  function showLayerWeights({ layer, values }) {
+    state.heat = { layer, values };
+    drawHeat();
+    // The first layer's weights are the receptive fields: before any Step (or after a new
+    // model) this shows the dense model's instead of an empty box.
+    if (layer === 0 && !state.fields) {
+      state.fields = values;
+      drawFirstLayer(values);
+    }
+  }
+
+  function requestMeter() {
+    client.request('cost-meter', {}, {
+      result: showMeter,
+      error: (message) => showPruneError(`Could not fill in the cost meter: ${message}`),
+    });
   }
 
   function redraw() {
@@ -369,7 +414,7 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     }
     redraw();
     if (fields && heatLayer() !== 0) requestHeat();
-    if (report.stage === 'select' || report.stage === 'finetune') worker.postMessage({ type: 'cost-meter' });
+    if (report.stage === 'select' || report.stage === 'finetune') requestMeter();
     // The pruned model changed: what its heads look at, beside the dense model's.
     if (state.kind === 'vit' && report.stage !== 'apply') requestAttention();
     ui.text.textContent = describeStage(report);
@@ -416,8 +461,8 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     drawStructure();
   }
 
-  /** Adapts the card to the model just loaded (the worker's 'model' message). */
-  function setModel(m) {
+  /** Adapts the card's controls and pictures to the model just loaded. */
+  function adaptTo(m) {
     state.kind = m.kind ?? 'mlp';
     setCoreMethods(m.methods);
     state.methods = m.methods ? new Set(m.methods.map((x) => x.name)) : null;
@@ -488,26 +533,49 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
       ui.progress.value = 0;
       ui.progressRow.hidden = false;
     }
-    worker.postMessage({ type: 'prune-step', request: request(stage) });
+    running = client.request('prune-step', { request: request(stage) }, {
+      event(_event, { step, total }) {
+        ui.progress.max = total;
+        ui.progress.value = step;
+        ui.text.textContent = `Fine-tuning: step ${step} of ${total}…`;
+      },
+      result({ report, fields, maps, structure }) {
+        running = null;
+        onStage(report, fields, maps, structure);
+        if (report.stage !== 'scores') onPruned(report);
+      },
+      cancelled({ step }) {
+        running = null;
+        ui.progressRow.hidden = true;
+        ui.text.textContent = `Fine-tuning cancelled after ${step} steps; the pruned model is as it was before it. Press Step to fine-tune again.`;
+        ui.step.disabled = false;
+      },
+      error(message) {
+        running = null;
+        showError(message);
+      },
+    });
   });
   ui.reset.addEventListener('click', startOver);
-  ui.cancel.addEventListener('click', () => worker.postMessage({ type: 'prune-cancel' }));
+  ui.cancel.addEventListener('click', () => running?.cancel());
   for (const control of [ui.method, ui.sparsity, ui.pattern, ui.outputRate, ui.calibration, ui.scope, ui.rounds, ui.remove]) {
     control.addEventListener('change', () => {
       syncControls();
       startOver();
     });
   }
+  // The new model arrives as the worker's 'model' notice (setModel below), which every card hears.
+  const modelFailed = { error: (message) => showError(`The model could not be loaded: ${message}`) };
   ui.useTrained.addEventListener('click', () => {
     ui.model.value = 'trained';
-    worker.postMessage({ type: 'use-trained' });
+    client.request('use-trained', {}, modelFailed);
     startOver();
   });
   ui.model.addEventListener('change', () => {
     ui.step.disabled = true;
     ui.modelInfo.textContent = 'loading…';
-    if (ui.model.value === 'trained') worker.postMessage({ type: 'use-trained' });
-    else worker.postMessage({ type: 'load-model', which: ui.model.value });
+    if (ui.model.value === 'trained') client.request('use-trained', {}, modelFailed);
+    else client.request('load-model', { which: ui.model.value }, modelFailed);
     startOver();
   });
   ui.heatLayer.addEventListener('change', requestHeat);
@@ -521,7 +589,16 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
     ui.timeMeter.disabled = true;
     delete ui.meterTiming.dataset.done;
     ui.meterTiming.textContent = 'Timing…';
-    worker.postMessage({ type: 'time-meter' });
+    client.request('time-meter', {}, {
+      result(timing) {
+        ui.timeMeter.disabled = false;
+        showTiming(timing);
+      },
+      error(message) {
+        ui.timeMeter.disabled = false;
+        ui.meterTiming.textContent = `Could not time it: ${message}`;
+      },
+    });
   });
   // The address bar follows this fieldset like every control (state.js, followControls).
   ui.views.addEventListener('change', () => showView(ui.views.querySelector('input:checked').value));
@@ -535,69 +612,17 @@ export function createPrunePanel(worker, { drawHistogram, isDark }) {
       ui.useTrained.hidden = false;
       ui.model.querySelector('option[value="trained"]').disabled = false;
     },
-    /** Handles the worker's pruning messages; false for anything else. */
-    onMessage(m) {
-      switch (m.type) {
-        case 'model':
-          ui.modelInfo.textContent = describeModel(m);
-          ui.step.disabled = false;
-          setModel(m);
-          // A new model's scores are still to be computed.
-          state.histogram = null;
-          state.maps = null;
-          redraw();
-          startOver();
-          return true;
-        case 'prune-stage':
-          onStage(m.report, m.fields, m.maps, m.structure);
-          return true;
-        case 'attention':
-          state.attention = m.attention;
-          drawAttentionView();
-          return true;
-        case 'attention-error': {
-          const p = document.createElement('p');
-          p.className = 'error-text';
-          p.textContent = `Could not show the attention: ${m.message}`;
-          ui.attention.replaceChildren(p);
-          return true;
-        }
-        case 'prune-progress':
-          ui.progress.max = m.total;
-          ui.progress.value = m.step;
-          ui.text.textContent = `Fine-tuning: step ${m.step} of ${m.total}…`;
-          return true;
-        case 'prune-cancelled':
-          ui.progressRow.hidden = true;
-          ui.text.textContent = `Fine-tuning cancelled after ${m.step} steps; the pruned model is as it was before it. Press Step to fine-tune again.`;
-          ui.step.disabled = false;
-          return true;
-        case 'cost-meter':
-          showMeter(m.meter);
-          return true;
-        case 'meter-timing':
-          ui.timeMeter.disabled = false;
-          if (m.error) ui.meterTiming.textContent = `Could not time it: ${m.error}`;
-          else showTiming(m.timing);
-          return true;
-        case 'layer-weights':
-          state.heat = { layer: m.layer, values: m.values };
-          drawHeat();
-          // The first layer's weights are the receptive fields: before any Step (or after a new
-          // model) this shows the dense model's instead of an empty box.
-          if (m.layer === 0 && !state.fields) {
-            state.fields = m.values;
-            drawFirstLayer(m.values);
-          }
-          return true;
-        case 'prune-error':
-          ui.progressRow.hidden = true;
-          showPruneError(m.message);
-          ui.step.disabled = false;
-          return true;
-        default:
-          return false;
-      }
+    /** The model pruning starts from changed (the worker's 'model' notice). */
+    setModel(m) {
+      ui.modelInfo.textContent = describeModel(m);
+      ui.step.disabled = false;
+      adaptTo(m);
+      // A new model's scores are still to be computed.
+      state.histogram = null;
+      state.maps = null;
+      redraw();
+      startOver();
     },
+    showError,
   };
 }

@@ -25,6 +25,7 @@ const FILES = [
   './www/heads-view.js',
   './www/attention-view.js',
   './www/worker.js',
+  './www/protocol.js',
   './www/style.css',
   './www/favicon.svg',
   './www/embed.html',

@@ -1,33 +1,33 @@
 // The training worker: downloads and decodes MNIST, finds WebGPU if the browser has it, then
 // trains a chunk of steps at a time (WGSL kernels on WebGPU, or Rust compiled to WebAssembly on the
-// CPU), posting progress after each chunk. Heavy work lives here so the page never blocks.
+// CPU), reporting progress after each chunk. Heavy work lives here so the page never blocks.
 //
-// Messages in:  {type: 'start', config}, {type: 'cancel'}, {type: 'continue-on-cpu'},
-//               {type: 'prune-step', request}, {type: 'prune-cancel'}, {type: 'use-trained'},
-//               {type: 'load-model', which: 'lenet'|'vit'},
-//               {type: 'layer-weights', layer}, {type: 'sweep', methods, levels, settings},
-//               {type: 'sweep-cancel'}, {type: 'experiment', id, name}, {type: 'experiment-cancel'},
-//               {type: 'lab', kind: 'lottery'|'instability', request}, {type: 'lab-cancel'},
-//               {type: 'cost-meter'}, {type: 'time-meter'}, {type: 'attention', index}
-// Messages out: {type: 'download', loaded, total}, {type: 'decoding'}, {type: 'data', summary},
-//               {type: 'engine', webgpu, adapter, reason}, {type: 'started', backend},
-//               {type: 'progress', progress}, {type: 'evaluating'}, {type: 'done', report},
-//               {type: 'cancelled', step}, {type: 'error', message, fatal, gpuFailed},
-//               {type: 'model', arch, testAcc, source}, {type: 'prune-stage', report, fields, maps},
-//               {type: 'prune-progress', step, total}, {type: 'prune-cancelled', step},
-//               {type: 'prune-error', message}, {type: 'layer-weights', layer, values},
-//               {type: 'sweep-point', point, done, total}, {type: 'sweep-done', total},
-//               {type: 'sweep-cancelled', done, total}, {type: 'sweep-error', message, done, total},
-//               {type: 'experiment-progress', id, fraction, text}, {type: 'experiment-result', id, name, result},
-//               {type: 'experiment-cancelled', id}, {type: 'experiment-error', id, message},
-//               {type: 'lab-started', kind, started}, {type: 'lab-progress', kind, progress},
-//               {type: 'lab-cancelled', kind}, {type: 'lab-error', kind, message},
-//               {type: 'cost-meter', meter}, {type: 'meter-timing', timing | error},
-//               {type: 'attention', attention}, {type: 'attention-error', message}
-// A 'prune-stage' on the ViT also carries `structure` (its heads and blocks, structure.rs).
+// It speaks protocol.js: each request below is {id, op, args}, answered by events, then one
+// result, cancelled or error reply with the same id.
+//
+//   op                 args                          events                     result
+//   train              {config}                      started, progress, evaluating   test report
+//   continue-on-cpu    {}                            (as train)                 test report
+//   prune-step         {request}                     progress {step, total}     {report, fields, maps, structure}
+//   layer-weights      {layer}                       -                          {layer, values}
+//   sweep              {methods, levels, settings, axis}  point {point, done, total}  {total}
+//   lab                {kind, request}               started, progress          last progress
+//   experiment         {name}                        progress {fraction, text}  its result
+//   load-model         {which: 'lenet'|'vit'}        -                          the model summary
+//   use-trained        {}                            -                          the model summary
+//   cost-meter         {}                            -                          the meter
+//   time-meter         {}                            -                          the timing
+//   attention          {index}                       -                          the attention view
+//
+// Cancelled replies say where the work stopped: train {step}, prune-step {step}, sweep {done, total}.
+// A training error's detail is {gpuFailed}. Notices (no request): download {loaded, total},
+// decoding, engine {webgpu, adapter, reason}, data {summary}, model {summary, source, which} (the
+// model pruning starts from changed), model-error {message}, fatal {message} (no data: nothing
+// can run).
 
 import init, { Session } from '../pkg/pruneplay.js';
-import { Cancelled, USES_LAB, runExperiment } from './experiments.js';
+import { USES_LAB, runExperiment } from './experiments.js';
+import { serve } from './protocol.js';
 
 const FILES = [
   'train-images-idx3-ubyte.gz',
@@ -52,10 +52,7 @@ const WEBGPU_TIMEOUT_MS = 10_000;
 let session = null;
 let modelKind = 'mlp';
 let ready = null;
-let cancelRequested = false;
-let currentConfig = null;
 
-const post = (message, transfer = []) => self.postMessage(message, transfer);
 const errorText = (e) => (e instanceof Error ? e.message : String(e));
 
 /** Downloads every file in parallel, reporting bytes received of the total. */
@@ -63,7 +60,7 @@ async function download() {
   const loaded = new Array(FILES.length).fill(0);
   const totals = new Array(FILES.length).fill(0);
   const report = () =>
-    post({ type: 'download', loaded: loaded.reduce((a, b) => a + b), total: totals.reduce((a, b) => a + b) });
+    notify('download', { loaded: loaded.reduce((a, b) => a + b), total: totals.reduce((a, b) => a + b) });
   return Promise.all(FILES.map(async (name, i) => {
     const url = new URL(name, DATA_DIR);
     let response;
@@ -125,192 +122,127 @@ async function findWebGpu() {
 async function setUp() {
   await init();
   session = new Session();
-  const engine = findWebGpu().then((status) => post({ type: 'engine', ...status }));
+  const engine = findWebGpu().then((status) => notify('engine', status));
   const [a, b, c, d] = await download();
-  post({ type: 'decoding' });
+  notify('decoding');
   const summary = session.loadData(a, b, c, d);
   await engine;
-  post({ type: 'data', summary });
-  await loadShippedModel();
-}
-
-/** A shipped checkpoint as the model to prune; LeNet on start, the ViT when picked. */
-async function loadShippedModel(which = 'lenet') {
+  notify('data', { summary });
   try {
-    const response = await fetch(SHIPPED_MODELS[which]);
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const loaded = session.loadModel(new Uint8Array(await response.arrayBuffer()));
-    modelKind = loaded.kind;
-    post({ type: 'model', ...loaded, source: 'shipped', which });
+    await loadShippedModel('lenet');
   } catch (e) {
-    post({ type: 'prune-error', message: `The trained model could not be loaded (${errorText(e)}); train one above, then prune it.` });
+    notify('model-error', { message: `The trained model could not be loaded (${errorText(e)}); train one above, then prune it.` });
   }
 }
 
-/** The first layer's weights (NaN where pruned) travel with the stages that change them. */
-function withFields(message, transfer) {
-  message.fields = session.layerWeights(0);
-  transfer.push(message.fields.buffer);
+/** Makes `loaded` the model pruning starts from, and tells every card. */
+function modelChanged(loaded, source, which = null) {
+  modelKind = loaded.kind;
+  // A model trained here has not been tested on the 10,000 yet when pruning takes it up.
+  const testAcc = source === 'trained' ? null : loaded.testAcc ?? null;
+  const model = { ...loaded, testAcc, source, which };
+  notify('model', model);
+  return model;
 }
 
-/** On the ViT, every stage also reports its heads and blocks (the grid and the bars). */
-function withStructure(message) {
-  if (modelKind === 'vit') message.structure = session.structure();
+/** A shipped checkpoint as the model to prune; LeNet on start, the ViT when picked. */
+async function loadShippedModel(which) {
+  const url = SHIPPED_MODELS[which];
+  if (!url) throw new Error(`there is no shipped model called ${JSON.stringify(which)}`);
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`the shipped model could not be downloaded (HTTP ${response.status})`);
+  return modelChanged(session.loadModel(new Uint8Array(await response.arrayBuffer())), 'shipped', which);
+}
+
+/** What a stage reply carries besides its report: the first layer, the maps, the ViT's structure. */
+function stageReply(report, job, { maps = null } = {}) {
+  const reply = { report, maps };
+  // The first layer's weights (NaN where pruned) travel with the stages that change them.
+  if (report.stage !== 'apply') {
+    reply.fields = session.layerWeights(0);
+    job.transfer.push(reply.fields.buffer);
+  }
+  // On the ViT, every stage also reports its heads and blocks (the grid and the bars).
+  if (modelKind === 'vit') reply.structure = session.structure();
+  return reply;
 }
 
 /** Steps of fine-tuning between progress reports (about a tenth of a second in wasm). */
 const FINETUNE_CHUNK = 20;
-let pruneCancelRequested = false;
 
 /** One stage of step-by-step pruning; fine-tuning runs in chunks with progress and Cancel. */
-async function pruneStep(request) {
-  try {
-    if (request.stage === 'finetune') {
-      pruneCancelRequested = false;
-      const total = session.startFinetune();
-      for (;;) {
-        // A promise: on WebGPU a chunk awaits its read-backs.
-        const progress = await session.finetuneChunk(FINETUNE_CHUNK);
-        post({ type: 'prune-progress', step: progress.step, total });
-        if (progress.report) {
-          const message = { type: 'prune-stage', report: progress.report };
-          const transfer = [];
-          withFields(message, transfer);
-          withStructure(message);
-          post(message, transfer);
-          return;
-        }
-        await yieldToEvents();
-        if (pruneCancelRequested) {
-          session.cancelFinetune();
-          post({ type: 'prune-cancelled', step: progress.step });
-          return;
-        }
-      }
-    }
+async function pruneStep({ request }, job) {
+  if (request?.stage !== 'finetune') {
     const report = session.pruneStep(request);
-    const message = { type: 'prune-stage', report, maps: session.pixelMaps() };
-    const transfer = [];
-    if (report.stage !== 'apply') withFields(message, transfer);
-    withStructure(message);
-    post(message, transfer);
-  } catch (e) {
-    post({ type: 'prune-error', message: errorText(e) });
+    return stageReply(report, job, { maps: session.pixelMaps() });
   }
-}
-
-/** Weights of one layer for the heatmap. */
-function layerWeights(layer) {
-  try {
-    const values = session.layerWeights(layer);
-    post({ type: 'layer-weights', layer, values }, [values.buffer]);
-  } catch (e) {
-    post({ type: 'prune-error', message: errorText(e) });
-  }
-}
-
-/** The cost meter of the walk-through's model. */
-function costMeter() {
-  try {
-    post({ type: 'cost-meter', meter: session.costMeter() });
-  } catch (e) {
-    post({ type: 'prune-error', message: errorText(e) });
-  }
-}
-
-/** What each head looks at for test digit `index`, before and after pruning. */
-function attention(index) {
-  try {
-    post({ type: 'attention', attention: session.attention(index) });
-  } catch (e) {
-    post({ type: 'attention-error', message: errorText(e) });
+  const total = session.startFinetune();
+  for (;;) {
+    // A promise: on WebGPU a chunk awaits its read-backs.
+    const progress = await session.finetuneChunk(FINETUNE_CHUNK);
+    job.event('progress', { step: progress.step, total });
+    if (progress.report) return stageReply(progress.report, job);
+    try {
+      await job.checkpoint({ step: progress.step });
+    } catch (e) {
+      session.cancelFinetune();
+      throw e;
+    }
   }
 }
 
 /**
- * Forward-pass times for the cost meter: dense, masked and compacted, on 2,000 test images
- * (the core caps the ViT at 256, each of its images costing far more).
- */
-async function timeMeter() {
-  try {
-    post({ type: 'meter-timing', timing: await session.timeMeter(2000, 5) });
-  } catch (e) {
-    post({ type: 'meter-timing', error: errorText(e) });
-  }
-}
-
-let sweepCancelRequested = false;
-
-/**
- * "Run all": one-shot pruning of every (method, level) pair, a point per message. A level is a
+ * "Run all": one-shot pruning of every (method, level) pair, a point per event. A level is a
  * sparsity (of weights, or of heads), or with `axis: 'remove'` a number of blocks to drop.
  */
-async function sweep({ methods, levels, settings, axis }) {
-  sweepCancelRequested = false;
+async function sweep({ methods, levels, settings, axis }, job) {
   const total = methods.length * levels.length;
   let done = 0;
-  try {
-    for (const method of methods) {
-      for (const sparsity of levels) {
-        const level = axis === 'remove' ? { remove: sparsity, sparsity: 0 } : { sparsity };
-        const point = session.sweepPoint({ ...settings, method, ...level });
-        done += 1;
-        post({ type: 'sweep-point', point, done, total });
-        await yieldToEvents();
-        if (sweepCancelRequested) {
-          post({ type: 'sweep-cancelled', done, total });
-          return;
-        }
-      }
+  for (const method of methods) {
+    for (const value of levels) {
+      const level = axis === 'remove' ? { remove: value, sparsity: 0 } : { sparsity: value };
+      const point = session.sweepPoint({ ...settings, method, ...level });
+      done += 1;
+      job.event('point', { point, done, total });
+      await job.checkpoint({ done, total });
     }
-    post({ type: 'sweep-done', total });
-  } catch (e) {
-    post({ type: 'sweep-error', message: errorText(e), done, total });
   }
+  return { total };
 }
 
 // Iterations of the lottery lab between progress reports: one GPU submission's worth.
 const LAB_CHUNK = 100;
-let labCancelRequested = false;
-
-/** The lottery lab (a lottery experiment or an instability analysis), chunk by chunk. */
 // The session has one lottery lab; the lab card and a practice demonstration take turns.
 let labBusy = false;
 const LAB_BUSY = 'the lottery lab is already running (in its card or a practice question); wait for it or cancel it';
 
-async function lab({ kind, request }) {
-  if (labBusy) {
-    // Refused, so a Cancel meant for the running lab still stands.
-    post({ type: 'lab-error', kind, message: LAB_BUSY });
-    return;
-  }
-  labCancelRequested = false;
+/** Runs `work` holding the lottery lab, or refuses at once if it is taken. */
+async function withLab(work) {
+  if (labBusy) throw new Error(LAB_BUSY);
   labBusy = true;
   try {
-    const started = kind === 'instability' ? session.instabilityStart(request) : session.lotteryStart(request);
-    post({ type: 'lab-started', kind, started });
-    for (;;) {
-      const progress = await session.labAdvance(LAB_CHUNK);
-      post({ type: 'lab-progress', kind, progress });
-      if (progress.done) return;
-      await yieldToEvents();
-      if (labCancelRequested) {
-        post({ type: 'lab-cancelled', kind });
-        return;
-      }
-    }
-  } catch (e) {
-    post({ type: 'lab-error', kind, message: errorText(e) });
+    return await work();
   } finally {
     labBusy = false;
   }
 }
 
-let experimentCancelRequested = false;
+/** The lottery lab (a lottery experiment or an instability analysis), chunk by chunk. */
+function lab({ kind, request }, job) {
+  return withLab(async () => {
+    const started = kind === 'instability' ? session.instabilityStart(request) : session.lotteryStart(request);
+    job.event('started', { started });
+    for (;;) {
+      const progress = await session.labAdvance(LAB_CHUNK);
+      job.event('progress', { progress });
+      if (progress.done) return progress;
+      await job.checkpoint();
+    }
+  });
+}
 
 /** A practice question's live demonstration, with progress and Cancel. */
-async function experiment({ id, name }) {
-  experimentCancelRequested = false;
+function experiment({ name }, job) {
   const ctx = {
     // The practice questions about heads run on a ViT: the shipped one when LeNet is loaded.
     async loadVit() {
@@ -319,138 +251,68 @@ async function experiment({ id, name }) {
       return new Uint8Array(await response.arrayBuffer());
     },
     async tick(fraction, text) {
-      post({ type: 'experiment-progress', id, fraction: Math.min(1, fraction), text });
-      await yieldToEvents();
-      if (experimentCancelRequested) throw new Cancelled();
+      job.event('progress', { fraction: Math.min(1, fraction), text });
+      await job.checkpoint();
     },
   };
-  const usesLab = USES_LAB.has(name);
-  if (usesLab && labBusy) {
-    post({ type: 'experiment-error', id, message: LAB_BUSY });
-    return;
-  }
-  if (usesLab) labBusy = true;
-  try {
-    const result = await runExperiment(session, name, ctx);
-    post({ type: 'experiment-result', id, name, result });
-  } catch (e) {
-    if (e instanceof Cancelled) post({ type: 'experiment-cancelled', id });
-    else post({ type: 'experiment-error', id, message: errorText(e) });
-  } finally {
-    if (usesLab) labBusy = false;
-  }
+  const demonstrate = () => runExperiment(session, name, ctx);
+  return USES_LAB.has(name) ? withLab(demonstrate) : demonstrate();
 }
 
-/** Lets queued messages (a Cancel) run between chunks. */
-const yieldToEvents = () => new Promise((resolve) => setTimeout(resolve, 0));
-
-/** Trains to the end of the current run, reporting each chunk. */
-async function run() {
-  cancelRequested = false;
+/** Trains to the end of the current run, reporting each chunk; resolves to the test report. */
+async function train(job) {
   while (!session.finished) {
     const progress = await session.trainSteps(STEPS_PER_CHUNK);
-    post({ type: 'progress', progress });
-    await yieldToEvents();
-    if (cancelRequested) {
-      post({ type: 'cancelled', step: progress.step });
-      return;
-    }
+    job.event('progress', { progress });
+    await job.checkpoint({ step: progress.step });
   }
-  post({ type: 'evaluating' });
-  post({ type: 'done', report: await session.test() });
+  job.event('evaluating');
+  return session.test();
 }
 
-async function guarded(work) {
-  try {
-    if (!(await ready)) {
-      post({ type: 'error', message: 'The data set could not be loaded; reload the page to try again.', fatal: true });
-      return;
-    }
-    await work();
-  } catch (e) {
-    post({ type: 'error', message: errorText(e), gpuFailed: Boolean(session?.gpuFailed) });
-  }
-}
-
-self.onmessage = (event) => {
-  const message = event.data;
-  switch (message?.type) {
-    case 'cancel':
-      cancelRequested = true;
-      break;
-    case 'start':
-      currentConfig = message.config;
-      guarded(async () => {
-        post({ type: 'started', backend: session.start(currentConfig) });
-        await run();
-      });
-      break;
-    case 'continue-on-cpu':
-      guarded(async () => {
-        session.continueOnCpu();
-        post({ type: 'started', backend: 'cpu' });
-        await run();
-      });
-      break;
-    case 'prune-step':
-      ready.then((ok) => ok && pruneStep(message.request));
-      break;
-    case 'prune-cancel':
-      pruneCancelRequested = true;
-      break;
-    case 'layer-weights':
-      ready.then((ok) => ok && layerWeights(message.layer));
-      break;
-    case 'sweep':
-      ready.then((ok) => ok && sweep(message));
-      break;
-    case 'sweep-cancel':
-      sweepCancelRequested = true;
-      break;
-    case 'cost-meter':
-      ready.then((ok) => ok && costMeter());
-      break;
-    case 'time-meter':
-      ready.then((ok) => ok && timeMeter());
-      break;
-    case 'attention':
-      ready.then((ok) => ok && attention(message.index));
-      break;
-    case 'lab':
-      ready.then((ok) => ok && lab(message));
-      break;
-    case 'lab-cancel':
-      labCancelRequested = true;
-      break;
-    case 'experiment':
-      ready.then((ok) => ok && experiment(message));
-      break;
-    case 'experiment-cancel':
-      experimentCancelRequested = true;
-      break;
-    case 'load-model':
-      ready.then((ok) => ok && loadShippedModel(message.which));
-      break;
-    case 'use-trained':
-      try {
-        const loaded = session.useTrainedModel();
-        modelKind = loaded.kind;
-        post({ type: 'model', ...loaded, testAcc: null, source: 'trained' });
-      } catch (e) {
-        post({ type: 'prune-error', message: errorText(e) });
-      }
-      break;
-    default:
-      post({ type: 'error', message: `unexpected message ${JSON.stringify(message)}` });
-  }
+/** Every op waits for the data; without it, nothing can run. */
+const needsData = (op) => async (args, job) => {
+  if (!(await ready)) throw new Error('The data set could not be loaded; reload the page to try again.');
+  return op(args, job);
 };
 
-// Resolves to whether the data loaded; a failure is reported once, here, and not rethrown (an
-// unhandled rejection would surface as a second, vaguer error on the page).
+const notify = serve({
+  train: needsData(async ({ config }, job) => {
+    job.event('started', { backend: session.start(config) });
+    return train(job);
+  }),
+  'continue-on-cpu': needsData(async (_args, job) => {
+    session.continueOnCpu();
+    job.event('started', { backend: 'cpu' });
+    return train(job);
+  }),
+  'prune-step': needsData(pruneStep),
+  'layer-weights': needsData(async ({ layer }, job) => {
+    const values = session.layerWeights(layer);
+    job.transfer.push(values.buffer);
+    return { layer, values };
+  }),
+  sweep: needsData(sweep),
+  lab: needsData(lab),
+  experiment: needsData(experiment),
+  'load-model': needsData(({ which }) => loadShippedModel(which)),
+  'use-trained': needsData(async () => modelChanged(session.useTrainedModel(), 'trained')),
+  'cost-meter': needsData(async () => session.costMeter()),
+  // Dense, masked and compacted forward passes on 2,000 test images (the core caps the ViT at
+  // 256, each of its images costing far more).
+  'time-meter': needsData(() => session.timeMeter(2000, 5)),
+  attention: needsData(async ({ index }) => session.attention(index)),
+}, {
+  // A training error says whether the GPU was lost, so the page can offer the CPU.
+  detail: () => ({ gpuFailed: Boolean(session?.gpuFailed) }),
+});
+
+// Resolves to whether the data loaded; a failure is reported once, as a notice, and not rethrown
+// (an unhandled rejection would surface as a second, vaguer error on the page).
 ready = setUp().then(
   () => true,
   (e) => {
-    post({ type: 'error', message: errorText(e), fatal: true });
+    notify('fatal', { message: errorText(e) });
     return false;
   },
 );
