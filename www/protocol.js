@@ -132,10 +132,10 @@ export function createClient(worker, { onNotice = () => {}, onCrash = () => {} }
     onCrash(message);
   };
 
-  function request(op, args = {}, on = {}, transfer = []) {
+  function request(op, args = {}, on = {}) {
     const id = next++;
     pending.set(id, on);
-    worker.postMessage({ id, op, args }, transfer);
+    worker.postMessage({ id, op, args });
     return {
       id,
       cancel: () => {

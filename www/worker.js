@@ -19,7 +19,8 @@
 //   time-meter         {}                            -                          the timing
 //   attention          {index}                       -                          the attention view
 //
-// Cancelled replies say where the work stopped: train {step}, prune-step {step}, sweep {done, total}.
+// Cancelled replies say where the work stopped: train {step}, prune-step {step} (a sweep's card
+// counts its own points).
 // A training error's detail is {gpuFailed}. Notices (no request): download {loaded, total},
 // decoding, engine {webgpu, adapter, reason}, data {summary}, model {summary, source, which} (the
 // model pruning starts from changed), model-error {message}, fatal {message} (no data: nothing
@@ -204,7 +205,7 @@ async function sweep({ methods, levels, settings, axis }, job) {
       const point = session.sweepPoint({ ...settings, method, ...level });
       done += 1;
       job.event('point', { point, done, total });
-      await job.checkpoint({ done, total });
+      await job.checkpoint();
     }
   }
   return { total };
