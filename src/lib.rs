@@ -24,5 +24,8 @@ pub mod gpu;
 
 #[cfg(all(target_arch = "wasm32", feature = "gpu"))]
 mod web;
+// Chart layout without a drawing crate: used by the web layer's charts, tested natively.
+#[cfg(any(test, all(target_arch = "wasm32", feature = "gpu")))]
+mod plot_layout;
 
 pub use error::{Error, Result};

@@ -1,6 +1,8 @@
 //! The ViT's backward pass against central finite differences, its semantics against timm's
 //! (patch order, mean pooling before `fc_norm`, head masks), and its parameter count.
 
+mod common;
+
 use ndarray::{Array1, Array2};
 use pruneplay::model::vit::{GateGradients, Gates, LayerNorm, TOKENS};
 use pruneplay::model::{Gradients, Network, Vit, VitConfig, softmax_cross_entropy};
@@ -21,15 +23,8 @@ fn tiny_config() -> VitConfig {
 /// A tiny ViT far from its initialisation: weights with std 0.3 (so attention is far from
 /// uniform and GELU far from linear), random biases, LayerNorm weights around 1.
 fn tiny_model(seed: u64) -> Vit {
-    let mut model = Vit::seeded(&tiny_config(), seed);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed + 1);
+    let (mut model, mut rng) = common::random_vit(&tiny_config(), seed);
     let normal = |std: f64| Normal::new(0.0, std).unwrap();
-    for layer in model.linears_mut() {
-        layer
-            .weight
-            .mapv_inplace(|_| rng.sample(normal(0.3)) as f32);
-        layer.bias.mapv_inplace(|_| rng.sample(normal(0.1)) as f32);
-    }
     for (k, mut t) in model.others_mut().into_iter().enumerate() {
         // others: pos_embed, then (weight, bias) pairs of LayerNorms.
         let (mean, std) = if k > 0 && k % 2 == 1 {

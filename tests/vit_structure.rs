@@ -3,6 +3,8 @@
 //! the selection's counts and tie rules, and compaction (the smaller model computes what the
 //! masked one does, in memory and through a checkpoint, in timm's qkv layout).
 
+mod common;
+
 use ndarray::{Array1, Array2, s};
 use pruneplay::checkpoint;
 use pruneplay::model::vit::Gates;
@@ -12,7 +14,6 @@ use pruneplay::prune::vit_compaction::compact;
 use pruneplay::prune::{self, Method, PruneOptions, Scope, Scores};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::Normal;
 
 /// D = 8, two heads of 4, three blocks, 16 hidden units.
 fn config() -> VitConfig {
@@ -26,16 +27,7 @@ fn config() -> VitConfig {
 
 /// A ViT far from its initialisation, so that heads, blocks and units all matter.
 fn model(config: &VitConfig, seed: u64) -> Vit {
-    let mut vit = Vit::seeded(config, seed);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed + 1);
-    let normal = |std: f64| Normal::new(0.0, std).unwrap();
-    for layer in vit.linears_mut() {
-        layer
-            .weight
-            .mapv_inplace(|_| rng.sample(normal(0.3)) as f32);
-        layer.bias.mapv_inplace(|_| rng.sample(normal(0.1)) as f32);
-    }
-    vit
+    common::random_vit(config, seed).0
 }
 
 fn calibration(n: usize, seed: u64) -> Calibration {

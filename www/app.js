@@ -213,7 +213,7 @@ const RECIPES = {
   mlp: { optimizer: 'adam', lr: '0.0012', batch: '60' },
 };
 const TRAIN_IMAGES = 55_000;
-// Below this many steps a ViT run keeps its rate constant (see session.rs: the warmup is 200).
+// Below this many steps a ViT run keeps its rate constant (see src/web/training.rs: the warmup is 200).
 const VIT_SCHEDULED_STEPS = 400;
 let archKind = 'mlp';
 

@@ -3,7 +3,8 @@
 // removed, each with its own x axis: weights (or neurons) against the share of weights left on a
 // log scale, attention heads against the share of heads removed (eighths of all heads, ranked
 // globally), whole blocks against the number removed (1 … depth − 1). Every curve starts at
-// the unpruned model. All points are one-shot: no fine-tuning.
+// the unpruned model. Points are one-shot; with "Healing" on, each pruned model is also fine-tuned
+// (the walk-through's number of steps) and tested again, drawn as a second, dashed curve.
 
 import { fitCanvas } from './charts.js';
 import {
@@ -32,6 +33,7 @@ export function createCompare(client, { drawSeries, isDark, settings }) {
     family: $('compare-family'),
     familyNote: $('compare-family-note'),
     levels: $('levels'),
+    heal: $('compare-heal'),
     levelsField: $('levels-field'),
     methods: $('compare'),
     progress: $('sweep-progress'),
@@ -63,13 +65,24 @@ export function createCompare(client, { drawSeries, isDark, settings }) {
 
   function draw() {
     const start = drawn === 'weights' ? 100 : 0;
-    const byMethod = new Map();
+    // One curve per method and per kind of point (one-shot, healed); a healed curve takes its
+    // method's colour, dashed.
+    const methods = [...new Set(points.map((p) => p.method))];
+    const curves = new Map();
     for (const p of points) {
-      if (!byMethod.has(p.method)) byMethod.set(p.method, dense == null ? [] : [{ x: start, y: 100 * dense }]);
-      byMethod.get(p.method).push({ x: xOf(p), y: 100 * p.accuracy });
+      const key = `${p.method} ${p.healedSteps > 0}`;
+      if (!curves.has(key)) {
+        curves.set(key, {
+          name: p.healedSteps > 0 ? `${shortName(p.method)}, healed` : shortName(p.method),
+          colour: methods.indexOf(p.method),
+          dashed: p.healedSteps > 0,
+          pts: dense == null ? [] : [{ x: start, y: 100 * dense }],
+        });
+      }
+      curves.get(key).pts.push({ x: xOf(p), y: 100 * p.accuracy });
     }
-    const series = [...byMethod].map(([method, pts]) => ({
-      name: shortName(method),
+    const series = [...curves.values()].map(({ pts, ...curve }) => ({
+      ...curve,
       x: pts.map((p) => p.x),
       y: pts.map((p) => p.y),
     }));
@@ -88,7 +101,8 @@ export function createCompare(client, { drawSeries, isDark, settings }) {
     const level = drawn === 'layers' ? String(p.remove) : p.sparsity.toFixed(drawn === 'heads' ? 3 : 2);
     const left = drawn === 'heads' ? `${c.headsKept} of ${c.headsTotal}`
       : drawn === 'layers' ? `${c.blocksKept} of ${c.blocks}` : `${(100 * p.weightsRemaining).toFixed(2)}%`;
-    for (const text of [shortName(p.method), level, left, `${(100 * p.accuracy).toFixed(2)}%`]) {
+    const tuning = p.healedSteps > 0 ? `${p.healedSteps} steps` : 'none';
+    for (const text of [shortName(p.method), level, left, `${(100 * p.accuracy).toFixed(2)}%`, tuning]) {
       row.insertCell().textContent = text;
     }
   }
@@ -141,10 +155,12 @@ export function createCompare(client, { drawSeries, isDark, settings }) {
     drawn = family;
     ui.levelHead.textContent = AXES[family].level;
     ui.leftHead.textContent = AXES[family].left;
+    const heal = ui.heal.value === 'healed';
+    const tuned = heal ? 'one-shot, and healed (dashed)' : 'no fine-tuning';
     ui.caption.textContent = {
-      weights: 'Test accuracy of the pruned network (no fine-tuning) against the share of weights left.',
-      heads: 'Test accuracy of the ViT (no fine-tuning) against the share of its attention heads removed.',
-      layers: 'Test accuracy of the ViT (no fine-tuning) against the number of blocks removed.',
+      weights: `Test accuracy of the pruned network (${tuned}) against the share of weights left.`,
+      heads: `Test accuracy of the ViT (${tuned}) against the share of its attention heads removed.`,
+      layers: `Test accuracy of the ViT (${tuned}) against the number of blocks removed.`,
     }[family];
     ui.table.replaceChildren();
     ui.status.classList.remove('error-text');
@@ -153,27 +169,36 @@ export function createCompare(client, { drawSeries, isDark, settings }) {
     setRunning(true);
     ui.progress.max = methods.length * parsed.levels.length;
     ui.progress.value = 0;
-    ui.status.textContent = 'Pruning…';
+    ui.status.textContent = heal ? 'Pruning and healing…' : 'Pruning…';
     // Heads compete across the whole model, so the levels are shares of all heads.
     const extra = family === 'weights' ? {} : { scope: 'global', rounds: 1 };
     let done = 0;
     const total = methods.length * parsed.levels.length;
     sweep = client.request('sweep', {
-      methods, levels: parsed.levels, settings: { ...settings(), ...extra }, axis: family === 'layers' ? 'remove' : 'sparsity',
+      methods, levels: parsed.levels, settings: { ...settings(), ...extra }, axis: family === 'layers' ? 'remove' : 'sparsity', heal,
     }, {
-      event(_event, m) {
+      event(event, m) {
+        if (event === 'healing') {
+          const p = points.at(-1);
+          ui.status.textContent = `${done + 1} of ${total}: healing ${shortName(p.method)}, step ${m.step} of ${m.total}`;
+          ui.progress.value = done + m.step / m.total;
+          return;
+        }
         done = m.done;
         points.push(m.point);
         addRow(m.point);
         ui.progress.value = m.done;
         const at = drawn === 'layers' ? `${m.point.remove} block(s)` : m.point.sparsity;
-        ui.status.textContent = `${m.done} of ${m.total}: ${shortName(m.point.method)} at ${at}, ${(100 * m.point.accuracy).toFixed(2)}%`;
+        const healed = m.point.healedSteps > 0 ? ', healed' : '';
+        ui.status.textContent = `${m.done} of ${m.total}: ${shortName(m.point.method)}${healed} at ${at}, ${(100 * m.point.accuracy).toFixed(2)}%`;
         draw();
       },
       result() {
         sweep = null;
         setRunning(false);
-        ui.status.textContent = `Done: ${total} pruned networks tested on 10,000 images each.`;
+        ui.status.textContent = heal
+          ? `Done: ${total} pruned networks tested on 10,000 images each, before and after fine-tuning.`
+          : `Done: ${total} pruned networks tested on 10,000 images each.`;
         ui.status.dataset.done = String(total);
       },
       cancelled() {

@@ -6,7 +6,9 @@
 // (only for methods that calibrate) and the test set (only for views that show accuracy). Never
 // the 10 MB training set.
 
-import init, { Session } from '../pkg/pruneplay.js';
+import init, {
+  Comparison, LotteryLab, ModelStore, Practice, WalkThrough,
+} from '../pkg/pruneplay.js';
 import { runExperiment } from './experiments.js';
 
 const MODEL = new URL('../model/lenet-300-100.safetensors', import.meta.url);
@@ -29,47 +31,50 @@ async function bytes(url) {
 
 /**
  * Loads the wasm module, the model, and the data `needs` asks for: `calibration` (for methods
- * that calibrate) and `test` (for views that measure accuracy). Returns the session, the model
- * summary and the bytes downloaded.
+ * that calibrate) and `test` (for views that measure accuracy). Returns the embed's cards (over
+ * one store), the model summary and the bytes downloaded.
  */
 export async function open(needs) {
   await init();
-  const session = new Session();
+  const store = new ModelStore();
+  const cards = {
+    walk: new WalkThrough(store), compare: new Comparison(store), practice: new Practice(store), lab: new LotteryLab(store),
+  };
   const parts = [[needs.vit ? VIT : MODEL], needs.calibration ? CALIBRATION : [], needs.test ? TEST : []];
   const [model, calibration, test] = await Promise.all(parts.map((files) =>
     Promise.all(files.map((f) => bytes(f instanceof URL ? f : new URL(f, DATA))))));
-  session.loadPruningData(calibration[0], calibration[1], test[0], test[1]);
-  const loaded = session.loadModel(model[0]);
+  store.loadPruningData(calibration[0], calibration[1], test[0], test[1]);
+  const loaded = store.loadModel(model[0]);
   const downloaded = [...model, ...calibration, ...test].reduce((n, f) => n + f.length, 0);
-  return { session, loaded, downloaded };
+  return { cards, loaded, downloaded };
 }
 
 /**
  * Prunes the model as `request` says and returns what the views draw; on the ViT (`vit`) also
  * its heads and blocks and what each head looks at for digit `digit`.
  */
-export function picture(session, request, {
+export function picture({ walk }, request, {
   accuracy, layer, vit = false, digit = 0,
 }) {
   const stages = ['scores', 'select', ...(accuracy ? ['apply'] : [])];
   const reports = {};
-  for (const stage of stages) reports[stage] = session.pruneStep({ ...request, stage });
+  for (const stage of stages) reports[stage] = walk.pruneStep({ ...request, stage });
   return {
     reports,
-    fields: session.layerWeights(0),
-    heat: session.layerWeights(layer),
-    maps: session.pixelMaps(),
-    structure: vit ? session.structure() : null,
-    attention: vit ? session.attention(digit) : null,
+    fields: walk.layerWeights(0),
+    heat: walk.layerWeights(layer),
+    maps: walk.pixelMaps(),
+    structure: vit ? walk.structure() : null,
+    attention: vit ? walk.attention(digit) : null,
   };
 }
 
 /** One point of a sweep: one-shot pruning at `request.sparsity`, tested. */
-export const sweepPoint = (session, request) => session.sweepPoint(request);
+export const sweepPoint = ({ compare }, request) => compare.sweepPoint(request);
 
-/** A practice question's demonstration; `yieldEach` lets the frame breathe between its pieces. */
-export function experiment(session, name, yieldEach) {
-  return runExperiment(session, name, { tick: yieldEach, loadVit: () => bytes(VIT) });
+/** A practice question's demonstration; `tick` lets the frame breathe between its pieces. */
+export function experiment(cards, name, tick) {
+  return runExperiment(cards, name, { tick, loadVit: () => bytes(VIT) });
 }
 
 /**
@@ -89,13 +94,23 @@ export function createHandler(yieldEach) {
     if (!opened) throw new Error('the embed has not opened its model yet');
     switch (m.op) {
       case 'picture':
-        return picture(opened.session, m.request, m.options);
+        return picture(opened.cards, m.request, m.options);
       case 'sweep-point':
-        return sweepPoint(opened.session, m.request);
+        return sweepPoint(opened.cards, m.request);
       case 'experiment':
-        return experiment(opened.session, m.name, tick);
+        return experiment(opened.cards, m.name, tick);
       default:
         throw new Error(`unknown operation ${m.op}`);
     }
   };
 }
+
+/**
+ * A demonstration's `tick` for `handle` that reports through `job` (a protocol.js job, or the
+ * main thread's stand-in with the same `event` and `checkpoint`): its progress, then a stop if a
+ * Cancel has come.
+ */
+export const progressTick = (job) => async (fraction, text) => {
+  job.event('progress', { fraction: Math.min(1, fraction), text });
+  await job.checkpoint();
+};

@@ -2,16 +2,13 @@
 // speaks protocol.js; its ops are embed-core.js's: 'open' {needs} first, then 'picture'
 // {request, options}, 'sweep-point' {request} and 'experiment' {name}.
 
-import { createHandler } from './embed-core.js';
+import { createHandler, progressTick } from './embed-core.js';
 import { serve } from './protocol.js';
 
 const handle = createHandler(async () => {});
 
 // A demonstration reports its progress and stops at a Cancel between its pieces, as on the page.
-const op = (name) => (args, job) => handle({ ...args, op: name }, async (fraction, text) => {
-  job.event('progress', { fraction: Math.min(1, fraction), text });
-  await job.checkpoint();
-});
+const op = (name) => (args, job) => handle({ ...args, op: name }, progressTick(job));
 
 serve({
   open: op('open'),

@@ -73,7 +73,7 @@ function workerClient() {
 
 /** The same operations on this thread, behind the same `request` and `call`. */
 async function mainThreadClient() {
-  const { createHandler } = await import('./embed-core.js');
+  const { createHandler, progressTick } = await import('./embed-core.js');
   const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
   // A demonstration yields between its pieces too.
   const handle = createHandler(nextTurn);
@@ -88,12 +88,15 @@ async function mainThreadClient() {
     call,
     request(op, args, on = {}) {
       let cancelRequested = false;
-      const tick = async (fraction, text) => {
-        on.event?.('progress', { fraction: Math.min(1, fraction), text });
-        await nextTurn();
-        if (cancelRequested) throw new Cancelled();
+      // A stand-in for protocol.js's job, so a demonstration ticks as it does in the worker.
+      const job = {
+        event: (event, data) => on.event?.(event, data),
+        async checkpoint() {
+          await nextTurn();
+          if (cancelRequested) throw new Cancelled();
+        },
       };
-      nextTurn().then(() => handle({ ...args, op }, tick)).then(on.result, (e) => {
+      nextTurn().then(() => handle({ ...args, op }, progressTick(job))).then(on.result, (e) => {
         if (e instanceof Cancelled) on.cancelled?.(e.value);
         else on.error?.(e instanceof Error ? e.message : String(e), null);
       });

@@ -449,9 +449,8 @@ export const QUESTIONS = [
       const fmt = (w) => (isNum(w) ? (w === 0 ? '0' : w.toFixed(3)) : '?');
       const groups = [];
       for (let i = 0; i < row.length; i += m) groups.push(row.slice(i, i + m));
-      const kept = Array.isArray(r.keptPerGroup) && r.keptPerGroup.length
-        ? r.keptPerGroup
-        : groups.map((g) => g.filter((w) => isNum(w) && w !== 0).length);
+      // Counted by the core from the mask: a kept weight can itself be exactly zero.
+      const kept = Array.isArray(r.keptPerGroup) ? r.keptPerGroup : [];
       const out = [`${row.length} consecutive weights from the middle of one first-layer row (pixels at the centre of the image) after ${n}:${m} magnitude pruning, in groups of ${m}: ${groups.map((g) => g.map(fmt).join(' ')).join(' | ')}.`];
       const over = kept.filter((k) => isNum(k) && k > n).length;
       const under = kept.filter((k) => isNum(k) && k < n).length;

@@ -26,6 +26,7 @@ const KEYS = {
   view: 'view',
   compare: 'compare',
   cfamily: 'compare-family',
+  heal: 'compare-heal',
   levels: 'levels',
   rounds: 'lt-rounds',
   rounditers: 'lt-iters',

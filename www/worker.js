@@ -3,14 +3,19 @@
 // CPU), reporting progress after each chunk. Heavy work lives here so the page never blocks.
 //
 // It speaks protocol.js: each request below is {id, op, args}, answered by events, then one
-// result, cancelled or error reply with the same id.
+// result, cancelled or error reply with the same id. Each op works on its card's own object over
+// one ModelStore (the data, the device, the model to prune): Training, WalkThrough, Comparison,
+// LotteryLab and, per demonstration, a fresh Practice and LotteryLab, so no card's run can
+// disturb another's.
 //
 //   op                 args                          events                     result
 //   train              {config}                      started, progress, evaluating   test report
 //   continue-on-cpu    {}                            (as train)                 test report
 //   prune-step         {request}                     progress {step, total}     {report, fields, maps, structure}
 //   layer-weights      {layer}                       -                          {layer, values}
-//   sweep              {methods, levels, settings, axis}  point {point, done, total}  {total}
+//   sweep              {methods, levels, settings, axis, heal}
+//                                                    point {point, done, total},
+//                                                    healing {step, total}      {total}
 //   lab                {kind, request}               started, progress          last progress
 //   experiment         {name}                        progress {fraction, text}  its result
 //   load-model         {which: 'lenet'|'vit'}        -                          the model summary
@@ -26,8 +31,10 @@
 // model pruning starts from changed), model-error {message}, fatal {message} (no data: nothing
 // can run).
 
-import init, { Session } from '../pkg/pruneplay.js';
-import { USES_LAB, runExperiment } from './experiments.js';
+import init, {
+  Comparison, LotteryLab, ModelStore, Practice, Training, WalkThrough,
+} from '../pkg/pruneplay.js';
+import { runExperiment } from './experiments.js';
 import { serve } from './protocol.js';
 
 const FILES = [
@@ -50,7 +57,9 @@ const STEPS_PER_CHUNK = 50;
 // a WebGPU adapter does this); after this long the CPU engine takes over.
 const WEBGPU_TIMEOUT_MS = 10_000;
 
-let session = null;
+// The store and one object per card, made once the wasm module is in.
+let store = null;
+let cards = null;
 let modelKind = 'mlp';
 let ready = null;
 
@@ -102,10 +111,10 @@ async function findWebGpu() {
   const timeout = new Promise((resolve) => {
     timer = setTimeout(() => resolve({ webgpu: false, reason: 'WebGPU did not answer' }), WEBGPU_TIMEOUT_MS);
   });
-  const status = await Promise.race([session.initGpu(), timeout]);
+  const status = await Promise.race([store.initGpu(), timeout]);
   clearTimeout(timer);
   if (!status.webgpu) {
-    session.disableGpu();
+    store.disableGpu();
     return status;
   }
   // wgpu passes on only the adapter's description, which browsers often leave empty; the
@@ -122,11 +131,17 @@ async function findWebGpu() {
 
 async function setUp() {
   await init();
-  session = new Session();
+  store = new ModelStore();
+  cards = {
+    training: new Training(store),
+    walk: new WalkThrough(store),
+    compare: new Comparison(store),
+    lab: new LotteryLab(store),
+  };
   const engine = findWebGpu().then((status) => notify('engine', status));
   const [a, b, c, d] = await download();
   notify('decoding');
-  const summary = session.loadData(a, b, c, d);
+  const summary = store.loadData(a, b, c, d);
   await engine;
   notify('data', { summary });
   try {
@@ -152,7 +167,7 @@ async function loadShippedModel(which) {
   if (!url) throw new Error(`there is no shipped model called ${JSON.stringify(which)}`);
   const response = await fetch(url);
   if (!response.ok) throw new Error(`the shipped model could not be downloaded (HTTP ${response.status})`);
-  return modelChanged(session.loadModel(new Uint8Array(await response.arrayBuffer())), 'shipped', which);
+  return modelChanged(store.loadModel(new Uint8Array(await response.arrayBuffer())), 'shipped', which);
 }
 
 /** What a stage reply carries besides its report: the first layer, the maps, the ViT's structure. */
@@ -160,11 +175,11 @@ function stageReply(report, job, { maps = null } = {}) {
   const reply = { report, maps };
   // The first layer's weights (NaN where pruned) travel with the stages that change them.
   if (report.stage !== 'apply') {
-    reply.fields = session.layerWeights(0);
+    reply.fields = cards.walk.layerWeights(0);
     job.transfer.push(reply.fields.buffer);
   }
   // On the ViT, every stage also reports its heads and blocks (the grid and the bars).
-  if (modelKind === 'vit') reply.structure = session.structure();
+  if (modelKind === 'vit') reply.structure = cards.walk.structure();
   return reply;
 }
 
@@ -174,19 +189,19 @@ const FINETUNE_CHUNK = 20;
 /** One stage of step-by-step pruning; fine-tuning runs in chunks with progress and Cancel. */
 async function pruneStep({ request }, job) {
   if (request?.stage !== 'finetune') {
-    const report = session.pruneStep(request);
-    return stageReply(report, job, { maps: session.pixelMaps() });
+    const report = cards.walk.pruneStep(request);
+    return stageReply(report, job, { maps: cards.walk.pixelMaps() });
   }
-  const total = session.startFinetune();
+  const total = cards.walk.startFinetune();
   for (;;) {
     // A promise: on WebGPU a chunk awaits its read-backs.
-    const progress = await session.finetuneChunk(FINETUNE_CHUNK);
+    const progress = await cards.walk.finetuneChunk(FINETUNE_CHUNK);
     job.event('progress', { step: progress.step, total });
     if (progress.report) return stageReply(progress.report, job);
     try {
       await job.checkpoint({ step: progress.step });
     } catch (e) {
-      session.cancelFinetune();
+      cards.walk.cancelFinetune();
       throw e;
     }
   }
@@ -194,18 +209,40 @@ async function pruneStep({ request }, job) {
 
 /**
  * "Run all": one-shot pruning of every (method, level) pair, a point per event. A level is a
- * sparsity (of weights, or of heads), or with `axis: 'remove'` a number of blocks to drop.
+ * sparsity (of weights, or of heads), or with `axis: 'remove'` a number of blocks to drop. With
+ * `heal`, each pruned model is then fine-tuned in chunks and tested again: a second point.
  */
-async function sweep({ methods, levels, settings, axis }, job) {
+async function sweep({ methods, levels, settings, axis, heal = false }, job) {
+  const { compare } = cards;
   const total = methods.length * levels.length;
   let done = 0;
   for (const method of methods) {
     for (const value of levels) {
       const level = axis === 'remove' ? { remove: value, sparsity: 0 } : { sparsity: value };
-      const point = session.sweepPoint({ ...settings, method, ...level });
-      done += 1;
-      job.event('point', { point, done, total });
-      await job.checkpoint();
+      const request = { ...settings, method, ...level };
+      if (!heal) {
+        done += 1;
+        job.event('point', { point: compare.sweepPoint(request), done, total });
+        await job.checkpoint();
+        continue;
+      }
+      const started = compare.healStart(request);
+      job.event('point', { point: started.point, done, total });
+      try {
+        for (;;) {
+          await job.checkpoint();
+          const progress = await compare.healChunk(FINETUNE_CHUNK);
+          job.event('healing', { step: progress.step, total: progress.total });
+          if (progress.point) {
+            done += 1;
+            job.event('point', { point: progress.point, done, total });
+            break;
+          }
+        }
+      } catch (e) {
+        compare.cancelHeal();
+        throw e;
+      }
     }
   }
   return { total };
@@ -213,37 +250,32 @@ async function sweep({ methods, levels, settings, axis }, job) {
 
 // Iterations of the lottery lab between progress reports: one GPU submission's worth.
 const LAB_CHUNK = 100;
-// The session has one lottery lab; the lab card and a practice demonstration take turns.
 let labBusy = false;
-const LAB_BUSY = 'the lottery lab is already running (in its card or a practice question); wait for it or cancel it';
 
-/** Runs `work` holding the lottery lab, or refuses at once if it is taken. */
-async function withLab(work) {
-  if (labBusy) throw new Error(LAB_BUSY);
+/** The lottery card's lab (a lottery experiment or an instability analysis), chunk by chunk. */
+async function lab({ kind, request }, job) {
+  // The card has one lab; a second run would take over the first one's experiment.
+  if (labBusy) throw new Error('the lottery lab is already running; wait for it or cancel it');
   labBusy = true;
   try {
-    return await work();
+    const started = kind === 'instability' ? cards.lab.instabilityStart(request) : cards.lab.lotteryStart(request);
+    job.event('started', { started });
+    for (;;) {
+      const progress = await cards.lab.labAdvance(LAB_CHUNK);
+      job.event('progress', { progress });
+      if (progress.done) return progress;
+      await job.checkpoint();
+    }
   } finally {
     labBusy = false;
   }
 }
 
-/** The lottery lab (a lottery experiment or an instability analysis), chunk by chunk. */
-function lab({ kind, request }, job) {
-  return withLab(async () => {
-    const started = kind === 'instability' ? session.instabilityStart(request) : session.lotteryStart(request);
-    job.event('started', { started });
-    for (;;) {
-      const progress = await session.labAdvance(LAB_CHUNK);
-      job.event('progress', { progress });
-      if (progress.done) return progress;
-      await job.checkpoint();
-    }
-  });
-}
-
-/** A practice question's live demonstration, with progress and Cancel. */
-function experiment({ name }, job) {
+/**
+ * A practice question's live demonstration, with progress and Cancel. Each gets scratch models
+ * and a lottery lab of its own, freed when it ends.
+ */
+async function experiment({ name }, job) {
   const ctx = {
     // The practice questions about heads run on a ViT: the shipped one when LeNet is loaded.
     async loadVit() {
@@ -256,19 +288,24 @@ function experiment({ name }, job) {
       await job.checkpoint();
     },
   };
-  const demonstrate = () => runExperiment(session, name, ctx);
-  return USES_LAB.has(name) ? withLab(demonstrate) : demonstrate();
+  const own = { practice: new Practice(store), lab: new LotteryLab(store) };
+  try {
+    return await runExperiment(own, name, ctx);
+  } finally {
+    own.practice.free();
+    own.lab.free();
+  }
 }
 
 /** Trains to the end of the current run, reporting each chunk; resolves to the test report. */
 async function train(job) {
-  while (!session.finished) {
-    const progress = await session.trainSteps(STEPS_PER_CHUNK);
+  while (!cards.training.finished) {
+    const progress = await cards.training.trainSteps(STEPS_PER_CHUNK);
     job.event('progress', { progress });
     await job.checkpoint({ step: progress.step });
   }
   job.event('evaluating');
-  return session.test();
+  return cards.training.test();
 }
 
 /** Every op waits for the data; without it, nothing can run. */
@@ -279,17 +316,17 @@ const needsData = (op) => async (args, job) => {
 
 const notify = serve({
   train: needsData(async ({ config }, job) => {
-    job.event('started', { backend: session.start(config) });
+    job.event('started', { backend: cards.training.start(config) });
     return train(job);
   }),
   'continue-on-cpu': needsData(async (_args, job) => {
-    session.continueOnCpu();
+    cards.training.continueOnCpu();
     job.event('started', { backend: 'cpu' });
     return train(job);
   }),
   'prune-step': needsData(pruneStep),
   'layer-weights': needsData(async ({ layer }, job) => {
-    const values = session.layerWeights(layer);
+    const values = cards.walk.layerWeights(layer);
     job.transfer.push(values.buffer);
     return { layer, values };
   }),
@@ -297,15 +334,15 @@ const notify = serve({
   lab: needsData(lab),
   experiment: needsData(experiment),
   'load-model': needsData(({ which }) => loadShippedModel(which)),
-  'use-trained': needsData(async () => modelChanged(session.useTrainedModel(), 'trained')),
-  'cost-meter': needsData(async () => session.costMeter()),
+  'use-trained': needsData(async () => modelChanged(store.useTrainedModel(), 'trained')),
+  'cost-meter': needsData(async () => cards.walk.costMeter()),
   // Dense, masked and compacted forward passes on 2,000 test images (the core caps the ViT at
   // 256, each of its images costing far more).
-  'time-meter': needsData(() => session.timeMeter(2000, 5)),
-  attention: needsData(async ({ index }) => session.attention(index)),
+  'time-meter': needsData(() => cards.walk.timeMeter(2000, 5)),
+  attention: needsData(async ({ index }) => cards.walk.attention(index)),
 }, {
   // A training error says whether the GPU was lost, so the page can offer the CPU.
-  detail: () => ({ gpuFailed: Boolean(session?.gpuFailed) }),
+  detail: () => ({ gpuFailed: Boolean(cards?.training.gpuFailed) }),
 });
 
 // Resolves to whether the data loaded; a failure is reported once, as a notice, and not rethrown

@@ -27,6 +27,7 @@ pub mod layers_last;
 pub mod layers_taylor;
 pub mod linalg;
 pub mod magnitude;
+pub mod pixels;
 pub mod random;
 pub mod selection;
 pub mod sparsegpt;

@@ -34,7 +34,7 @@ fn js_error(e: impl std::fmt::Display) -> JsValue {
 
 #[wasm_bindgen]
 impl Bench {
-    /// Decodes the four MNIST files (same order as `Session.loadData`).
+    /// Decodes the four MNIST files (same order as `ModelStore.loadData`).
     #[wasm_bindgen(constructor)]
     pub fn new(a: &[u8], b: &[u8], c: &[u8], d: &[u8]) -> Result<Bench, JsValue> {
         let data = Mnist::from_idx(a, b, c, d).map_err(js_error)?;

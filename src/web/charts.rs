@@ -1,5 +1,6 @@
 //! Line charts drawn into a `<canvas>` with plotters' canvas backend.
 
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 use wasm_bindgen::prelude::*;
@@ -235,9 +236,16 @@ struct Series {
     name: String,
     x: Vec<f64>,
     y: Vec<f64>,
+    /// The palette entry, when two lines share one (a method's one-shot and healed curves);
+    /// else the series' place in the list.
+    #[serde(default)]
+    colour: Option<usize>,
+    /// Drawn dashed: the second line of a pair, e.g. the healed curve.
+    #[serde(default)]
+    dashed: bool,
 }
 
-/// Lines with point markers, one per series (`[{name, x, y}]`), e.g. accuracy against weights
+/// Lines with point markers, one per series (`[{name, x, y, colour?, dashed?}]`), e.g. accuracy against weights
 /// remaining for each method. `log_x` puts x on a log axis (for weights remaining from 100% down
 /// to a few percent); `y_range` fixes y as in [`draw_curves`].
 #[wasm_bindgen(js_name = drawSeries)]
@@ -334,8 +342,10 @@ where
         .bold_line_style(theme.grid)
         .draw()
         .map_err(js_error)?;
+    // Each series' points where they are drawn, for placing the legend.
+    let mut drawn = Vec::with_capacity(series.len());
     for (i, s) in series.iter().enumerate() {
-        let colour = series_colour(theme, i);
+        let colour = series_colour(theme, s.colour.unwrap_or(i));
         let mut points: Vec<(f64, f64)> =
             s.x.iter()
                 .copied()
@@ -343,13 +353,23 @@ where
                 .filter(|(x, y)| x.is_finite() && y.is_finite())
                 .collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
-            .map_err(js_error)?
-            .label(s.name.as_str())
-            .legend(move |(lx, ly)| {
-                PathElement::new([(lx, ly), (lx + 18, ly)], colour.stroke_width(2))
-            });
+        drawn.push(normalised(chart, &points));
+        let style = colour.stroke_width(2);
+        if s.dashed {
+            chart
+                .draw_series(DashedLineSeries::new(points.clone(), 6, 4, style))
+                .map_err(js_error)?
+                .label(s.name.as_str())
+                .legend(move |(lx, ly)| {
+                    DashedPathElement::new([(lx, ly), (lx + 18, ly)], 6, 4, style)
+                });
+        } else {
+            chart
+                .draw_series(LineSeries::new(points.clone(), style))
+                .map_err(js_error)?
+                .label(s.name.as_str())
+                .legend(move |(lx, ly)| PathElement::new([(lx, ly), (lx + 18, ly)], style));
+        }
         chart
             .draw_series(
                 points
@@ -359,9 +379,11 @@ where
             .map_err(js_error)?;
     }
     if !series.is_empty() {
+        let names = series.iter().map(|s| s.name.as_str());
+        let position = legend_position(chart, &drawn, names, &text)?;
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
+            .position(position)
             .label_font(text)
             .background_style(theme.bg.mix(0.85))
             .border_style(theme.grid)
@@ -369,6 +391,66 @@ where
             .map_err(js_error)?;
     }
     Ok(())
+}
+
+/// `points` (data coordinates) as fractions of `chart`'s plotting area, 0..1 rightward and upward.
+/// They go through the chart's own mapping, so a log x axis is accounted for, and the result is
+/// where the points are drawn.
+fn normalised<X>(
+    chart: &ChartContext<'_, CanvasBackend, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+    points: &[(f64, f64)],
+) -> Vec<(f64, f64)>
+where
+    X: Ranged<ValueType = f64>,
+{
+    let (xs, ys) = chart.plotting_area().get_pixel_range();
+    let width = f64::from((xs.end - xs.start).max(1));
+    let height = f64::from((ys.end - ys.start).max(1));
+    points
+        .iter()
+        .map(|p| {
+            let (px, py) = chart.backend_coord(p);
+            (
+                f64::from(px - xs.start) / width,
+                f64::from(ys.end - py) / height,
+            )
+        })
+        .collect()
+}
+
+/// Where the legend of the lines `drawn` (from [`normalised`]) hides the least of them. A fixed
+/// corner covered data: the lower left, for one, hid the lowest point of curves that fall to the
+/// left, such as magnitude's at 10% of the weights on the "Compare methods" chart's log axis. So
+/// this measures the box plotters will draw for `names` in `text` and picks the corner with the
+/// fewest points under it ([`crate::plot_layout::legend_corner`]).
+fn legend_position<'n, X>(
+    chart: &ChartContext<'_, CanvasBackend, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+    drawn: &[Vec<(f64, f64)>],
+    names: impl Iterator<Item = &'n str>,
+    text: &TextStyle,
+) -> Result<SeriesLabelPosition, JsError>
+where
+    X: Ranged<ValueType = f64>,
+{
+    use crate::plot_layout::{Corner, legend_corner};
+    // plotters' legend box (`SeriesLabelStyle::draw` with its defaults): the names' lines, 30
+    // pixels of sample line before them and a 10-pixel margin all round, 5 pixels in from the
+    // plotting area's edges.
+    let mut lines = plotters::element::MultiLineText::<_, &str>::new((0, 0), text.clone());
+    for name in names {
+        lines.push_line(name);
+    }
+    let (text_w, text_h) = lines.estimate_dimension().map_err(js_error)?;
+    let (w, h) = chart.plotting_area().dim_in_pixel();
+    let (w, h) = (f64::from(w.max(1)), f64::from(h.max(1)));
+    let size = (f64::from(text_w + 30 + 20) / w, f64::from(text_h + 20) / h);
+    let inset = (5.0 / w, 5.0 / h);
+    Ok(match legend_corner(drawn, size, inset) {
+        Corner::UpperLeft => SeriesLabelPosition::UpperLeft,
+        Corner::UpperRight => SeriesLabelPosition::UpperRight,
+        Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
+        Corner::LowerRight => SeriesLabelPosition::LowerRight,
+    })
 }
 
 /// Horizontal bars, one per label, e.g. forward-pass times of a model's variants or accuracies

@@ -1,17 +1,19 @@
 //! The lottery-ticket lab in the browser: the core's resumable experiments
 //! ([`crate::lottery`]) driven a chunk of iterations per call, on WebGPU when the page has it.
 //!
-//! The experiment is taken out of the session while a chunk runs and put back afterwards, so no
+//! The experiment is taken out of the lab while a chunk runs and put back afterwards, so no
 //! borrow is held across an `await`. If the GPU fails mid-chunk, the run in progress restarts on
 //! the CPU engine (the core keeps every finished result) and the progress says so.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::session::{Inner, Session, js_error, page_backend_name, to_js};
+use super::store::{ModelStore, Shared};
+use super::{js_error, page_backend_name, to_js};
 use crate::engine::Backend;
 use crate::lottery::check_ladder;
 use crate::lottery::{
@@ -34,7 +36,7 @@ pub fn lottery_ladder(rounds: u32, strategy: &str) -> Result<Vec<f64>, JsValue> 
 }
 
 /// A lottery experiment or an instability analysis in progress, with the engine it runs on.
-pub(crate) enum Lab {
+enum Lab {
     Lottery(Box<LotteryExperiment>),
     Instability(Box<InstabilityExperiment>),
 }
@@ -73,33 +75,51 @@ impl LabRequest {
         self.strategy.parse().map_err(js_error)
     }
 
-    fn backend(&self, inner: &Inner) -> Backend {
-        match (&inner.gpu, self.backend.as_str()) {
+    fn backend(&self, store: &Shared) -> Backend {
+        match (&store.gpu, self.backend.as_str()) {
             (Some(ctx), "auto") => Backend::Gpu(Rc::clone(ctx)),
             _ => Backend::Cpu,
         }
     }
 }
 
-/// Makes `lab` the session's lab run, on the backend `request` asks for; returns the engine.
-fn install(inner: &mut Inner, lab: Lab, request: &LabRequest) -> Result<JsValue, JsValue> {
-    let backend = request.backend(inner);
-    let started = Started {
-        backend: page_backend_name(backend.name()),
-    };
-    inner.lab = Some((lab, backend));
-    to_js(&started)
+/// A lottery-ticket lab over the page's store: the lab card has one, and each practice question
+/// that runs a lottery experiment has its own, so neither waits for the other.
+#[wasm_bindgen]
+pub struct LotteryLab {
+    store: Rc<RefCell<Shared>>,
+    /// The run in progress and the engine it runs on.
+    run: Rc<RefCell<Option<(Lab, Backend)>>>,
+}
+
+impl LotteryLab {
+    /// Makes `lab` this lab's run, on the backend `request` asks for; returns the engine.
+    fn install(&self, lab: Lab, request: &LabRequest) -> Result<JsValue, JsValue> {
+        let backend = request.backend(&self.store.borrow());
+        let started = Started {
+            backend: page_backend_name(backend.name()),
+        };
+        *self.run.borrow_mut() = Some((lab, backend));
+        to_js(&started)
+    }
 }
 
 #[wasm_bindgen]
-impl Session {
-    /// Starts a lottery-ticket experiment (replacing any lab run in progress). Returns the engine
+impl LotteryLab {
+    #[wasm_bindgen(constructor)]
+    pub fn new(store: &ModelStore) -> LotteryLab {
+        LotteryLab {
+            store: Rc::clone(&store.shared),
+            run: Rc::default(),
+        }
+    }
+
+    /// Starts a lottery-ticket experiment (replacing this lab's run in progress). Returns the engine
     /// it runs on.
     #[wasm_bindgen(js_name = lotteryStart)]
     pub fn lottery_start(&self, request: JsValue) -> Result<JsValue, JsValue> {
         let request = LabRequest::parse(request)?;
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.data()?;
+        let data = self.store.borrow().data()?;
         let controls = request
             .controls
             .iter()
@@ -118,7 +138,7 @@ impl Session {
             ..LotterySettings::default()
         };
         let experiment = LotteryExperiment::new(settings, &data).map_err(js_error)?;
-        install(&mut inner, Lab::Lottery(Box::new(experiment)), &request)
+        self.install(Lab::Lottery(Box::new(experiment)), &request)
     }
 
     /// Starts an instability analysis: two copies trained from θ_k with different data orders,
@@ -126,8 +146,7 @@ impl Session {
     #[wasm_bindgen(js_name = instabilityStart)]
     pub fn instability_start(&self, request: JsValue) -> Result<JsValue, JsValue> {
         let request = LabRequest::parse(request)?;
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.data()?;
+        let data = self.store.borrow().data()?;
         let settings = InstabilitySettings {
             iters: request.iters,
             rewind_iter: request.rewind_iter,
@@ -138,7 +157,7 @@ impl Session {
             ..InstabilitySettings::default()
         };
         let experiment = InstabilityExperiment::new(settings, &data).map_err(js_error)?;
-        install(&mut inner, Lab::Instability(Box::new(experiment)), &request)
+        self.install(Lab::Instability(Box::new(experiment)), &request)
     }
 
     /// Trains the lab run in progress up to `n` more iterations. Resolves to its progress (the
@@ -146,29 +165,25 @@ impl Session {
     /// `fellBack` set).
     #[wasm_bindgen(js_name = labAdvance)]
     pub fn lab_advance(&self, n: u32) -> js_sys::Promise {
-        let inner = Rc::clone(&self.inner);
+        let (store, run) = (Rc::clone(&self.store), Rc::clone(&self.run));
         future_to_promise(async move {
-            let (mut lab, mut backend, data) = {
-                let mut i = inner.borrow_mut();
-                let data = i.data()?;
-                let (lab, backend) = i
-                    .lab
-                    .take()
-                    .ok_or_else(|| js_error("no lottery experiment has been started"))?;
-                (lab, backend, data)
-            };
+            let data = store.borrow().data()?;
+            let (mut lab, mut backend) = run
+                .borrow_mut()
+                .take()
+                .ok_or_else(|| js_error("no lottery experiment has been started"))?;
             let n = u64::from(n);
             let mut fell_back = None;
             let mut result = advance(&mut lab, &backend, &data, n).await;
             if let (Err(e), Backend::Gpu(_)) = (&result, &backend) {
                 // The core restarts the interrupted run; finished results stay.
                 fell_back = Some(e.to_string());
-                inner.borrow_mut().drop_gpu();
+                store.borrow_mut().drop_gpu();
                 backend = Backend::Cpu;
                 result = advance(&mut lab, &backend, &data, n).await;
             }
             let name = page_backend_name(backend.name());
-            inner.borrow_mut().lab = Some((lab, backend));
+            *run.borrow_mut() = Some((lab, backend));
             let mut progress = result.map_err(js_error)?;
             if let serde_json::Value::Object(map) = &mut progress {
                 map.insert("backend".into(), name.into());

@@ -1,5 +1,4 @@
-//! A scratch model for the practice questions' experiments, kept apart from the walk-through so a
-//! "Run it" never disturbs what the visitor is stepping through.
+//! The practice questions' scratch LeNet (see `practice.rs`).
 //!
 //! The operations are small and composable (prune, fine-tune a chunk, evaluate, compact, one
 //! forward pass); the page's experiment scripts string them together with progress and Cancel,
@@ -12,10 +11,13 @@ use std::rc::Rc;
 
 use wasm_bindgen_futures::future_to_promise;
 
-use super::pruning::{PruneRequest, finetune_backend, kept_per_pixel};
-use super::session::{Session, js_error, to_js};
+use super::practice::Practice;
+use super::request::PruneRequest;
+use super::walk_through::kept_per_pixel;
+use super::{js_error, to_js};
 use crate::engine::Engine;
 use crate::model::{Mlp, Model, Network};
+use crate::prune::pixels::{self, Region};
 use crate::prune::{self, compaction};
 use crate::train::{Budget, TrainConfig, evaluate};
 
@@ -42,9 +44,16 @@ struct Pruned {
     layers: Vec<prune::LayerCount>,
     /// The share of first-layer units that keep each input pixel's weight.
     kept_per_pixel: Vec<f32>,
+    /// The share of the first layer's weights pruned on the image's 4-pixel frame and on its
+    /// central 12×12 (see [`pixels::Region`]).
+    frame_pruned: Option<f64>,
+    centre_pruned: Option<f64>,
     /// The first layer's unit 0, inputs 392…407 (the middle of the image's 15th row), 0 where
     /// pruned: a row segment to show an N:M pattern on.
     row_segment: Vec<f32>,
+    /// Weights the mask keeps in each group of the pattern's M along `row_segment` (of 4 when
+    /// the pruning had no pattern).
+    kept_per_group: Vec<usize>,
 }
 
 #[derive(Serialize)]
@@ -59,34 +68,29 @@ struct CompactedInfo {
 const ROW_SEGMENT: std::ops::Range<usize> = 392..408;
 
 impl Scratch {
+    /// The scratch model as it stands, with the fine-tuning so far.
     fn model(&self) -> Result<&Mlp, JsValue> {
         self.model
             .as_ref()
             .ok_or_else(|| js_error("the experiment has not pruned a model yet"))
     }
-
-    /// The scratch model as it stands, with the fine-tuning so far.
-    fn current(&mut self) -> Result<&Mlp, JsValue> {
-        self.model()
-    }
 }
 
 #[wasm_bindgen]
-impl Session {
+impl Practice {
     /// Prunes a copy of the base model (`from: "base"`) or the scratch model further
     /// (`from: "scratch"`, for iterative pruning) one-shot, and keeps it as the scratch model.
     #[wasm_bindgen(js_name = scratchPrune)]
     pub fn scratch_prune(&self, request: JsValue, from: &str) -> Result<JsValue, JsValue> {
         let (_, method, options) = PruneRequest::parse(request)?;
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.data()?;
+        let mut store = self.store.borrow_mut();
         let mut model = match from {
-            "base" => inner.pruning.base_mlp("the practice questions")?.clone(),
-            "scratch" => inner.scratch.current()?.clone(),
+            "base" => store.base_mlp("the practice questions")?.clone(),
+            "scratch" => self.scratch.borrow().model()?.clone(),
             other => return Err(js_error(format!("prune from {other:?}: base or scratch"))),
         };
         options.validate(method, &model).map_err(js_error)?;
-        let calibration = inner.pruning.calibration(&data, method, &options)?;
+        let calibration = store.calibration(method, &options)?;
         prune::prune(method, &mut model, calibration, &options).map_err(js_error)?;
         let first = &model.layers()[0];
         let pruned = Pruned {
@@ -101,8 +105,14 @@ impl Session {
                 .take(ROW_SEGMENT.len())
                 .copied()
                 .collect(),
+            kept_per_group: pixels::kept_per_group(
+                first.mask.row(0).slice(ndarray::s![ROW_SEGMENT]),
+                options.pattern.map_or(4, |p| p.m),
+            ),
+            frame_pruned: pixels::pruned_share(&model, Region::Frame),
+            centre_pruned: pixels::pruned_share(&model, Region::Centre),
         };
-        inner.scratch = Scratch {
+        *self.scratch.borrow_mut() = Scratch {
             model: Some(model),
             engine: None,
             compacted: None,
@@ -114,30 +124,31 @@ impl Session {
     /// optimizer state carried between calls). Resolves to the mean training loss of the chunk.
     #[wasm_bindgen(js_name = scratchFinetune)]
     pub fn scratch_finetune(&self, n: u32) -> js_sys::Promise {
-        let inner = Rc::clone(&self.inner);
+        let (store, scratch) = (Rc::clone(&self.store), Rc::clone(&self.scratch));
         future_to_promise(async move {
             let mut engine = {
-                let mut i = inner.borrow_mut();
-                let data = i.data()?;
-                match i.scratch.engine.take() {
+                let s = store.borrow();
+                let data = s.data()?;
+                let mut scratch = scratch.borrow_mut();
+                match scratch.engine.take() {
                     Some(engine) => engine,
                     None => {
-                        let model = Model::Mlp(i.scratch.model()?.clone());
+                        let model = Model::Mlp(scratch.model()?.clone());
                         let config = TrainConfig {
                             arch: model.spec().parse().map_err(js_error)?,
                             budget: Budget::Iters(u64::from(n).max(1)),
                             ..TrainConfig::default()
                         };
-                        let backend = finetune_backend(&i, &model);
+                        let backend = s.finetune_backend(&model);
                         Engine::from_backend(&backend, &model, &config, &data).map_err(js_error)?
                     }
                 }
             };
             let stats = engine.train_steps(u64::from(n)).await.map_err(js_error)?;
             let model = engine.mlp().await.map_err(js_error)?;
-            let mut i = inner.borrow_mut();
-            i.scratch.model = Some(model);
-            i.scratch.engine = Some(engine);
+            let mut scratch = scratch.borrow_mut();
+            scratch.model = Some(model);
+            scratch.engine = Some(engine);
             Ok(JsValue::from_f64(f64::from(stats.loss)))
         })
     }
@@ -145,11 +156,12 @@ impl Session {
     /// Test accuracy of the scratch model (base: `of = "base"`).
     #[wasm_bindgen(js_name = scratchAccuracy)]
     pub fn scratch_accuracy(&self, of: &str) -> Result<f64, JsValue> {
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.data()?;
+        let store = self.store.borrow();
+        let data = store.data()?;
+        let scratch = self.scratch.borrow();
         let model = match of {
-            "base" => inner.pruning.base_mlp("the practice questions")?,
-            _ => inner.scratch.current()?,
+            "base" => store.base_mlp("the practice questions")?,
+            _ => scratch.model()?,
         };
         Ok(evaluate(model, &data.test).accuracy)
     }
@@ -158,15 +170,15 @@ impl Session {
     /// constant output into the next layer's bias). Returns the new shape and sizes.
     #[wasm_bindgen(js_name = scratchCompact)]
     pub fn scratch_compact(&self) -> Result<JsValue, JsValue> {
-        let mut inner = self.inner.borrow_mut();
-        let model = inner.scratch.current()?.clone();
+        let mut scratch = self.scratch.borrow_mut();
+        let model = scratch.model()?.clone();
         let compacted = compaction::compact(&model).map_err(js_error)?.model;
         let info = CompactedInfo {
             arch: compacted.architecture().to_string(),
             params: compaction::parameter_count(&compacted),
             params_dense: compaction::parameter_count(&model),
         };
-        inner.scratch.compacted = Some(compacted);
+        scratch.compacted = Some(compacted);
         to_js(&info)
     }
 
@@ -175,15 +187,14 @@ impl Session {
     /// Returns the test accuracy, so the work cannot be optimised away and both can be compared.
     #[wasm_bindgen(js_name = scratchForward)]
     pub fn scratch_forward(&self, which: &str) -> Result<f64, JsValue> {
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.data()?;
+        let data = self.store.borrow().data()?;
+        let scratch = self.scratch.borrow();
         let model = match which {
-            "compacted" => inner
-                .scratch
+            "compacted" => scratch
                 .compacted
                 .as_ref()
                 .ok_or_else(|| js_error("compact the model first"))?,
-            "masked" => inner.scratch.current()?,
+            "masked" => scratch.model()?,
             other => return Err(js_error(format!("forward {other:?}: masked or compacted"))),
         };
         Ok(evaluate(model, &data.test).accuracy)

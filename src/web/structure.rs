@@ -7,8 +7,8 @@
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use super::pruning::Walk;
-use super::session::{Session, js_error, to_js};
+use super::walk_through::{Walk, WalkThrough, live, shown};
+use super::{js_error, to_js};
 use crate::data::Mnist;
 use crate::model::{Model, Network, Vit};
 use crate::prune::{Method, Scores};
@@ -158,24 +158,25 @@ impl StructureView {
 }
 
 #[wasm_bindgen]
-impl Session {
+impl WalkThrough {
     /// The ViT's heads and blocks as the walk-through stands: the head or block scores of its
     /// method (after the scores stage) and the masks of the model on show. An error for an MLP.
     pub fn structure(&self) -> Result<JsValue, JsValue> {
-        let inner = self.inner.borrow();
-        let state = &inner.pruning;
-        let base = vit_of(state.base().ok(), "the head grid")?;
-        let shown = state.shown().and_then(Model::as_vit).unwrap_or(base);
-        to_js(&StructureView::of(base, shown, state.walk.as_ref()))
+        let store = self.store.borrow();
+        let slot = self.walk.borrow();
+        let walk = live(&slot, &store);
+        let base = vit_of(store.base().ok(), "the head grid")?;
+        let shown = shown(&store, walk).and_then(Model::as_vit).unwrap_or(base);
+        to_js(&StructureView::of(base, shown, walk))
     }
 
     /// What each head looks at for digit `index` (of the test set, or of the calibration images
     /// where no test images are loaded): before pruning, and after it once the walk has pruned.
     pub fn attention(&self, index: usize) -> Result<JsValue, JsValue> {
-        let inner = self.inner.borrow();
-        let data = inner.data()?;
-        let state = &inner.pruning;
-        let base = vit_of(state.base().ok(), "the attention picture")?;
+        let store = self.store.borrow();
+        let slot = self.walk.borrow();
+        let data = store.data()?;
+        let base = vit_of(store.base().ok(), "the attention picture")?;
         let (source, set) = digits(&data);
         if index >= set.len() {
             return Err(js_error(format!(
@@ -184,9 +185,7 @@ impl Session {
             )));
         }
         let (x, labels) = set.batch(index, index + 1);
-        let pruned = state
-            .walk
-            .as_ref()
+        let pruned = live(&slot, &store)
             .and_then(|w| w.pruned.as_ref())
             .and_then(Model::as_vit);
         to_js(&DigitAttention {

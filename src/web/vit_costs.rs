@@ -7,8 +7,7 @@
 
 use serde::Serialize;
 
-use super::pruning::PruneState;
-use super::session::js_error;
+use super::js_error;
 use crate::model::{Model, Network, Vit};
 use crate::prune::vit_compaction;
 use wasm_bindgen::JsValue;
@@ -71,18 +70,18 @@ pub(super) struct VitMeter {
 }
 
 /// The three models the ViT meter compares: dense, pruned (masked), compacted.
-pub(super) fn meter_models(pruning: &PruneState) -> Result<[Vit; 3], JsValue> {
-    let base = pruning
-        .base()?
+/// `base` is the model pruning started from, `shown` the walk-through's model on show.
+pub(super) fn meter_models(base: &Model, shown: &Model) -> Result<[Vit; 3], JsValue> {
+    let base = base
         .as_vit()
         .ok_or_else(|| js_error("the ViT cost meter needs the ViT"))?;
-    let shown = pruning.shown().and_then(Model::as_vit).unwrap_or(base);
+    let shown = shown.as_vit().unwrap_or(base);
     let compacted = vit_compaction::compact(shown).map_err(js_error)?.model;
     Ok([base.clone(), shown.clone(), compacted])
 }
 
-pub(super) fn meter(pruning: &PruneState) -> Result<VitMeter, JsValue> {
-    let [dense, pruned, compacted] = meter_models(pruning)?;
+pub(super) fn meter(base: &Model, shown: &Model) -> Result<VitMeter, JsValue> {
+    let [dense, pruned, compacted] = meter_models(base, shown)?;
     Ok(VitMeter {
         kind: "vit",
         dense: VitCounts::of(&dense),

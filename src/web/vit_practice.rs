@@ -9,10 +9,12 @@ use wasm_bindgen_futures::future_to_promise;
 
 use std::rc::Rc;
 
-use super::pruning::{PruneRequest, finetune_steps};
-use super::session::{Inner, Session, js_error, to_js};
+use super::practice::Practice;
+use super::request::{PruneRequest, finetune_steps};
+use super::store::Shared;
 use super::structure::StructureCounts;
 use super::vit_costs::{self, MAX_VIT_TIMING_BATCH};
+use super::{js_error, to_js};
 use crate::engine::{Backend, Engine};
 use crate::model::{Model, ModelKind, Network, Vit};
 use crate::prune::{self, vit_compaction};
@@ -27,24 +29,22 @@ pub(crate) struct VitPractice {
     engine: Option<Engine>,
 }
 
-/// The ViT the practice questions run on.
-fn source(inner: &Inner) -> Result<&Vit, JsValue> {
-    if let Some(vit) = inner.pruning.base().ok().and_then(Model::as_vit) {
-        return Ok(vit);
+impl VitPractice {
+    /// The ViT the practice questions run on: the model to prune when it is one.
+    fn source<'a>(&'a self, store: &'a Shared) -> Result<&'a Vit, JsValue> {
+        if let Some(vit) = store.base().ok().and_then(Model::as_vit) {
+            return Ok(vit);
+        }
+        self.shipped
+            .as_ref()
+            .ok_or_else(|| js_error("no ViT is loaded for this question yet"))
     }
-    inner
-        .vit_practice
-        .shipped
-        .as_ref()
-        .ok_or_else(|| js_error("no ViT is loaded for this question yet"))
-}
 
-fn scratch(inner: &Inner) -> Result<&Vit, JsValue> {
-    inner
-        .vit_practice
-        .scratch
-        .as_ref()
-        .ok_or_else(|| js_error("the experiment has not pruned the ViT yet"))
+    fn scratch(&self) -> Result<&Vit, JsValue> {
+        self.scratch
+            .as_ref()
+            .ok_or_else(|| js_error("the experiment has not pruned the ViT yet"))
+    }
 }
 
 #[derive(Serialize)]
@@ -63,13 +63,12 @@ struct VitTiming {
 }
 
 #[wasm_bindgen]
-impl Session {
+impl Practice {
     /// Whether the practice questions about heads need the shipped ViT handed over first
     /// (the model pruning starts from is not a ViT, and none was handed over yet).
     #[wasm_bindgen(js_name = practiceVitNeeded)]
     pub fn practice_vit_needed(&self) -> bool {
-        let inner = self.inner.borrow();
-        source(&inner).is_err()
+        self.vit.borrow().source(&self.store.borrow()).is_err()
     }
 
     /// Hands over the shipped ViT (safetensors bytes) for the practice questions about heads.
@@ -79,7 +78,7 @@ impl Session {
         let Model::Vit(vit) = model else {
             return Err(js_error("this checkpoint is not a ViT"));
         };
-        self.inner.borrow_mut().vit_practice.shipped = Some(*vit);
+        self.vit.borrow_mut().shipped = Some(*vit);
         Ok(())
     }
 
@@ -88,29 +87,30 @@ impl Session {
     #[wasm_bindgen(js_name = vitScratchPrune)]
     pub fn vit_scratch_prune(&self, request: JsValue) -> Result<JsValue, JsValue> {
         let (_, method, options) = PruneRequest::parse(request)?;
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.data()?;
-        let mut model = source(&inner)?.clone();
+        let mut store = self.store.borrow_mut();
+        let mut practice = self.vit.borrow_mut();
+        let mut model = practice.source(&store)?.clone();
         options.validate(method, &model).map_err(js_error)?;
-        let calibration = inner.pruning.calibration(&data, method, &options)?;
+        let calibration = store.calibration(method, &options)?;
         prune::prune(method, &mut model, calibration, &options).map_err(js_error)?;
         let pruned = StructureCounts::of_vit(&model);
-        inner.vit_practice.scratch = Some(model);
-        inner.vit_practice.engine = None;
+        practice.scratch = Some(model);
+        practice.engine = None;
         to_js(&pruned)
     }
 
     /// Test accuracy of the practice ViT (`of = "base"`) or of the scratch ViT.
     #[wasm_bindgen(js_name = vitScratchAccuracy)]
     pub fn vit_scratch_accuracy(&self, of: &str) -> Result<f64, JsValue> {
-        let inner = self.inner.borrow();
-        let data = inner.data()?;
+        let store = self.store.borrow();
+        let practice = self.vit.borrow();
+        let data = store.data()?;
         if data.test.is_empty() {
             return Err(js_error("no test images are loaded here"));
         }
         let model = match of {
-            "base" => source(&inner)?,
-            "scratch" => scratch(&inner)?,
+            "base" => practice.source(&store)?,
+            "scratch" => practice.scratch()?,
             other => return Err(js_error(format!("accuracy of {other:?}: base or scratch"))),
         };
         Ok(evaluate(model, &data.test).accuracy)
@@ -127,20 +127,21 @@ impl Session {
     /// held; the optimizer state carried between calls). Resolves to the chunk's mean loss.
     #[wasm_bindgen(js_name = vitScratchFinetune)]
     pub fn vit_scratch_finetune(&self, n: u32) -> js_sys::Promise {
-        let inner = Rc::clone(&self.inner);
+        let (store, practice) = (Rc::clone(&self.store), Rc::clone(&self.vit));
         future_to_promise(async move {
             let mut engine = {
-                let mut i = inner.borrow_mut();
-                let data = i.data()?;
-                if i.data_for_training_missing() {
+                let s = store.borrow();
+                let data = s.data()?;
+                let mut practice = practice.borrow_mut();
+                if s.progress_validation().is_none() {
                     return Err(js_error(
                         "fine-tuning needs the training images, which are not loaded here",
                     ));
                 }
-                match i.vit_practice.engine.take() {
+                match practice.engine.take() {
                     Some(engine) => engine,
                     None => {
-                        let model = Model::from(scratch(&i)?.clone());
+                        let model = Model::from(practice.scratch()?.clone());
                         let spec = model.spec().parse().map_err(js_error)?;
                         let total = finetune_steps(ModelKind::Vit).max(u64::from(n));
                         let config = TrainConfig::finetune(spec, Budget::Iters(total), 0);
@@ -151,11 +152,11 @@ impl Session {
             };
             let stats = engine.train_steps(u64::from(n)).await.map_err(js_error)?;
             let model = engine.model().await.map_err(js_error)?;
-            let mut i = inner.borrow_mut();
+            let mut practice = practice.borrow_mut();
             if let Model::Vit(vit) = model {
-                i.vit_practice.scratch = Some(*vit);
+                practice.scratch = Some(*vit);
             }
-            i.vit_practice.engine = Some(engine);
+            practice.engine = Some(engine);
             Ok(JsValue::from_f64(f64::from(stats.loss)))
         })
     }
@@ -165,9 +166,9 @@ impl Session {
     /// multiplications, deleted ones do not.
     #[wasm_bindgen(js_name = vitScratchTime)]
     pub fn vit_scratch_time(&self, batch: usize, reps: usize) -> Result<JsValue, JsValue> {
-        let inner = self.inner.borrow();
-        let data = inner.data()?;
-        let masked = scratch(&inner)?;
+        let data = self.store.borrow().data()?;
+        let practice = self.vit.borrow();
+        let masked = practice.scratch()?;
         let batch = batch.min(MAX_VIT_TIMING_BATCH).min(data.test.len());
         if batch == 0 {
             return Err(js_error("no test images are loaded here to time"));

@@ -6,8 +6,10 @@ use std::process::{Command, Output};
 
 use ndarray::Array2;
 use pruneplay::data::{Dataset, Mnist};
+use pruneplay::model::{Network, Vit, VitConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rand_distr::Normal;
 
 /// A small seeded data set whose label is a simple function of the pixels, so training has
 /// something to learn.
@@ -25,6 +27,22 @@ pub fn synthetic(n: usize, features: usize, classes: usize, seed: u64) -> Datase
         })
         .collect();
     Dataset::new(pixels, labels, features, classes).expect("consistent synthetic data")
+}
+
+/// A seeded ViT whose linear layers are far from timm's initialisation (weights with std 0.3, so
+/// attention is far from uniform and GELU far from linear; biases with std 0.1), so that every
+/// head, block and unit matters. Returns the generator too, for tests that randomise more.
+pub fn random_vit(config: &VitConfig, seed: u64) -> (Vit, ChaCha8Rng) {
+    let mut vit = Vit::seeded(config, seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 1);
+    let normal = |std: f64| Normal::new(0.0, std).expect("a positive std");
+    for layer in vit.linears_mut() {
+        layer
+            .weight
+            .mapv_inplace(|_| rng.sample(normal(0.3)) as f32);
+        layer.bias.mapv_inplace(|_| rng.sample(normal(0.1)) as f32);
+    }
+    (vit, rng)
 }
 
 /// The real MNIST that `cargo xtask data` fetches. A missing data set fails the test with the

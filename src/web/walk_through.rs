@@ -1,39 +1,32 @@
-//! Pruning in the browser: the step-by-step walk-through (scores → mask → accuracy drop →
-//! fine-tuning), the pictures each stage feeds, and one-shot sweep points for "Run all".
+//! The prune card: the step-by-step walk-through (scores → mask → accuracy drop → fine-tuning)
+//! of the store's model to prune, and the pictures each stage feeds (histogram, heat maps, pixel
+//! maps; the head grid and attention in `structure.rs`, the cost meter in `costs.rs`).
 //!
 //! Every call does a bounded piece of work (at most one method's selection, or one chunk of
 //! fine-tuning steps) so the worker can post progress and notice a Cancel between calls.
 
-use serde::{Deserialize, Serialize};
-use wasm_bindgen::prelude::*;
-
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::session::{Inner, Session, js_error, to_js};
-use super::structure::StructureCounts;
-use crate::data::Mnist;
-use crate::engine::{Backend, Engine};
-use crate::model::{Mlp, Model, ModelKind, ModelSpec, Network};
-use crate::prune::calibration::Calibration;
-use crate::prune::sparsegpt::{SparseGptOptions, input_hinv_diag};
-use crate::prune::{self, Family, Method, NM, PruneOptions, Scope, Scores, Selection, wanda};
-use crate::train::{Budget, Evaluation, TrainConfig, evaluate};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-/// The pruning half of the session's state.
-#[derive(Default)]
-pub(crate) struct PruneState {
-    /// The model pruning starts from (a shipped checkpoint, or the last trained model).
-    base: Option<Model>,
-    /// The base model on the test set, kept: every stage report compares against it.
-    base_evaluation: Option<Evaluation>,
-    pub(super) walk: Option<Walk>,
-    /// Calibration images by sample count: shared by the walk-through and sweeps.
-    calibration: Option<Calibration>,
-}
+use super::request::{PruneRequest, finetune_steps, need_test};
+use super::store::{ModelStore, Shared};
+use super::structure::StructureCounts;
+use super::{js_error, to_js};
+use crate::data::Mnist;
+use crate::engine::Engine;
+use crate::model::{Model, ModelKind, ModelSpec, Network};
+use crate::prune::sparsegpt::{SparseGptOptions, input_hinv_diag};
+use crate::prune::{self, Method, PruneOptions, Scores, Selection, wanda};
+use crate::train::{Budget, Evaluation, TrainConfig, evaluate};
 
 /// A step-by-step pruning in progress: what each stage produced so far.
 pub(super) struct Walk {
+    /// The store's base model this walk prunes (see [`Shared::generation`]).
+    generation: u64,
     pub(super) method: Method,
     options: PruneOptions,
     pub(super) scores: Option<Scores>,
@@ -54,121 +47,8 @@ struct Finetune {
     accuracy_before: f64,
 }
 
-/// What the page sends with each pruning step or sweep point (camelCase JSON).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(super) struct PruneRequest {
-    method: String,
-    sparsity: f64,
-    /// "scores", "select", "apply" or "finetune"; absent for a sweep point.
-    stage: Option<String>,
-    /// "N:M" (e.g. "2:4") instead of a fraction; absent or empty for unstructured.
-    pattern: Option<String>,
-    /// The output layer prunes `outputRate × sparsity`.
-    output_rate: Option<f64>,
-    /// Calibration images for Taylor, Wanda and SparseGPT.
-    calibration: Option<usize>,
-    /// Head methods: "global" or "per-block".
-    scope: Option<String>,
-    /// Head methods: rounds to reach the target, rescoring in between.
-    rounds: Option<usize>,
-    /// Layer methods: how many blocks to drop.
-    remove: Option<usize>,
-}
-
-/// Most rounds the page offers a head method: each round rescores the model.
-const MAX_ROUNDS: usize = 8;
-
-/// Most calibration images the page offers: more makes SparseGPT slower for little change.
-const MAX_CALIBRATION: usize = 1_024;
-
-impl PruneRequest {
-    pub(super) fn parse(request: JsValue) -> Result<(Self, Method, PruneOptions), JsValue> {
-        let request: PruneRequest = serde_wasm_bindgen::from_value(request)
-            .map_err(|e| js_error(format!("invalid pruning request: {e}")))?;
-        let method = Method::from_name(&request.method).map_err(js_error)?;
-        let defaults = PruneOptions::default();
-        let pattern = match request.pattern.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(text) => Some(parse_pattern(text)?),
-        };
-        let calibration_samples = request.calibration.unwrap_or(defaults.calibration_samples);
-        if !(1..=MAX_CALIBRATION).contains(&calibration_samples) {
-            return Err(js_error(format!(
-                "calibration size {calibration_samples} is outside 1…{MAX_CALIBRATION}"
-            )));
-        }
-        let scope = match request.scope.as_deref() {
-            None | Some("") => defaults.scope,
-            Some(name) => Scope::from_name(name).map_err(js_error)?,
-        };
-        let rounds = request.rounds.unwrap_or(defaults.rounds);
-        if !(1..=MAX_ROUNDS).contains(&rounds) {
-            return Err(js_error(format!(
-                "rounds {rounds} is outside 1…{MAX_ROUNDS}"
-            )));
-        }
-        let options = PruneOptions {
-            scope,
-            rounds,
-            remove: request.remove.unwrap_or(defaults.remove),
-            sparsity: match pattern {
-                Some(NM { n, m }) => 1.0 - n as f64 / m as f64,
-                None => request.sparsity,
-            },
-            output_rate: request.output_rate.unwrap_or(defaults.output_rate),
-            pattern,
-            calibration_samples,
-            ..defaults
-        };
-        Ok((request, method, options))
-    }
-}
-
-/// Accuracy needs the test images, which an embedded picture may not have loaded.
-fn need_test(data: &Mnist) -> Result<(), JsValue> {
-    if data.test.is_empty() {
-        return Err(js_error(
-            "no test images are loaded here, so accuracy cannot be measured",
-        ));
-    }
-    Ok(())
-}
-
-fn parse_pattern(text: &str) -> Result<NM, JsValue> {
-    let bad = || js_error(format!("pattern {text:?} is not of the form N:M, e.g. 2:4"));
-    let (n, m) = text.split_once(':').ok_or_else(bad)?;
-    let n = n.trim().parse().map_err(|_| bad())?;
-    let m = m.trim().parse().map_err(|_| bad())?;
-    Ok(NM { n, m })
-}
-
 /// Bins of the weight-score histogram the page draws.
 const HISTOGRAM_BINS: usize = 60;
-
-/// Steps of fine-tuning in the page's last stage: about a fifth of an epoch, a few seconds in
-/// wasm, enough to show the recovery.
-const FINETUNE_STEPS: u64 = 200;
-
-/// The ViT's fine-tuning steps: each of its steps costs far more than LeNet's in wasm, and a
-/// hundred at its fine-tuning rate already show the recovery.
-const VIT_FINETUNE_STEPS: u64 = 100;
-
-pub(super) fn finetune_steps(kind: ModelKind) -> u64 {
-    match kind {
-        ModelKind::Mlp => FINETUNE_STEPS,
-        ModelKind::Vit => VIT_FINETUNE_STEPS,
-    }
-}
-
-/// The engine fine-tuning runs on: the page's WebGPU device for an MLP when it has a working
-/// one; the CPU otherwise (the GPU engine has no ViT kernels).
-pub(super) fn finetune_backend(inner: &Inner, model: &Model) -> Backend {
-    match (&inner.gpu, model) {
-        (Some(ctx), Model::Mlp(_)) if ctx.check().is_ok() => Backend::Gpu(Rc::clone(ctx)),
-        _ => Backend::Cpu,
-    }
-}
 
 /// Test digits shown with their predictions before and after pruning.
 const DIGITS: usize = 12;
@@ -291,74 +171,6 @@ fn histogram(values: &[f32]) -> (Vec<u32>, (f32, f32)) {
     (counts, (lo, hi))
 }
 
-impl PruneState {
-    pub(super) fn base(&self) -> Result<&Model, JsValue> {
-        self.base
-            .as_ref()
-            .ok_or_else(|| js_error("there is no model to prune yet"))
-    }
-
-    /// The base model for the views written for MLPs (the cost meter, practice, the lab):
-    /// an error naming `what` when it is the ViT.
-    pub(super) fn base_mlp(&self, what: &str) -> Result<&Mlp, JsValue> {
-        self.base()?.mlp(what).map_err(js_error)
-    }
-
-    /// Makes `model` the one pruning starts from (with its test evaluation, if already made);
-    /// any walk-through of the previous one is dropped.
-    fn set_base(&mut self, model: Model, evaluation: Option<Evaluation>) {
-        self.base = Some(model);
-        self.base_evaluation = evaluation;
-        self.walk = None;
-    }
-
-    /// The base model's test evaluation, made on first use.
-    fn base_evaluation(&mut self, data: &Mnist) -> Result<Evaluation, JsValue> {
-        if self.base_evaluation.is_none() {
-            self.base_evaluation = Some(evaluate(self.base()?, &data.test));
-        }
-        self.base_evaluation
-            .clone()
-            .ok_or_else(|| js_error("there is no model to prune yet"))
-    }
-
-    /// The calibration images for `options`, drawn once per sample count.
-    pub(super) fn calibration(
-        &mut self,
-        data: &Mnist,
-        method: Method,
-        options: &PruneOptions,
-    ) -> Result<Option<&Calibration>, JsValue> {
-        if !method.needs_calibration() {
-            return Ok(None);
-        }
-        let samples = options.calibration_samples;
-        if self
-            .calibration
-            .as_ref()
-            .is_none_or(|c| c.y.len() != samples)
-        {
-            self.calibration =
-                Some(Calibration::from_dataset(&data.train, samples).map_err(js_error)?);
-        }
-        Ok(self.calibration.as_ref())
-    }
-
-    /// The model the pictures show: the pruned one once there is one, else the base.
-    pub(super) fn shown(&self) -> Option<&Model> {
-        self.walk
-            .as_ref()
-            .and_then(|w| w.pruned.as_ref())
-            .or(self.base.as_ref())
-    }
-
-    fn walk(&mut self) -> Result<&mut Walk, JsValue> {
-        self.walk
-            .as_mut()
-            .ok_or_else(|| js_error("no pruning in progress; press Step from the start"))
-    }
-}
-
 /// What `finetuneChunk` reports.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -395,122 +207,38 @@ pub(super) fn kept_per_pixel(model: &impl Network) -> Vec<f32> {
     mask.sum_axis(ndarray::Axis(0)).mapv(|k| k / units).to_vec()
 }
 
-/// What the page learns of a model it may prune.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Loaded {
-    /// `mlp` or `vit`.
-    kind: ModelKind,
-    /// The spec (`784-300-100-10`, or the ViT's configuration).
-    arch: String,
-    /// Each linear layer's checkpoint name and shape, for the heatmap's layer picker.
-    layers: Vec<LayerShape>,
-    /// The methods that apply to this model, with what each removes, in the core's order.
-    methods: Vec<MethodInfo>,
-    /// ViT: blocks and heads per block (the head grid's shape); empty for an MLP.
-    heads_per_block: Vec<usize>,
-    /// None where no test images are loaded (an embedded picture), or for a trained model.
-    test_acc: Option<f64>,
+/// The prune card's walk-through, over the page's store.
+#[wasm_bindgen]
+pub struct WalkThrough {
+    pub(super) store: Rc<RefCell<Shared>>,
+    pub(super) walk: Rc<RefCell<Option<Walk>>>,
 }
 
-/// One method as the core describes it: the page labels it, the core says whether it applies.
-#[derive(Serialize)]
-struct MethodInfo {
-    name: &'static str,
-    family: Family,
-    summary: &'static str,
-    calibrated: bool,
-    n_m: bool,
+/// The walk in `slot` if it prunes the store's current base model: loading another model makes
+/// the old walk stale, and every call then starts from the new one.
+pub(super) fn live<'a>(slot: &'a Option<Walk>, store: &Shared) -> Option<&'a Walk> {
+    slot.as_ref().filter(|w| w.generation == store.generation())
 }
 
-#[derive(Serialize)]
-struct LayerShape {
-    name: String,
-    rows: usize,
-    cols: usize,
+fn live_mut<'a>(slot: &'a mut Option<Walk>, store: &Shared) -> Result<&'a mut Walk, JsValue> {
+    slot.as_mut()
+        .filter(|w| w.generation == store.generation())
+        .ok_or_else(|| js_error("no pruning in progress; press Step from the start"))
 }
 
-impl Loaded {
-    fn of(model: &Model, test_acc: Option<f64>) -> Self {
-        Self {
-            kind: model.kind(),
-            arch: model.spec(),
-            layers: model
-                .linear_names()
-                .into_iter()
-                .zip(model.linears())
-                .map(|(name, l)| LayerShape {
-                    name,
-                    rows: l.weight.nrows(),
-                    cols: l.weight.ncols(),
-                })
-                .collect(),
-            methods: Method::every_for(model.kind())
-                .into_iter()
-                .map(|m| MethodInfo {
-                    name: m.name(),
-                    family: m.family(),
-                    summary: m.summary(),
-                    calibrated: m.needs_calibration(),
-                    n_m: m.supports_n_m(),
-                })
-                .collect(),
-            heads_per_block: model
-                .blocks()
-                .map(|b| b.heads_per_block())
-                .unwrap_or_default(),
-            test_acc,
-        }
-    }
-}
-
-/// One point of an accuracy-vs-sparsity sweep.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SweepPoint {
-    method: &'static str,
-    sparsity: f64,
-    /// Layer methods: the blocks asked to go.
-    remove: usize,
-    weights_remaining: f64,
-    accuracy: f64,
-    /// ViT: heads and blocks the pruned model keeps (the compare card's x axes).
-    structure: Option<StructureCounts>,
+/// The model the pictures show: the walk's pruned one once there is one, else the base.
+pub(super) fn shown<'a>(store: &'a Shared, walk: Option<&'a Walk>) -> Option<&'a Model> {
+    walk.and_then(|w| w.pruned.as_ref()).or(store.base().ok())
 }
 
 #[wasm_bindgen]
-impl Session {
-    /// Sets the model pruning starts from (safetensors bytes of either model, e.g. a shipped
-    /// checkpoint). Returns what the page shows of it (see [`Loaded`]).
-    #[wasm_bindgen(js_name = loadModel)]
-    pub fn load_model(&self, bytes: &[u8]) -> Result<JsValue, JsValue> {
-        let model = crate::checkpoint::load("the shipped model", bytes).map_err(js_error)?;
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.data()?;
-        if model.inputs() != data.train.features() || model.classes() != data.train.classes() {
-            return Err(js_error(format!(
-                "the model {} does not fit MNIST",
-                model.spec()
-            )));
+impl WalkThrough {
+    #[wasm_bindgen(constructor)]
+    pub fn new(store: &ModelStore) -> WalkThrough {
+        WalkThrough {
+            store: Rc::clone(&store.shared),
+            walk: Rc::default(),
         }
-        let evaluation = (!data.test.is_empty()).then(|| evaluate(&model, &data.test));
-        let loaded = Loaded::of(&model, evaluation.as_ref().map(|e| e.accuracy));
-        inner.pruning.set_base(model, evaluation);
-        to_js(&loaded)
-    }
-
-    /// Makes the model of the last training run (as of its last progress point) the one pruning
-    /// starts from. Returns what the page shows of it (see [`Loaded`]; no test accuracy).
-    #[wasm_bindgen(js_name = useTrainedModel)]
-    pub fn use_trained_model(&self) -> Result<JsValue, JsValue> {
-        let mut inner = self.inner.borrow_mut();
-        let (model, _) = inner
-            .last_good
-            .clone()
-            .ok_or_else(|| js_error("no model has been trained yet"))?;
-        let loaded = Loaded::of(&model, None);
-        inner.pruning.set_base(model, None);
-        to_js(&loaded)
     }
 
     /// Runs one stage of pruning the base model: "scores", then "select", "apply". Changing the
@@ -519,19 +247,17 @@ impl Session {
     #[wasm_bindgen(js_name = pruneStep)]
     pub fn prune_step(&self, request: JsValue) -> Result<JsValue, JsValue> {
         let (request, method, options) = PruneRequest::parse(request)?;
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.data()?;
-        let state = &mut inner.pruning;
-        let base = state.base()?.clone();
+        let mut store = self.store.borrow_mut();
+        let mut slot = self.walk.borrow_mut();
+        let data = store.data()?;
+        let base = store.base()?.clone();
         options.validate(method, &base).map_err(js_error)?;
         let stage = request.stage.as_deref().unwrap_or("scores");
         let fresh = stage == "scores"
-            || !state
-                .walk
-                .as_ref()
-                .is_some_and(|w| w.method == method && w.options == options);
+            || !live(&slot, &store).is_some_and(|w| w.method == method && w.options == options);
         if fresh {
-            state.walk = Some(Walk {
+            *slot = Some(Walk {
+                generation: store.generation(),
                 method,
                 options: options.clone(),
                 scores: None,
@@ -542,19 +268,20 @@ impl Session {
                 finetune: None,
             });
         }
-        let calibration = state.calibration(&data, method, &options)?.cloned();
         let before = if stage == "apply" {
             need_test(&data)?;
-            Some(state.base_evaluation(&data)?)
+            Some(store.base_evaluation()?)
         } else {
             None
         };
-        let walk = state.walk()?;
+        let calibration = store.calibration(method, &options)?.cloned();
+        let calibration = calibration.as_ref();
+        let walk = live_mut(&mut slot, &store)?;
         walk.finetune = None;
         let report = match stage {
             "scores" => {
-                let scores = prune::scores(method, &base, calibration.as_ref(), &walk.options)
-                    .map_err(js_error)?;
+                let scores =
+                    prune::scores(method, &base, calibration, &walk.options).map_err(js_error)?;
                 let mut report = StageReport::new("scores", method);
                 let (values, per_neuron): (Vec<f32>, bool) = match &scores {
                     Scores::Weights(w) => (w[0].iter().copied().collect(), false),
@@ -574,9 +301,8 @@ impl Session {
                     .scores
                     .as_ref()
                     .ok_or_else(|| js_error("compute the scores first"))?;
-                let selection =
-                    prune::select(method, &base, scores, calibration.as_ref(), &walk.options)
-                        .map_err(js_error)?;
+                let selection = prune::select(method, &base, scores, calibration, &walk.options)
+                    .map_err(js_error)?;
                 let mut pruned = base.clone();
                 prune::apply(&mut pruned, &selection).map_err(js_error)?;
                 let mut report = StageReport::new("select", method);
@@ -609,10 +335,11 @@ impl Session {
     /// for the ViT); `finetuneChunk` then runs it. Returns the number of steps it will take.
     #[wasm_bindgen(js_name = startFinetune)]
     pub fn start_finetune(&self) -> Result<u32, JsValue> {
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.data()?;
+        let store = self.store.borrow();
+        let mut slot = self.walk.borrow_mut();
+        let data = store.data()?;
         need_test(&data)?;
-        let walk = inner.pruning.walk()?;
+        let walk = live_mut(&mut slot, &store)?;
         let pruned = walk
             .pruned
             .clone()
@@ -623,9 +350,9 @@ impl Session {
         let total = finetune_steps(pruned.kind());
         let spec: ModelSpec = pruned.spec().parse().map_err(js_error)?;
         let config = TrainConfig::finetune(spec, Budget::Iters(total), 0);
-        let backend = finetune_backend(&inner, &pruned);
+        let backend = store.finetune_backend(&pruned);
         let engine = Engine::from_backend(&backend, &pruned, &config, &data).map_err(js_error)?;
-        inner.pruning.walk()?.finetune = Some(Finetune {
+        walk.finetune = Some(Finetune {
             engine: Some(engine),
             total,
             accuracy_before,
@@ -637,12 +364,13 @@ impl Session {
     /// fine-tuned model becomes the pruned model and the progress carries the stage report.
     #[wasm_bindgen(js_name = finetuneChunk)]
     pub fn finetune_chunk(&self, n: u32) -> js_sys::Promise {
-        let inner = Rc::clone(&self.inner);
+        let (store, slot) = (Rc::clone(&self.store), Rc::clone(&self.walk));
         future_to_promise(async move {
             let not_started = || js_error("fine-tuning has not been started");
             let (mut engine, total, method) = {
-                let mut i = inner.borrow_mut();
-                let walk = i.pruning.walk()?;
+                let s = store.borrow();
+                let mut w = slot.borrow_mut();
+                let walk = live_mut(&mut w, &s)?;
                 let method = walk.method;
                 let tune = walk.finetune.as_mut().ok_or_else(not_started)?;
                 let engine = tune.engine.take().ok_or_else(not_started)?;
@@ -658,11 +386,10 @@ impl Session {
             };
             if progress.step < total {
                 // Put back only into the fine-tuning it came from (a new Step drops that one).
-                if let Some(tune) = inner
-                    .borrow_mut()
-                    .pruning
-                    .walk
-                    .as_mut()
+                let s = store.borrow();
+                let mut w = slot.borrow_mut();
+                if let Some(tune) = live_mut(&mut w, &s)
+                    .ok()
                     .and_then(|w| w.finetune.as_mut())
                     .filter(|t| t.engine.is_none())
                 {
@@ -671,9 +398,10 @@ impl Session {
                 return to_js(&progress);
             }
             let tuned = engine.model().await.map_err(js_error)?;
-            let mut i = inner.borrow_mut();
-            let before = i.pruning.base_evaluation(engine.data())?;
-            let walk = i.pruning.walk()?;
+            let before = store.borrow_mut().base_evaluation()?;
+            let s = store.borrow();
+            let mut w = slot.borrow_mut();
+            let walk = live_mut(&mut w, &s)?;
             let done = walk.finetune.take().ok_or_else(not_started)?;
             let mut report = StageReport::new("finetune", method);
             report.compare(engine.data(), &before, &tuned);
@@ -690,7 +418,7 @@ impl Session {
     /// Drops a fine-tuning in progress; the pruned model stays as it was before it.
     #[wasm_bindgen(js_name = cancelFinetune)]
     pub fn cancel_finetune(&self) {
-        if let Some(walk) = self.inner.borrow_mut().pruning.walk.as_mut() {
+        if let Some(walk) = self.walk.borrow_mut().as_mut() {
             walk.finetune = None;
         }
     }
@@ -699,11 +427,10 @@ impl Session {
     /// what the heatmaps and, for layer 0, the receptive fields draw.
     #[wasm_bindgen(js_name = layerWeights)]
     pub fn layer_weights(&self, layer: usize) -> Result<Vec<f32>, JsValue> {
-        let inner = self.inner.borrow();
-        let model = inner
-            .pruning
-            .shown()
-            .ok_or_else(|| js_error("there is no model yet"))?;
+        let store = self.store.borrow();
+        let slot = self.walk.borrow();
+        let model =
+            shown(&store, live(&slot, &store)).ok_or_else(|| js_error("there is no model yet"))?;
         let layer = model.linears().get(layer).ok_or_else(|| {
             js_error(format!(
                 "the model has {} layers, not {}",
@@ -724,15 +451,11 @@ impl Session {
     /// and after the selection the share of units that keep each pixel.
     #[wasm_bindgen(js_name = pixelMaps)]
     pub fn pixel_maps(&self) -> Result<JsValue, JsValue> {
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.data()?;
-        let state = &mut inner.pruning;
+        let mut store = self.store.borrow_mut();
+        let mut slot = self.walk.borrow_mut();
         // The ViT's first layer reads 7×7 patches, not the 784 pixels: no per-pixel picture.
-        let vit = state
-            .base
-            .as_ref()
-            .is_some_and(|m| m.kind() == ModelKind::Vit);
-        let Some(walk) = state.walk.as_ref().filter(|_| !vit) else {
+        let vit = store.base().is_ok_and(|m| m.kind() == ModelKind::Vit);
+        let Some(walk) = live(&slot, &store).filter(|_| !vit) else {
             return to_js(&PixelMaps {
                 input: None,
                 kept: None,
@@ -746,8 +469,8 @@ impl Session {
                 kept,
             });
         }
-        let calibration = state.calibration(&data, method, &options)?.cloned();
-        let walk = state.walk()?;
+        let calibration = store.calibration(method, &options)?.cloned();
+        let walk = live_mut(&mut slot, &store)?;
         let input = match (method, calibration.as_ref(), walk.scores.as_ref()) {
             (Method::Wanda, Some(c), _) => Some(PixelMap {
                 kind: "input-norm",
@@ -772,27 +495,5 @@ impl Session {
         walk.input_map.clone_from(&input);
         let kept = walk.pruned.as_ref().map(kept_per_pixel);
         to_js(&PixelMaps { input, kept })
-    }
-
-    /// One point of "Run all": prunes the base model one-shot (no fine-tuning) and tests it.
-    #[wasm_bindgen(js_name = sweepPoint)]
-    pub fn sweep_point(&self, request: JsValue) -> Result<JsValue, JsValue> {
-        let (_, method, options) = PruneRequest::parse(request)?;
-        let mut inner = self.inner.borrow_mut();
-        let data = inner.data()?;
-        need_test(&data)?;
-        let state = &mut inner.pruning;
-        let mut model = state.base()?.clone();
-        options.validate(method, &model).map_err(js_error)?;
-        let calibration = state.calibration(&data, method, &options)?;
-        prune::prune(method, &mut model, calibration, &options).map_err(js_error)?;
-        to_js(&SweepPoint {
-            method: method.name(),
-            sparsity: options.sparsity,
-            remove: options.remove,
-            weights_remaining: model.weights_remaining(),
-            accuracy: evaluate(&model, &data.test).accuracy,
-            structure: StructureCounts::of(&model),
-        })
     }
 }
