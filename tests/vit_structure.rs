@@ -444,6 +444,26 @@ fn pruned(seed: u64) -> Vit {
     vit
 }
 
+/// A compacted model can be uniform (here one whole block removed, nothing else): its file still
+/// gives every block's shape, which the README's timm loader reads.
+#[test]
+fn a_uniform_compacted_file_still_gives_each_blocks_shape() {
+    let mut vit = model(&config(), 21);
+    let c = calibration(8, 22);
+    let options = PruneOptions {
+        remove: 1,
+        ..PruneOptions::default()
+    };
+    prune::prune(Method::LayersLast, &mut vit, Some(&c), &options).unwrap();
+    let small = compact(&vit).unwrap().model;
+    let bytes = checkpoint::save(&Model::from(small)).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = header.metadata().clone().unwrap();
+    assert_eq!(meta["depth"], "2");
+    assert_eq!(meta["heads_per_block"], "2,2");
+    assert_eq!(meta["mlp_hidden_per_block"], "16,16");
+}
+
 #[test]
 fn a_compacted_vit_computes_what_the_masked_one_does() {
     let vit = pruned(17);

@@ -144,17 +144,18 @@ pub fn to_safetensors(vit: &Vit) -> Result<Vec<u8>> {
     let mut metadata = metadata_for(config);
     metadata.insert("format".into(), "pt".into());
     let list = |v: Vec<usize>| v.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
-    if !vit.is_uniform() {
-        let shapes = vit.block_shapes();
-        metadata.insert(
-            "heads_per_block".into(),
-            list(shapes.iter().map(|s| s.heads).collect()),
-        );
-        metadata.insert(
-            "mlp_hidden_per_block".into(),
-            list(shapes.iter().map(|s| s.hidden).collect()),
-        );
-    }
+    // Every file gives each block's shape, uniform or not: the README's timm loader for a
+    // compacted file reads them, and a compacted model can be uniform (blocks removed, or heads
+    // removed evenly from every block).
+    let shapes = vit.block_shapes();
+    metadata.insert(
+        "heads_per_block".into(),
+        list(shapes.iter().map(|s| s.heads).collect()),
+    );
+    metadata.insert(
+        "mlp_hidden_per_block".into(),
+        list(shapes.iter().map(|s| s.hidden).collect()),
+    );
     let removed: Vec<usize> = (0..config.depth)
         .filter(|&b| vit.removed_blocks()[b])
         .collect();
