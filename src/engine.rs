@@ -9,7 +9,7 @@ use std::rc::Rc;
 use crate::data::Mnist;
 use crate::error::Result;
 #[cfg(feature = "gpu")]
-use crate::gpu::{GpuContext, GpuTrainer};
+use crate::gpu::{GpuContext, GpuTrainer, GpuVitTrainer};
 use crate::model::{Mlp, Model};
 use crate::train::{BatchOrder, Evaluation, Split, StepStats, TrainConfig, Trainer, evaluate};
 
@@ -43,9 +43,12 @@ pub struct Engine {
 enum Inner {
     /// Trains either model.
     Cpu(Box<Trainer<Model>>),
-    /// Trains MLPs; the ViT has no WGSL kernels yet.
+    /// Trains MLPs.
     #[cfg(feature = "gpu")]
     Gpu(Box<GpuTrainer>),
+    /// Trains the ViT.
+    #[cfg(feature = "gpu")]
+    GpuVit(Box<GpuVitTrainer>),
 }
 
 impl Engine {
@@ -63,9 +66,14 @@ impl Engine {
     #[cfg(feature = "gpu")]
     /// The GPU engine on `ctx`; the data set is uploaded here, once.
     pub fn gpu(ctx: Rc<GpuContext>, config: &TrainConfig, data: &Rc<Mnist>) -> Result<Self> {
+        use crate::model::ModelSpec;
+        let inner = match config.arch {
+            ModelSpec::Mlp(_) => Inner::Gpu(Box::new(GpuTrainer::new(ctx, config, data)?)),
+            ModelSpec::Vit(_) => Inner::GpuVit(Box::new(GpuVitTrainer::new(ctx, config, data)?)),
+        };
         Ok(Self {
             data: Rc::clone(data),
-            inner: Inner::Gpu(Box::new(GpuTrainer::new(ctx, config, data)?)),
+            inner,
         })
     }
 
@@ -101,10 +109,15 @@ impl Engine {
         config: &TrainConfig,
         data: &Rc<Mnist>,
     ) -> Result<Self> {
-        let mlp = model.mlp("the GPU engine (it has no ViT kernels yet)")?;
+        let inner = match model {
+            Model::Mlp(m) => Inner::Gpu(Box::new(GpuTrainer::with_model(ctx, m, config, data)?)),
+            Model::Vit(v) => {
+                Inner::GpuVit(Box::new(GpuVitTrainer::with_model(ctx, v, config, data)?))
+            }
+        };
         Ok(Self {
             data: Rc::clone(data),
-            inner: Inner::Gpu(Box::new(GpuTrainer::with_model(ctx, mlp, config, data)?)),
+            inner,
         })
     }
 
@@ -129,6 +142,8 @@ impl Engine {
             #[cfg(feature = "gpu")]
             (Inner::Gpu(t), Backend::Gpu(ctx)) => std::ptr::eq(t.context(), Rc::as_ptr(ctx)),
             #[cfg(feature = "gpu")]
+            (Inner::GpuVit(t), Backend::Gpu(ctx)) => std::ptr::eq(t.context(), Rc::as_ptr(ctx)),
+            #[cfg(feature = "gpu")]
             _ => false,
         }
     }
@@ -140,7 +155,17 @@ impl Engine {
         match &mut self.inner {
             Inner::Cpu(t) => t.restart(model.clone(), order, step),
             #[cfg(feature = "gpu")]
-            Inner::Gpu(t) => t.restart(model.mlp("the GPU engine")?, order, step),
+            Inner::Gpu(t) => {
+                t.restart(model.mlp("this GPU engine (made for an MLP)")?, order, step)
+            }
+            #[cfg(feature = "gpu")]
+            Inner::GpuVit(t) => match model {
+                Model::Vit(v) => t.restart(v, order, step),
+                Model::Mlp(m) => Err(crate::Error::Config(format!(
+                    "cannot restart a ViT GPU engine with the MLP {}",
+                    m.architecture()
+                ))),
+            },
         }
     }
 
@@ -149,7 +174,19 @@ impl Engine {
         match &self.inner {
             Inner::Cpu(_) => "cpu",
             #[cfg(feature = "gpu")]
-            Inner::Gpu(_) => "gpu",
+            Inner::Gpu(_) | Inner::GpuVit(_) => "gpu",
+        }
+    }
+
+    /// Where a GPU training step's time goes, kernel by kernel (see [`crate::gpu::profile`]);
+    /// `None` on the CPU engine. It runs the step's kernels many times: the model it leaves is
+    /// meaningless, so profile a throwaway engine.
+    #[cfg(all(feature = "gpu", not(target_arch = "wasm32")))]
+    pub fn profile(&self, reps: usize) -> Result<Option<crate::gpu::profile::StepProfile>> {
+        match &self.inner {
+            Inner::Cpu(_) => Ok(None),
+            Inner::Gpu(t) => t.profile(reps).map(Some),
+            Inner::GpuVit(t) => t.profile(reps).map(Some),
         }
     }
 
@@ -159,6 +196,8 @@ impl Engine {
             Inner::Cpu(_) => None,
             #[cfg(feature = "gpu")]
             Inner::Gpu(t) => Some(t.context().adapter_name()),
+            #[cfg(feature = "gpu")]
+            Inner::GpuVit(t) => Some(t.context().adapter_name()),
         }
     }
 
@@ -167,6 +206,8 @@ impl Engine {
             Inner::Cpu(t) => t.step(),
             #[cfg(feature = "gpu")]
             Inner::Gpu(t) => t.step(),
+            #[cfg(feature = "gpu")]
+            Inner::GpuVit(t) => t.step(),
         }
     }
 
@@ -175,6 +216,8 @@ impl Engine {
             Inner::Cpu(t) => t.epoch(),
             #[cfg(feature = "gpu")]
             Inner::Gpu(t) => t.epoch(),
+            #[cfg(feature = "gpu")]
+            Inner::GpuVit(t) => t.epoch(),
         }
     }
 
@@ -184,6 +227,8 @@ impl Engine {
             Inner::Cpu(t) => t.train_steps(&self.data.train, n),
             #[cfg(feature = "gpu")]
             Inner::Gpu(t) => t.train_steps(n).await,
+            #[cfg(feature = "gpu")]
+            Inner::GpuVit(t) => t.train_steps(n).await,
         }
     }
 
@@ -192,6 +237,8 @@ impl Engine {
             Inner::Cpu(t) => Ok(evaluate(t.model(), split.of(&self.data))),
             #[cfg(feature = "gpu")]
             Inner::Gpu(t) => t.evaluate(split).await,
+            #[cfg(feature = "gpu")]
+            Inner::GpuVit(t) => t.evaluate(split).await,
         }
     }
 
@@ -206,6 +253,8 @@ impl Engine {
             Inner::Cpu(t) => Ok(t.model().clone()),
             #[cfg(feature = "gpu")]
             Inner::Gpu(t) => t.model().await.map(Model::Mlp),
+            #[cfg(feature = "gpu")]
+            Inner::GpuVit(t) => t.model().await.map(Model::from),
         }
     }
 }

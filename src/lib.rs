@@ -3,7 +3,8 @@
 //! Layers, each with its own dependencies:
 //! - the core ([`data`], [`model`], [`train`], [`checkpoint`], [`prune`]): ndarray and friends only,
 //!   no web or GPU crate, so it runs and is tested natively and is the reference for the other
-//!   engines;
+//!   engines; [`parallel`] splits its work over the cores (rayon's Web Workers only in the
+//!   threaded wasm build, feature `threads`);
 //! - the GPU layer (`gpu`, behind the `gpu` cargo feature, on by default): wgpu, natively and in
 //!   the browser; [`engine`] puts both engines behind one interface (only the CPU engine without
 //!   the feature), and [`lottery`] runs its experiments on either;
@@ -15,12 +16,16 @@ pub mod data;
 mod error;
 pub mod lottery;
 pub mod model;
+// Work split over the cores: scoped threads natively, rayon's Web Workers in the threaded wasm.
+pub mod parallel;
 pub mod prune;
 pub mod train;
 
 pub mod engine;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+#[cfg(feature = "gpu")]
+pub mod race;
 
 #[cfg(all(target_arch = "wasm32", feature = "gpu"))]
 mod web;

@@ -52,6 +52,53 @@ fn train_json_ends_with_a_summary_and_saves_a_checkpoint() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `train --arch vit --backend gpu` trains the ViT on the GPU engine and says so; `--backend
+/// auto` on a software adapter (lavapipe) keeps it on the CPU engine, with a note, as for LeNet.
+#[test]
+fn train_vit_runs_on_the_gpu_backend_when_asked() {
+    common::mnist();
+    // Skips (visibly) without an adapter; holding the turn keeps other GPU work out meanwhile.
+    let Some((_turn, ctx)) = common::gpu() else {
+        return;
+    };
+    let vit = [
+        "train",
+        "--arch",
+        "vit",
+        "--dim",
+        "16",
+        "--depth",
+        "1",
+        "--heads",
+        "2",
+        "--iters",
+        "4",
+        "--eval-every",
+        "2",
+        "--json",
+    ];
+    let out = pruneplay(&[&vit[..], &["--backend", "gpu"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = last_json(&out);
+    assert_eq!(summary["backend"], "gpu", "{summary}");
+    assert!(summary["adapter"].is_string(), "{summary}");
+    assert_eq!(summary["model"], "vit");
+    assert_eq!(summary["steps"], 4);
+    assert!(summary["train_samples_per_s"].as_f64().unwrap() > 0.0);
+    assert!(summary["test_acc"].as_f64().unwrap() > 0.0);
+
+    if ctx.is_software() {
+        let out = pruneplay(&[&vit[..], &["--backend", "auto"]].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(last_json(&out)["backend"], "cpu");
+        assert!(
+            stderr(&out).contains("a software renderer"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
 #[test]
 fn bad_input_is_a_message_not_a_panic() {
     assert_clean_failure(

@@ -53,21 +53,31 @@ fn input_gradient_matches_reference() {
         let w = random(n, k, 40 + i as u64);
         // A ReLU output: about half zeros.
         let a = random(m, k, 50 + i as u64).mapv(|v| v.max(0.0));
-        let expected = dz.dot(&w) * a.mapv(|v| if v > 0.0 { 1.0 } else { 0.0 });
-        let got = pollster::block_on(standalone::backward_input(
-            ctx,
-            dz.view(),
-            w.view(),
-            a.view(),
-        ))
-        .unwrap();
-        assert_close(
-            &flat(&got),
-            &flat(&expected),
-            1e-5,
-            1e-4,
-            &format!("input gradient {m}×{k}·{n}"),
-        );
+        let plain = dz.dot(&w);
+        // With `relu` the gradient passes only where the input was positive (LeNet's layers);
+        // without it (the ViT's), everywhere.
+        for relu in [true, false] {
+            let expected = if relu {
+                &plain * &a.mapv(|v| if v > 0.0 { 1.0 } else { 0.0 })
+            } else {
+                plain.clone()
+            };
+            let got = pollster::block_on(standalone::backward_input(
+                ctx,
+                dz.view(),
+                w.view(),
+                a.view(),
+                relu,
+            ))
+            .unwrap();
+            assert_close(
+                &flat(&got),
+                &flat(&expected),
+                1e-5,
+                1e-4,
+                &format!("input gradient {m}×{k}·{n} relu={relu}"),
+            );
+        }
     }
 }
 

@@ -66,6 +66,30 @@ function setEngine(backend, text) {
 }
 
 let webgpu = { available: false, adapter: null };
+// The CPU engine's build in the worker (its `engine` notice): the threaded one, on every core,
+// when the page is cross-origin isolated; the single-threaded one otherwise, with the reason.
+let cpu = { build: 'single', threads: 1, reason: null };
+const cpuName = () => (cpu.build === 'threaded'
+  ? `CPU (WebAssembly, ${cpu.threads} threads)`
+  : 'CPU (WebAssembly, one thread)');
+// The worker's client, once it is made: the engine line asks the store what Engine gives.
+let workerClient = null;
+
+/** Shows an engine line from the store: `{backend, why, race}`. */
+function showEngine(line) {
+  const name = line.backend === 'webgpu' ? `WebGPU (${webgpu.adapter})` : cpuName();
+  setEngine(line.backend, `${name} in a Web Worker: ${line.why}.`);
+}
+
+/** Tells the store the Engine control's value and shows what it gives. */
+async function engineChoiceChanged() {
+  if (!workerClient) return;
+  try {
+    showEngine(await workerClient.call('engine-choice', { choice: $('backend').value }));
+  } catch (e) {
+    showError(e.message ?? String(e));
+  }
+}
 // The prune and compare cards, created once the wasm module is in.
 const panels = {};
 
@@ -116,14 +140,14 @@ function onNotice(event, m) {
       setStatus('Decoding the images…', null);
       break;
     case 'engine':
-      webgpu = { available: m.webgpu, adapter: m.adapter };
-      if (m.webgpu) {
-        setEngine('webgpu', `WebGPU (${m.adapter}) in a Web Worker`);
-      } else {
-        setEngine('cpu', 'CPU (WebAssembly) in a Web Worker. WebGPU is not available in this browser; training on the CPU.');
-        // The technical reason is for the curious, not for the sentence.
-        ui.engine.title = m.reason ?? '';
-      }
+      webgpu = { available: m.webgpu, adapter: m.adapter, software: m.software };
+      cpu = m.cpu ?? cpu;
+      // Which build the CPU engine runs, for tests; the line's text says it too.
+      ui.engine.dataset.cpuBuild = cpu.build;
+      ui.engine.dataset.cpuThreads = String(cpu.threads);
+      // The technical reason WebGPU is missing is for the curious, not for the sentence.
+      ui.engine.title = m.webgpu ? '' : (m.reason ?? '');
+      engineChoiceChanged();
       break;
     case 'data':
       setStatus(`Ready: ${m.summary.train.toLocaleString()} training, ${m.summary.validation.toLocaleString()} validation and ${m.summary.test.toLocaleString()} test images. Press Train.`, 1, 1);
@@ -156,16 +180,13 @@ function onNotice(event, m) {
 /** What the training card does with a run's events and its one reply. */
 const training = {
   event(event, m) {
-    if (event === 'started') {
-      if (m.backend === 'webgpu') {
-        setEngine('webgpu', `WebGPU (${webgpu.adapter}) in a Web Worker`);
-      } else if (webgpu.available && $('arch').value === 'vit') {
-        setEngine('cpu', 'CPU (WebAssembly) in a Web Worker: the GPU engine does not train the ViT yet.');
-      } else if (webgpu.available) {
-        setEngine('cpu', 'CPU (WebAssembly) in a Web Worker, as chosen; WebGPU is available.');
-      } else {
-        setEngine('cpu', 'CPU (WebAssembly) in a Web Worker. WebGPU is not available in this browser; training on the CPU.');
-      }
+    if (event === 'racing') {
+      setStatus('Timing WebGPU against the CPU engine (about a second)…', null);
+    } else if (event === 'race-failed') {
+      // The line that follows says the run is on the CPU; this says what went wrong.
+      ui.engine.title = m.message;
+    } else if (event === 'started') {
+      showEngine(m);
     } else if (event === 'progress') {
       const p = m.progress;
       history.step.push(p.step);
@@ -293,10 +314,45 @@ function restoreSettings() {
   });
 }
 
-/** Offline use after the first visit (see sw.js); the page works the same without it. */
-function registerOfflineCache() {
+// Whether the visitor has done anything on the page yet (a reload would undo it).
+let touched = false;
+for (const type of ['pointerdown', 'keydown', 'input']) {
+  document.addEventListener(type, () => { touched = true; }, { capture: true, once: true });
+}
+// Set once the page has reloaded itself for isolation, so that it never does so twice in a tab.
+const ISOLATION_RELOAD_KEY = 'pruneplay-isolation-reload';
+
+/**
+ * When the service worker takes control of a page that is not cross-origin isolated (a first
+ * visit to a host that sends no isolation headers), reloads it once: served through the worker,
+ * which adds the headers, it comes back isolated and with the threaded CPU engine. Never while
+ * the visitor is using the page, and at most once per tab (a page framed by a site that is not
+ * isolated stays unisolated under the worker too, and must not reload forever).
+ */
+function reloadForIsolation() {
+  if (self.crossOriginIsolated || touched || workerClient?.busy()) return;
   try {
-    navigator.serviceWorker?.register(new URL('../sw.js', import.meta.url)).catch(() => {});
+    if (sessionStorage.getItem(ISOLATION_RELOAD_KEY)) return;
+    sessionStorage.setItem(ISOLATION_RELOAD_KEY, '1');
+  } catch {
+    return; // No storage (a sandboxed frame): no guard against a loop, so no reload.
+  }
+  location.reload();
+}
+
+/**
+ * Offline use after the first visit, and cross-origin isolation on hosts that cannot send its
+ * headers (see sw.js); the page works the same without it.
+ */
+let offlineRegistered = false;
+function registerOfflineCache() {
+  if (offlineRegistered) return;
+  offlineRegistered = true;
+  try {
+    const sw = navigator.serviceWorker;
+    if (!sw) return;
+    if (!self.crossOriginIsolated) sw.addEventListener('controllerchange', reloadForIsolation);
+    sw.register(new URL('../sw.js', import.meta.url)).catch(() => {});
   } catch {
     // Sandboxed or opaque-origin frames may not touch service workers at all.
   }
@@ -316,6 +372,8 @@ async function main() {
       ui.train.disabled = true;
     },
   });
+  workerClient = client;
+  $('backend').addEventListener('change', engineChoiceChanged);
   panels.prune = createPrunePanel(client, {
     drawHistogram,
     isDark,

@@ -136,7 +136,7 @@ const EXPERIMENTS = {
   async 'lottery-short'(_practice, ctx, lab) {
     const iters = 300;
     lab.lotteryStart({
-      iters, rounds: 3, rewindIter: 0, strategy: 'per-layer', controls: ['reinit'], seed: 0, evalEvery: 100, backend: 'cpu',
+      iters, rounds: 3, rewindIter: 0, strategy: 'per-layer', controls: ['reinit'], seed: 0, evalEvery: 100,
     });
     const finished = [];
     for (;;) {

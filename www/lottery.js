@@ -155,7 +155,7 @@ export function createLottery(client, { isDark }) {
   function start(kind, labRequest) {
     lab = client.request('lab', { kind, request: labRequest }, {
       event(event, m) {
-        if (event === 'started') status(`Running on ${m.started.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}…`, 0);
+        if (event === 'started') status(`Running on ${m.started.backend === 'webgpu' ? 'WebGPU' : 'the CPU'} (${m.started.why})…`, 0);
         else onProgress(kind, m.progress);
       },
       // The last progress event has already drawn the finished experiment.

@@ -87,7 +87,8 @@ export function serve(ops, { port = self, detail = () => null } = {}) {
  * The page's side. `request(op, args, on)` sends a request; `on` may have `event(name, data)`,
  * `result(value)`, `cancelled(value)` and `error(message, detail)`. It returns a handle whose
  * `cancel()` asks that request, and only that one, to stop. `call(op, args)` is the same as a
- * promise (rejecting with RequestFailed, Cancelled or WorkerFailed). Notices go to `onNotice`.
+ * promise (rejecting with RequestFailed, Cancelled or WorkerFailed). `busy()` says whether any
+ * request is still waiting for its reply. Notices go to `onNotice`.
  */
 export function createClient(worker, { onNotice = () => {}, onCrash = () => {} } = {}) {
   let next = 1;
@@ -153,5 +154,5 @@ export function createClient(worker, { onNotice = () => {}, onCrash = () => {} }
     });
   });
 
-  return { request, call, close: () => worker.terminate() };
+  return { request, call, busy: () => pending.size > 0, close: () => worker.terminate() };
 }

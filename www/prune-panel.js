@@ -534,10 +534,10 @@ export function createPrunePanel(client, { drawHistogram, isDark, onPruned = () 
       ui.progressRow.hidden = false;
     }
     running = client.request('prune-step', { request: request(stage) }, {
-      event(_event, { step, total }) {
+      event(_event, { step, total, backend }) {
         ui.progress.max = total;
         ui.progress.value = step;
-        ui.text.textContent = `Fine-tuning: step ${step} of ${total}…`;
+        ui.text.textContent = `Fine-tuning on ${backend === 'webgpu' ? 'WebGPU' : 'the CPU'}: step ${step} of ${total}…`;
       },
       result({ report, fields, maps, structure }) {
         running = null;

@@ -1,10 +1,17 @@
-// The service worker that makes PrunePlay work offline once it has loaded. The build copies it to
-// the site's root (a worker only controls pages at or below its own folder).
+// The service worker that makes PrunePlay work offline once it has loaded, and cross-origin
+// isolated on hosts that cannot send headers. The build copies it to the site's root (a worker
+// only controls pages at or below its own folder).
 //
 // Network first, cache second: online, every visit gets the files as they are on the server (so a
 // new build shows at once) and refreshes the cache; offline, the cached copy answers. Install
 // fetches everything the page needs up front, data set and model included, because the first
 // visit's own requests go out before this worker controls the page.
+//
+// Isolation: the threaded build of the CPU engine needs SharedArrayBuffer, which a browser gives
+// only to a cross-origin isolated page, and that takes response headers. Every response this
+// worker hands a page gets them (what the coi-serviceworker project does), so once it controls
+// the page the page is isolated, wherever it is hosted; the page reloads itself once when the
+// worker first takes control and isolation is missing (app.js).
 
 const CACHE = 'pruneplay-v1';
 const FILES = [
@@ -35,8 +42,16 @@ const FILES = [
   './www/prune-play.js',
   './data/calibration/calibration-images-idx3-ubyte.gz',
   './data/calibration/calibration-labels-idx1-ubyte.gz',
+  './builds.json',
   './pkg/pruneplay.js',
   './pkg/pruneplay_bg.wasm',
+  // The threaded build and its thread pool's worker script (absent where the build had no
+  // nightly toolchain; install skips what is missing).
+  './pkg-mt/pruneplay.js',
+  './pkg-mt/pruneplay_bg.wasm',
+  // wasm-bindgen names the folder after the crate's version: `cargo xtask build` says when a
+  // new version needs this line changed.
+  './pkg-mt/snippets/wasm-bindgen-rayon-38edf6e439f6d70d/src/workerHelpers.no-bundler.js',
   './model/lenet-300-100.safetensors',
   './model/vit-mnist.safetensors',
   './data/mnist/train-images-idx3-ubyte.gz',
@@ -44,6 +59,23 @@ const FILES = [
   './data/mnist/t10k-images-idx3-ubyte.gz',
   './data/mnist/t10k-labels-idx1-ubyte.gz',
 ];
+
+// What makes a page that this worker serves cross-origin isolated: the opener and embedder
+// policies on its documents and scripts, and a resource policy that lets an isolated page (this
+// one, or a site embedding a view) load every file.
+const ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'cross-origin',
+};
+
+/** `response` with the isolation headers (an opaque or redirect response passes as it is). */
+function isolated(response) {
+  if (response.status === 0) return response;
+  const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(ISOLATION)) headers.set(name, value);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
@@ -71,10 +103,10 @@ self.addEventListener('fetch', (event) => {
       // Cached alongside, not before answering: the page reads big files as a stream (its
       // download progress bar) and should not wait for the cache to take the whole body.
       if (response.ok && response.type === 'basic') event.waitUntil(cache.put(request, response.clone()));
-      return response;
+      return isolated(response);
     } catch (e) {
       const cached = await cache.match(request, { ignoreSearch: true });
-      if (cached) return cached;
+      if (cached) return isolated(cached);
       throw e;
     }
   })());

@@ -9,9 +9,13 @@
 // disturb another's.
 //
 //   op                 args                          events                     result
-//   train              {config}                      started, progress, evaluating   test report
+//   train              {config}                      racing, race-failed {message},
+//                                                    started {backend, why, race},
+//                                                    progress, evaluating       test report
 //   continue-on-cpu    {}                            (as train)                 test report
-//   prune-step         {request}                     progress {step, total}     {report, fields, maps, structure}
+//   engine-choice      {choice: auto|webgpu|cpu}     -                          -
+//   prune-step         {request}                     progress {step, total, backend}
+//                                                                               {report, fields, maps, structure}
 //   layer-weights      {layer}                       -                          {layer, values}
 //   sweep              {methods, levels, settings, axis, heal}
 //                                                    point {point, done, total},
@@ -27,13 +31,13 @@
 // Cancelled replies say where the work stopped: train {step}, prune-step {step} (a sweep's card
 // counts its own points).
 // A training error's detail is {gpuFailed}. Notices (no request): download {loaded, total},
-// decoding, engine {webgpu, adapter, reason}, data {summary}, model {summary, source, which} (the
+// decoding, engine {webgpu, adapter, reason, software, cpu: {build: threaded|single, threads,
+// reason}}, data {summary}, model {summary, source, which} (the
 // model pruning starts from changed), model-error {message}, fatal {message} (no data: nothing
 // can run).
 
-import init, {
-  Comparison, LotteryLab, ModelStore, Practice, Training, WalkThrough,
-} from '../pkg/pruneplay.js';
+// The wasm module (Comparison, LotteryLab, ModelStore, Practice, Training, WalkThrough, …) is
+// loaded in setUp: the threaded build or the single-threaded one (see loadWasm).
 import { runExperiment } from './experiments.js';
 import { serve } from './protocol.js';
 
@@ -57,7 +61,8 @@ const STEPS_PER_CHUNK = 50;
 // a WebGPU adapter does this); after this long the CPU engine takes over.
 const WEBGPU_TIMEOUT_MS = 10_000;
 
-// The store and one object per card, made once the wasm module is in.
+// The wasm module's exports, the store and one object per card, made once the module is in.
+let wasm = null;
 let store = null;
 let cards = null;
 let modelKind = 'mlp';
@@ -118,27 +123,78 @@ async function findWebGpu() {
     return status;
   }
   // wgpu passes on only the adapter's description, which browsers often leave empty; the
-  // vendor and architecture say more (e.g. "google swiftshader").
+  // vendor and architecture say more (e.g. "google swiftshader"), and whether it is a software
+  // renderer decides what "automatic" trains on.
+  let info = {};
   try {
-    const info = (await navigator.gpu.requestAdapter())?.info;
-    const described = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ');
+    const adapter = await navigator.gpu.requestAdapter();
+    info = {
+      vendor: adapter?.info?.vendor ?? '',
+      architecture: adapter?.info?.architecture ?? '',
+      description: adapter?.info?.description ?? '',
+      // Newer browsers put it on the info, older ones on the adapter.
+      isFallbackAdapter: Boolean(adapter?.info?.isFallbackAdapter ?? adapter?.isFallbackAdapter),
+    };
+    const described = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
     if (described) status.adapter = described;
   } catch {
     // The description from wgpu stands.
   }
+  status.software = store.describeAdapter(info) ?? null;
   return status;
 }
 
+// The CPU engine's thread pool: every core, up to what the engine splits its work over.
+const MAX_THREADS = 8;
+// A pool whose Web Workers have not all started by then is given up for the single thread.
+const THREAD_POOL_TIMEOUT_MS = 30_000;
+
+/**
+ * Loads the wasm module into `wasm`: the threaded build (the CPU engine's work split over a pool
+ * of Web Workers sharing its memory) when the page is cross-origin isolated, which shared memory
+ * needs, and the server has one (builds.json, written by `cargo xtask build`); otherwise the
+ * single-threaded build. Resolves to what the engine line says: {build, threads, reason}.
+ */
+async function loadWasm() {
+  let reason = 'the page is not cross-origin isolated';
+  if (self.crossOriginIsolated) {
+    try {
+      const builds = await (await fetch(new URL('../builds.json', import.meta.url))).json();
+      if (builds.threaded) {
+        const module = await import(new URL(`../${builds.threaded}`, import.meta.url));
+        await module.default();
+        const threads = Math.max(1, Math.min(navigator.hardwareConcurrency || 1, MAX_THREADS));
+        let timer;
+        await Promise.race([
+          module.initThreadPool(threads),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('its Web Workers did not start')), THREAD_POOL_TIMEOUT_MS);
+          }),
+        ]).finally(() => clearTimeout(timer));
+        wasm = module;
+        return { build: 'threaded', threads: module.threadPoolStarted(), reason: null };
+      }
+      reason = `this server has no threaded build (${builds.why ?? 'none was built'})`;
+    } catch (e) {
+      reason = `the threaded build did not start: ${errorText(e)}`;
+    }
+  }
+  const module = await import('../pkg/pruneplay.js');
+  await module.default();
+  wasm = module;
+  return { build: 'single', threads: 1, reason };
+}
+
 async function setUp() {
-  await init();
-  store = new ModelStore();
+  const cpu = await loadWasm();
+  store = new wasm.ModelStore();
   cards = {
-    training: new Training(store),
-    walk: new WalkThrough(store),
-    compare: new Comparison(store),
-    lab: new LotteryLab(store),
+    training: new wasm.Training(store),
+    walk: new wasm.WalkThrough(store),
+    compare: new wasm.Comparison(store),
+    lab: new wasm.LotteryLab(store),
   };
-  const engine = findWebGpu().then((status) => notify('engine', status));
+  const engine = findWebGpu().then((status) => notify('engine', { ...status, cpu }));
   const [a, b, c, d] = await download();
   notify('decoding');
   const summary = store.loadData(a, b, c, d);
@@ -196,7 +252,7 @@ async function pruneStep({ request }, job) {
   for (;;) {
     // A promise: on WebGPU a chunk awaits its read-backs.
     const progress = await cards.walk.finetuneChunk(FINETUNE_CHUNK);
-    job.event('progress', { step: progress.step, total });
+    job.event('progress', { step: progress.step, total, backend: progress.backend });
     if (progress.report) return stageReply(progress.report, job);
     try {
       await job.checkpoint({ step: progress.step });
@@ -288,7 +344,7 @@ async function experiment({ name }, job) {
       await job.checkpoint();
     },
   };
-  const own = { practice: new Practice(store), lab: new LotteryLab(store) };
+  const own = { practice: new wasm.Practice(store), lab: new wasm.LotteryLab(store) };
   try {
     return await runExperiment(own, name, ctx);
   } finally {
@@ -316,14 +372,25 @@ const needsData = (op) => async (args, job) => {
 
 const notify = serve({
   train: needsData(async ({ config }, job) => {
-    job.event('started', { backend: cards.training.start(config) });
+    // On a hardware adapter, "automatic" times both engines the first time (about a second).
+    if (cards.training.needsRace(config)) {
+      job.event('racing');
+      try {
+        await cards.training.race(config);
+      } catch (e) {
+        // The store has dropped the GPU; the run goes to the CPU.
+        job.event('race-failed', { message: errorText(e) });
+      }
+    }
+    job.event('started', cards.training.start(config));
     return train(job);
   }),
   'continue-on-cpu': needsData(async (_args, job) => {
     cards.training.continueOnCpu();
-    job.event('started', { backend: 'cpu' });
+    job.event('started', { backend: 'cpu', why: 'WebGPU failed, so the run goes on here', race: null });
     return train(job);
   }),
+  'engine-choice': async ({ choice }) => store.setEngineChoice(choice),
   'prune-step': needsData(pruneStep),
   'layer-weights': needsData(async ({ layer }, job) => {
     const values = cards.walk.layerWeights(layer);

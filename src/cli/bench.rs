@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::report::Reporter;
 use super::train::{BackendChoice, make_engine};
 use pruneplay::data::{Dataset, Mnist};
+use pruneplay::gpu::profile::StepProfile;
 use pruneplay::model::{ModelSpec, Network};
 use pruneplay::train::{Budget, TrainConfig};
 
@@ -28,6 +29,10 @@ pub struct BenchArgs {
     steps: u64,
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendChoice,
+    /// On the GPU engine, also time each kernel of a step on its own: the dispatches per step
+    /// and where the time goes (after the timed steps, so it does not slow them).
+    #[arg(long)]
+    profile: bool,
     #[arg(long)]
     json: bool,
 }
@@ -47,7 +52,12 @@ struct Summary {
     optimizer: &'static str,
     backend: &'static str,
     adapter: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<StepProfile>,
 }
+
+/// Repetitions of each kernel when profiling: enough to swamp a submission's fixed cost.
+const PROFILE_REPS: usize = 50;
 
 const WARMUP_STEPS: u64 = 20;
 
@@ -104,6 +114,17 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     let secs = started.elapsed().as_secs_f64();
     let samples_per_s = (args.steps as usize * args.batch) as f64 / secs;
     let flops = pollster::block_on(engine.model())?.forward_flops();
+    let profile = if args.profile {
+        let profile = engine.profile(PROFILE_REPS)?;
+        if profile.is_none() {
+            return Err(
+                "--profile times the GPU engine's kernels: use it with --backend gpu".into(),
+            );
+        }
+        profile
+    } else {
+        None
+    };
     let summary = Summary {
         event: "summary",
         train_samples_per_s: samples_per_s,
@@ -116,6 +137,7 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
         optimizer: config.optimizer.kind.name(),
         backend: engine.backend(),
         adapter: engine.adapter(),
+        profile,
     };
     reporter.summary(&summary, || {
         format!(
@@ -132,7 +154,26 @@ pub fn run(args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
                 .as_ref()
                 .map(|a| format!(" on {a}"))
                 .unwrap_or_default()
-        )
+        ) + &summary.profile.as_ref().map(describe).unwrap_or_default()
     });
     Ok(())
+}
+
+/// The profile as lines under the summary: dispatches, then each kernel's share, slowest first.
+fn describe(p: &StepProfile) -> String {
+    let total: f64 = p.kernels.iter().map(|k| k.ms_per_step).sum();
+    let mut out = format!(
+        "\n{} dispatches per step, {:.3} ms per step timed whole; each kernel timed alone:",
+        p.dispatches_per_step, p.ms_per_step
+    );
+    for k in &p.kernels {
+        out += &format!(
+            "\n  {:<32} ×{:<3} {:8.3} ms {:5.1}%",
+            k.kernel,
+            k.dispatches,
+            k.ms_per_step,
+            100.0 * k.ms_per_step / total.max(1e-12)
+        );
+    }
+    out
 }

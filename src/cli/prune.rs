@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::report::Reporter;
-use super::train::{BackendChoice, DatasetName, load_data, resolve_backend_for};
+use super::train::{BackendChoice, DatasetName, load_data, resolve_backend};
 use pruneplay::data::Mnist;
 use pruneplay::engine::{Backend, finetune};
 use pruneplay::model::{Model, ModelSpec, Network};
@@ -22,6 +22,7 @@ use pruneplay::train::{Budget, TrainConfig, evaluate};
 /// starts a GPU), and once.
 struct Tuner {
     choice: BackendChoice,
+    /// The model's spec, which the fine-tuning settings are made for.
     spec: ModelSpec,
     backend: Option<Backend>,
 }
@@ -37,7 +38,7 @@ impl Tuner {
 
     fn backend(&mut self) -> Result<&Backend, pruneplay::Error> {
         if self.backend.is_none() {
-            self.backend = Some(resolve_backend_for(self.choice, &self.spec)?);
+            self.backend = Some(resolve_backend(self.choice)?);
         }
         Ok(self.backend.as_ref().expect("just set"))
     }

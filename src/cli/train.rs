@@ -72,26 +72,14 @@ pub fn resolve_backend_noting(
     }
 }
 
-/// The backend for training a model of `spec`: as [`resolve_backend`], except that `auto` takes
-/// the CPU engine for the ViT, which the GPU engine does not train yet, and says so.
-pub fn resolve_backend_for(
-    choice: BackendChoice,
-    spec: &ModelSpec,
-) -> Result<Backend, pruneplay::Error> {
-    if spec.is_vit() && matches!(choice, BackendChoice::Auto) {
-        eprintln!("note: the GPU engine does not train the ViT yet; training on the CPU");
-        return Ok(Backend::Cpu);
-    }
-    resolve_backend(choice)
-}
-
-/// Makes the engine the user asked for (see [`resolve_backend_for`]).
+/// Makes the engine the user asked for (see [`resolve_backend`]): either model trains on
+/// either engine.
 pub fn make_engine(
     choice: BackendChoice,
     config: &TrainConfig,
     data: &Rc<Mnist>,
 ) -> Result<Engine, pruneplay::Error> {
-    Engine::new(&resolve_backend_for(choice, &config.arch)?, config, data)
+    Engine::new(&resolve_backend(choice)?, config, data)
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -1,10 +1,11 @@
 //! MNIST-shaped data sets held as bytes (a pixel costs 1 byte in memory, not 4) and converted to
 //! `f32` in [0, 1] one batch at a time.
 
-use ndarray::{Array2, ArrayViewMut2};
+use ndarray::{Array2, ArrayViewMut2, Axis, s};
 
 use super::idx::{IdxImages, read_idx_images, read_idx_labels};
 use crate::error::{Error, Result};
+use crate::parallel;
 
 /// Held-out images taken from the 60,000 training images for validation, as in the lottery-ticket
 /// paper (Frankle & Carbin 2019) and TensorFlow's `read_data_sets`: the first 5,000.
@@ -104,14 +105,23 @@ impl Dataset {
         labels: &mut Vec<u8>,
     ) {
         labels.clear();
-        for (row, &i) in indices.iter().enumerate() {
-            let src = self.image(i);
-            let mut dst = out.row_mut(row);
-            for (d, &s) in dst.iter_mut().zip(src) {
-                *d = f32::from(s) * (1.0 / 255.0);
+        labels.extend(indices.iter().map(|&i| self.labels[i]));
+        // Blocks of rows, one per thread where the pass is split (the threaded wasm build).
+        let rows = indices.len();
+        let parts = parallel::elementwise_parts(rows * self.features).clamp(1, rows.max(1));
+        let cut = rows.div_ceil(parts).max(1);
+        let mut out = out.slice_mut(s![..rows, ..]);
+        let blocks: Vec<_> = out
+            .axis_chunks_iter_mut(Axis(0), cut)
+            .zip(indices.chunks(cut))
+            .collect();
+        parallel::each(blocks, |(mut out, indices)| {
+            for (mut dst, &i) in out.rows_mut().into_iter().zip(indices) {
+                for (d, &s) in dst.iter_mut().zip(self.image(i)) {
+                    *d = f32::from(s) * (1.0 / 255.0);
+                }
             }
-            labels.push(self.labels[i]);
-        }
+        });
     }
 
     /// Samples `start..end` as an `f32` matrix in [0, 1].

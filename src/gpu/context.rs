@@ -1,9 +1,10 @@
 //! The one place that talks to the adapter: made once, asynchronously, and passed to everything
 //! that runs kernels.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::kernels::Kernels;
+use super::vit_kernels::VitKernels;
 use crate::error::{Error, Result};
 
 /// Adapter, device, queue and the compiled kernels.
@@ -11,6 +12,8 @@ pub struct GpuContext {
     pub(crate) device: wgpu::Device,
     pub(crate) queue: wgpu::Queue,
     pub(crate) kernels: Kernels,
+    /// The ViT's kernels, compiled on first use: LeNet-only users never pay for them.
+    vit_kernels: OnceLock<VitKernels>,
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     /// Set by the device-lost callback or an uncaptured error; checked after every read-back.
@@ -76,10 +79,17 @@ impl GpuContext {
             device,
             queue,
             kernels,
+            vit_kernels: OnceLock::new(),
             info,
             limits,
             failure,
         })
+    }
+
+    /// The ViT's kernels, compiling them on the first call.
+    pub(crate) fn vit_kernels(&self) -> &VitKernels {
+        self.vit_kernels
+            .get_or_init(|| VitKernels::new(&self.device))
     }
 
     /// The adapter's name, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)` or the browser's description.

@@ -13,9 +13,17 @@ pub struct Dispatch {
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
     workgroups: [u32; 3],
+    /// The kernel's name, for profiles (see [`super::profile`], native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    label: String,
 }
 
 impl Dispatch {
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
@@ -57,7 +65,7 @@ pub struct Kernels {
     pub(super) nm_forward: wgpu::ComputePipeline,
 }
 
-fn pipeline(
+pub(super) fn pipeline(
     device: &wgpu::Device,
     module: wgpu::ShaderModuleDescriptor<'_>,
 ) -> wgpu::ComputePipeline {
@@ -124,6 +132,8 @@ pub(super) fn dispatch<P: Pod>(
         pipeline: pipeline.clone(),
         bind_group,
         workgroups,
+        #[cfg(not(target_arch = "wasm32"))]
+        label: label.to_owned(),
     }
 }
 
@@ -135,7 +145,7 @@ pub(super) fn groups(invocations: usize, per_group: u32) -> u32 {
 /// into a second dimension.
 const MAX_GROUPS_PER_DIMENSION: u32 = 65_535;
 
-fn elementwise_groups(count: usize) -> [u32; 3] {
+pub(super) fn elementwise_groups(count: usize) -> [u32; 3] {
     let total = groups(count, 64);
     if total <= MAX_GROUPS_PER_DIMENSION {
         [total, 1, 1]
@@ -238,21 +248,38 @@ struct MatrixParams {
     stride: u32,
 }
 
-/// `da = (dz · w) ⊙ [a > 0]` for `dz: [m, n]`, `w: [n, k]`: see `backward_input.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct BackwardInputParams {
+    m: u32,
+    n: u32,
+    k4: u32,
+    dz_stride: u32,
+    relu: u32,
+    pad: [u32; 3],
+}
+
+/// `da = dz · w` for `dz: [m, n]`, `w: [n, k]`, then `⊙ [a > 0]` (through the previous layer's
+/// ReLU) when `relu`: see `backward_input.wgsl`. Without `relu`, `a` is never read, but WebGPU
+/// needs a buffer bound there: any but `da` (which it may not alias) will do.
+#[allow(clippy::too_many_arguments)]
 pub fn backward_input(
     ctx: &GpuContext,
     (m, k, n): (usize, usize, usize),
+    relu: bool,
     dz: &wgpu::Buffer,
     w: &wgpu::Buffer,
     a: &wgpu::Buffer,
     da: &wgpu::Buffer,
 ) -> Dispatch {
     let k4 = pad4(k) / 4;
-    let params = MatrixParams {
+    let params = BackwardInputParams {
         m: m as u32,
         n: n as u32,
         k4: k4 as u32,
-        stride: pad4(n) as u32,
+        dz_stride: pad4(n) as u32,
+        relu: u32::from(relu),
+        pad: [0; 3],
     };
     dispatch(
         ctx,

@@ -13,6 +13,10 @@ use crate::error::{Error, Result};
 use crate::model::sparse::PackedLayer;
 use crate::train::{OptimizerConfig, OptimizerKind};
 
+/// The ViT's kernels, run alone the same way.
+#[path = "vit_standalone.rs"]
+pub mod vit;
+
 async fn run(
     ctx: &GpuContext,
     list: &[&kernels::Dispatch],
@@ -59,19 +63,20 @@ pub async fn sparse_forward(
     Ok(z.t().as_standard_layout().into_owned())
 }
 
-/// `backward_input.wgsl`: `(dz · w) ⊙ [a > 0]`.
+/// `backward_input.wgsl`: `(dz · w) ⊙ [a > 0]`, or plain `dz · w` without `relu`.
 pub async fn backward_input(
     ctx: &GpuContext,
     dz: ArrayView2<'_, f32>,
     w: ArrayView2<'_, f32>,
     a: ArrayView2<'_, f32>,
+    relu: bool,
 ) -> Result<Array2<f32>> {
     let (m, n, k) = (dz.nrows(), dz.ncols(), w.ncols());
     let dz_buf = with_contents(ctx, "dz", &padded_rows(dz));
     let w_buf = with_contents(ctx, "w", &padded_rows(w));
     let a_buf = with_contents(ctx, "a", &padded_rows(a));
     let da = zeroed(ctx, "da", 4 * m * pad4(k));
-    let d = kernels::backward_input(ctx, (m, k, n), &dz_buf, &w_buf, &a_buf, &da);
+    let d = kernels::backward_input(ctx, (m, k, n), relu, &dz_buf, &w_buf, &a_buf, &da);
     let out = run(ctx, &[&d], &[(&da, (4 * m * pad4(k)) as u64)]).await?;
     Ok(unpadded_rows(&floats(&out[0]), m, k))
 }

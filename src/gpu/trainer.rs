@@ -20,34 +20,35 @@ use crate::train::{
 
 /// Steps encoded into one submission. More steps per submission means fewer round trips; the cap
 /// bounds the metrics buffer (steps × batch × 8 bytes) and how long a Cancel waits.
-const MAX_STEPS_PER_SUBMIT: usize = 100;
+pub(super) const MAX_STEPS_PER_SUBMIT: usize = 100;
 
 /// Samples per evaluation batch: the validation (5,000) and test (10,000) sets divide evenly, and
 /// the activations stay small (1,000 × 784 floats = 3 MB).
 const EVAL_BATCH: usize = 1_000;
 
-/// One layer's parameters and optimizer state on the GPU, in the padded row layout.
-struct LayerBuffers {
-    inputs: usize,
-    outputs: usize,
-    w: wgpu::Buffer,
-    b: wgpu::Buffer,
-    mask: wgpu::Buffer,
-    m_w: wgpu::Buffer,
-    v_w: wgpu::Buffer,
-    m_b: wgpu::Buffer,
-    v_b: wgpu::Buffer,
-    gw: wgpu::Buffer,
-    gb: wgpu::Buffer,
+/// One layer's parameters and optimizer state on the GPU, in the padded row layout (LeNet's
+/// layers and the ViT's linear layers alike).
+pub(super) struct LayerBuffers {
+    pub(super) inputs: usize,
+    pub(super) outputs: usize,
+    pub(super) w: wgpu::Buffer,
+    pub(super) b: wgpu::Buffer,
+    pub(super) mask: wgpu::Buffer,
+    pub(super) m_w: wgpu::Buffer,
+    pub(super) v_w: wgpu::Buffer,
+    pub(super) m_b: wgpu::Buffer,
+    pub(super) v_b: wgpu::Buffer,
+    pub(super) gw: wgpu::Buffer,
+    pub(super) gb: wgpu::Buffer,
 }
 
 impl LayerBuffers {
-    fn weight_floats(&self) -> usize {
+    pub(super) fn weight_floats(&self) -> usize {
         self.outputs * pad4(self.inputs)
     }
 
     /// What a divergence must be able to undo: parameters and optimizer state.
-    fn state(&self) -> [(&wgpu::Buffer, usize); 6] {
+    pub(super) fn state(&self) -> [(&wgpu::Buffer, usize); 6] {
         let (w, b) = (self.weight_floats(), pad4(self.outputs));
         [
             (&self.w, w),
@@ -95,7 +96,7 @@ pub struct GpuTrainer {
 }
 
 /// Packs images four pixels to a u32, each image padded to whole words (see `gather.wgsl`).
-fn packed_images(data: &Dataset) -> Vec<u32> {
+pub(super) fn packed_images(data: &Dataset) -> Vec<u32> {
     let f = data.features();
     let stride = pad4(f);
     let mut bytes = vec![0u8; data.len() * stride];
@@ -105,7 +106,7 @@ fn packed_images(data: &Dataset) -> Vec<u32> {
     bytemuck::pod_collect_to_vec(&bytes)
 }
 
-fn labels(data: &Dataset) -> Vec<u32> {
+pub(super) fn labels(data: &Dataset) -> Vec<u32> {
     data.labels().iter().map(|&l| u32::from(l)).collect()
 }
 
@@ -231,6 +232,7 @@ impl GpuTrainer {
                 step_dispatches.push(kernels::backward_input(
                     &ctx,
                     dims,
+                    true,
                     &dz[i + 1],
                     &l.w,
                     &acts[i],
@@ -428,6 +430,24 @@ impl GpuTrainer {
         &self.ctx
     }
 
+    /// Where a training step's time goes, kernel by kernel (see [`super::profile`]). The
+    /// profile runs the step's kernels `reps` times more than once each: the model it leaves is
+    /// meaningless, so profile a throwaway trainer.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn profile(&self, reps: usize) -> Result<super::profile::StepProfile> {
+        // Every repetition is a step: the metrics buffer and the epoch's order must hold them.
+        let fit = MAX_STEPS_PER_SUBMIT.min(self.order.len() / self.config.batch);
+        let reps = reps.clamp(1, fit.max(1));
+        let reset = || {
+            let state = [0u32, self.updates, 0, 0];
+            self.ctx
+                .queue
+                .write_buffer(&self.state, 0, bytemuck::cast_slice(&state));
+        };
+        let step: Vec<&Dispatch> = self.step_dispatches.iter().collect();
+        super::profile::profile(&self.ctx, &step, reps, &reset)
+    }
+
     /// Copies every layer's state into (`save`) or back from the snapshot buffers.
     fn copy_state(&self, save: bool) {
         let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
@@ -585,7 +605,7 @@ impl GpuTrainer {
     }
 }
 
-fn upload_layer(ctx: &GpuContext, l: &Layer) -> LayerBuffers {
+pub(super) fn upload_layer(ctx: &GpuContext, l: &Layer) -> LayerBuffers {
     let (inputs, outputs) = (l.inputs(), l.outputs());
     let weights = outputs * pad4(inputs);
     LayerBuffers {
@@ -604,13 +624,13 @@ fn upload_layer(ctx: &GpuContext, l: &Layer) -> LayerBuffers {
     }
 }
 
-/// The MLP the GPU engine trains; the ViT has no WGSL kernels yet.
+/// The MLP this trainer trains; a ViT trains on [`super::GpuVitTrainer`] (the engine picks it).
 pub(crate) fn gpu_arch(config: &TrainConfig) -> Result<&Architecture> {
     match &config.arch {
         ModelSpec::Mlp(a) => Ok(a),
-        ModelSpec::Vit(_) => Err(Error::Config(
-            "the GPU engine does not train the ViT yet; use the CPU engine (--backend cpu)".into(),
-        )),
+        ModelSpec::Vit(c) => Err(Error::Config(format!(
+            "{c} is a ViT: GpuTrainer trains MLPs, GpuVitTrainer the ViT"
+        ))),
     }
 }
 

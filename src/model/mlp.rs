@@ -6,12 +6,13 @@
 //! pruned weights, and the optimizers re-apply it after every update), so the forward pass can use
 //! the weight matrix as it is and a pruned weight contributes exactly nothing.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
+use ndarray::{Array1, Array2, ArrayView2, Zip};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{Architecture, Gradients, Init};
 use crate::error::{Error, Result};
+use crate::parallel;
 
 /// One fully connected layer, `y = x Wᵀ + b`, with `W` stored `[out, in]` like PyTorch's Linear.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,10 +152,10 @@ impl Mlp {
 
     /// Logits for a batch `[n, inputs]`, without keeping activations (evaluation).
     pub fn logits(&self, x: ArrayView2<f32>) -> Array2<f32> {
-        let mut a = self.layers[0].apply(x);
-        for layer in &self.layers[1..] {
-            relu_in_place(&mut a);
-            a = layer.apply(a.view());
+        let last = self.layers.len() - 1;
+        let mut a = self.layers[0].apply(x, last > 0);
+        for (i, layer) in self.layers.iter().enumerate().skip(1) {
+            a = layer.apply(a.view(), i < last);
         }
         a
     }
@@ -165,11 +166,10 @@ impl Mlp {
         inputs.push(x.to_owned());
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
-            let mut z = layer.apply(inputs[i].view());
+            let z = layer.apply(inputs[i].view(), i < last);
             if i == last {
                 return Activations { inputs, logits: z };
             }
-            relu_in_place(&mut z);
             inputs.push(z);
         }
         unreachable!("a model has at least one layer")
@@ -187,16 +187,12 @@ impl Mlp {
         let mut bias = Vec::with_capacity(n);
         let mut dz = d_logits;
         for l in (0..n).rev() {
-            let a = &acts.inputs[l];
-            weight.push(dz.t().dot(a));
-            bias.push(dz.sum_axis(Axis(0)));
-            if l > 0 {
-                let mut da = dz.dot(&self.layers[l].weight);
-                Zip::from(&mut da).and(a).for_each(|g, &x| {
-                    if x <= 0.0 {
-                        *g = 0.0;
-                    }
-                });
+            let a = acts.inputs[l].view();
+            let (dw, db, da) =
+                parallel::linear_backward(dz.view(), a, self.layers[l].weight.view(), l > 0);
+            weight.push(dw);
+            bias.push(db);
+            if let Some(da) = da {
                 dz = da;
             }
         }
@@ -216,15 +212,10 @@ impl Mlp {
 }
 
 impl Layer {
-    fn apply(&self, x: ArrayView2<f32>) -> Array2<f32> {
-        let mut z = x.dot(&self.weight.t());
-        z += &self.bias;
-        z
+    /// `x Wᵀ + b`, through the ReLU when `relu`.
+    fn apply(&self, x: ArrayView2<f32>, relu: bool) -> Array2<f32> {
+        parallel::linear(x, self.weight.view(), self.bias.view(), relu)
     }
-}
-
-fn relu_in_place(a: &mut Array2<f32>) {
-    a.mapv_inplace(|v| v.max(0.0));
 }
 
 /// Index of the largest value of each row (the first one on ties).

@@ -52,8 +52,9 @@ pub struct UnitGroup {
 /// A model the core can train, prune, save and measure.
 ///
 /// Invariant: every linear layer keeps `weight == weight ⊙ mask` (see [`Layer::set_mask`]), so a
-/// forward pass can use the weights as they are.
-pub trait Network: Clone + std::fmt::Debug {
+/// forward pass can use the weights as they are. A model is plain data (`Send + Sync`), so the
+/// CPU engine may run its steps on any of its threads ([`crate::parallel::in_pool`]).
+pub trait Network: Clone + std::fmt::Debug + Send + Sync {
     fn kind(&self) -> ModelKind;
 
     /// The canonical spec, as `--arch` takes it and reports print it (`784-300-100-10`, or the

@@ -38,6 +38,10 @@ pub struct Evaluation {
 }
 
 pub fn evaluate(model: &impl Network, data: &Dataset) -> Evaluation {
+    crate::parallel::in_pool(|| evaluate_here(model, data))
+}
+
+fn evaluate_here(model: &impl Network, data: &Dataset) -> Evaluation {
     let classes = data.classes();
     let mut confusion = vec![vec![0u32; classes]; classes];
     let mut predictions = Vec::with_capacity(data.len());

@@ -13,11 +13,12 @@
 //! parameters or position embeddings (every parameter outside [`Network::linears`]), and never to
 //! a pruned entry.
 
-use ndarray::{ArrayViewMut2, Zip};
+use ndarray::{ArrayViewMut2, Axis, Zip};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::{Gradients, Network};
+use crate::parallel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -229,17 +230,39 @@ impl Optimizer {
             OptimizerKind::AdamW => 1.0 - c.lr * c.weight_decay,
             _ => 1.0,
         };
+        // The weights in row blocks, one per thread where an elementwise pass is split (the
+        // threaded wasm build; one block per layer otherwise), all updated in one pass over the
+        // threads: every entry gets the same update either way.
+        let mut blocks = Vec::new();
         for ((layer, (sw, sb)), (gw, gb)) in model
             .linears_mut()
             .iter_mut()
             .zip(&mut self.linears)
             .zip(grads.weight.iter().zip(&grads.bias))
         {
-            Zip::from(&mut layer.weight)
-                .and(&layer.mask)
-                .and(gw)
-                .and(ArrayViewMut2::from_shape(gw.dim(), &mut sw.m).expect("state fits its weight"))
-                .and(ArrayViewMut2::from_shape(gw.dim(), &mut sw.v).expect("state fits its weight"))
+            let (rows, cols) = gw.dim();
+            let parts = parallel::elementwise_parts(gw.len()).clamp(1, rows.max(1));
+            let cut = rows.div_ceil(parts).max(1);
+            let state = (cut * cols).max(1);
+            blocks.extend(
+                layer
+                    .weight
+                    .axis_chunks_iter_mut(Axis(0), cut)
+                    .zip(layer.mask.axis_chunks_iter(Axis(0), cut))
+                    .zip(gw.axis_chunks_iter(Axis(0), cut))
+                    .zip(sw.m.chunks_mut(state).zip(sw.v.chunks_mut(state))),
+            );
+            for (((b, m), v), &g) in layer.bias.iter_mut().zip(&mut sb.m).zip(&mut sb.v).zip(gb) {
+                update(b, m, v, g);
+            }
+        }
+        parallel::each(blocks, |(((w, mask), g), (m, v))| {
+            let dim = w.dim();
+            Zip::from(w)
+                .and(mask)
+                .and(g)
+                .and(ArrayViewMut2::from_shape(dim, m).expect("state fits its weight"))
+                .and(ArrayViewMut2::from_shape(dim, v).expect("state fits its weight"))
                 .for_each(|w, &keep, &g, m, v| {
                     // A select, not `w * keep`: that would leave -0.0 for negative weights.
                     if keep == 0.0 {
@@ -251,10 +274,7 @@ impl Optimizer {
                         update(w, m, v, g);
                     }
                 });
-            for (((b, m), v), &g) in layer.bias.iter_mut().zip(&mut sb.m).zip(&mut sb.v).zip(gb) {
-                update(b, m, v, g);
-            }
-        }
+        });
         for ((mut p, st), g) in model
             .others_mut()
             .into_iter()

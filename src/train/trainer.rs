@@ -8,6 +8,7 @@ use super::{BatchOrder, Optimizer, TrainConfig};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{FromSpec, Mlp, Network, argmax_rows};
+use crate::parallel;
 
 /// A chunk of steps whose mean loss exceeds this many times the loss of a uniform guess (ln of
 /// the number of classes) has diverged: no sensible run gets there, while a too-large learning
@@ -133,7 +134,7 @@ impl<N: Network> Trainer<N> {
     /// optimizer back as they were before this call, so nothing already learnt is lost.
     pub fn train_steps(&mut self, data: &Dataset, n: u64) -> Result<StepStats> {
         let saved = (self.model.clone(), self.optimizer.clone(), self.step);
-        let result = self.train_steps_unchecked(data, n);
+        let result = parallel::in_pool(|| self.train_steps_unchecked(data, n));
         let diverged = match &result {
             Err(Error::Diverged { step, loss, .. }) => Some((*step, *loss)),
             Ok(stats) if is_divergent(stats.loss, data.classes()) => Some((stats.step, stats.loss)),

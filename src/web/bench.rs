@@ -57,13 +57,17 @@ impl Bench {
     }
 
     /// A fresh LeNet-300-100 on `backend` ("webgpu" or "cpu") with SGD (lr 0.05, momentum 0.9),
-    /// the settings the TensorFlow.js side uses; or, for "cpu-vit", the shipped ViT's shape and
-    /// optimizer (AdamW) on the CPU engine.
+    /// the settings the TensorFlow.js side uses; or, for "webgpu-vit" and "cpu-vit", the shipped
+    /// ViT's shape and optimizer (AdamW) on that engine.
     #[wasm_bindgen(js_name = setUp)]
     pub fn set_up(&self, backend: &str, batch: usize) -> Result<(), JsValue> {
         let mut state = self.state.borrow_mut();
         let data = &self.data;
-        let base = if backend == "cpu-vit" {
+        let (backend, vit) = match backend.strip_suffix("-vit") {
+            Some(engine) => (engine, true),
+            None => (backend, false),
+        };
+        let base = if vit {
             TrainConfig::vit()
         } else {
             TrainConfig {

@@ -1,5 +1,6 @@
 //! The lottery-ticket lab in the browser: the core's resumable experiments
-//! ([`crate::lottery`]) driven a chunk of iterations per call, on WebGPU when the page has it.
+//! ([`crate::lottery`]) driven a chunk of iterations per call, on the engine its Engine control gives
+//! (see [`super::engine_choice`]).
 //!
 //! The experiment is taken out of the lab while a chunk runs and put back afterwards, so no
 //! borrow is held across an `await`. If the GPU fails mid-chunk, the run in progress restarts on
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use super::engine_choice::{Choice, Decision};
 use super::store::{ModelStore, Shared};
 use super::{js_error, page_backend_name, to_js};
 use crate::engine::Backend;
@@ -20,6 +22,8 @@ use crate::lottery::{
     Arm, InstabilityExperiment, InstabilitySettings, LotteryExperiment, LotterySettings, Strategy,
     ladder,
 };
+use crate::race::race_key;
+use crate::train::TrainConfig;
 
 /// The weights remaining (percent) after each of rounds 0 (dense) to `rounds` of the lab's
 /// network under `strategy`, counted as the pruning code will count them: the card describes a
@@ -55,14 +59,17 @@ struct LabRequest {
     eval_every: u64,
     /// Instability only: weights remaining (percent) of the network analysed.
     weights_remaining: Option<f64>,
-    /// "auto" (WebGPU when the page has it) or "cpu".
-    backend: String,
+    /// The lab's Engine control: "auto", "webgpu" or "cpu" (see [`super::engine_choice`]); a
+    /// practice demonstration sends none and follows the training card's.
+    backend: Option<String>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Started {
     backend: &'static str,
+    /// Why that engine (see [`super::engine_choice`]).
+    why: String,
 }
 
 impl LabRequest {
@@ -75,11 +82,14 @@ impl LabRequest {
         self.strategy.parse().map_err(js_error)
     }
 
-    fn backend(&self, store: &Shared) -> Backend {
-        match (&store.gpu, self.backend.as_str()) {
-            (Some(ctx), "auto") => Backend::Gpu(Rc::clone(ctx)),
-            _ => Backend::Cpu,
-        }
+    /// The engine the lab's Engine control gives: the lab trains LeNet-300-100 at the training
+    /// card's default batch, so it shares that shape's engine race.
+    fn decision(&self, store: &Shared) -> Result<Decision, JsValue> {
+        let choice = match &self.backend {
+            Some(value) => Choice::parse(Some(value))?,
+            None => store.engine_choice,
+        };
+        Ok(store.decide(choice, &race_key(&TrainConfig::default())))
     }
 }
 
@@ -95,9 +105,10 @@ pub struct LotteryLab {
 impl LotteryLab {
     /// Makes `lab` this lab's run, on the backend `request` asks for; returns the engine.
     fn install(&self, lab: Lab, request: &LabRequest) -> Result<JsValue, JsValue> {
-        let backend = request.backend(&self.store.borrow());
+        let Decision { backend, why } = request.decision(&self.store.borrow())?;
         let started = Started {
             backend: page_backend_name(backend.name()),
+            why,
         };
         *self.run.borrow_mut() = Some((lab, backend));
         to_js(&started)

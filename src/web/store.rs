@@ -13,6 +13,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use super::engine_choice::{AdapterInfo, Choice};
 use super::{js_error, to_js};
 use crate::data::{Dataset, IdxPair, Mnist};
 use crate::engine::Backend;
@@ -20,7 +21,8 @@ use crate::gpu::GpuContext;
 use crate::model::{Mlp, Model, ModelKind, Network};
 use crate::prune::calibration::Calibration;
 use crate::prune::{Family, Method, PruneOptions};
-use crate::train::{Evaluation, evaluate};
+use crate::race::race_key;
+use crate::train::{Budget, Evaluation, TrainConfig, evaluate};
 
 /// Validation images evaluated at each training progress point, on the CPU from the model just
 /// read back. The full 5,000 cost about as much as 80 training steps in wasm; 1,000 give the
@@ -46,6 +48,13 @@ pub(super) struct Shared {
     pub(super) trained: Option<(Model, u64)>,
     /// Calibration images by sample count: shared by the walk-through, sweeps and practice.
     calibration: Option<Calibration>,
+    /// Why the adapter is a software renderer, when it is one (see [`super::engine_choice`]).
+    pub(super) adapter_software: Option<String>,
+    /// Engine races run so far, by [`crate::race::race_key`].
+    pub(super) races: Vec<(String, crate::race::RaceResult)>,
+    /// The training card's Engine control: what fine-tuning and the practice demonstrations
+    /// follow.
+    pub(super) engine_choice: Choice,
 }
 
 impl Shared {
@@ -125,13 +134,14 @@ impl Shared {
         Ok(self.calibration.as_ref())
     }
 
-    /// The engine fine-tuning runs on: the page's WebGPU device for an MLP when it has a working
-    /// one; the CPU otherwise (the GPU engine has no ViT kernels).
+    /// The engine fine-tuning `model` runs on: what the training card's Engine control gives
+    /// for its fine-tuning settings (see [`super::engine_choice`]).
     pub(super) fn finetune_backend(&self, model: &Model) -> Backend {
-        match (&self.gpu, model) {
-            (Some(ctx), Model::Mlp(_)) if ctx.check().is_ok() => Backend::Gpu(Rc::clone(ctx)),
-            _ => Backend::Cpu,
-        }
+        let key = match model.spec().parse() {
+            Ok(spec) => race_key(&TrainConfig::finetune(spec, Budget::Epochs(1), 0)),
+            Err(_) => model.spec(),
+        };
+        self.shared_backend(&key)
     }
 }
 
@@ -335,6 +345,40 @@ impl ModelStore {
             };
             to_js(&status)
         })
+    }
+
+    /// Tells the store what the browser says of the adapter (`GPUAdapterInfo`'s vendor,
+    /// architecture, description and `isFallbackAdapter`). Returns why it is a software renderer,
+    /// or `undefined` for a hardware one.
+    #[wasm_bindgen(js_name = describeAdapter)]
+    pub fn describe_adapter(&self, info: JsValue) -> Result<Option<String>, JsValue> {
+        let info: AdapterInfo = serde_wasm_bindgen::from_value(info)
+            .map_err(|e| js_error(format!("invalid adapter description: {e}")))?;
+        let mut shared = self.shared.borrow_mut();
+        // wgpu's own view counts too: natively and in some browsers it knows the device type.
+        let software = info.software().or_else(|| {
+            shared
+                .gpu
+                .as_ref()
+                .filter(|ctx| ctx.is_software())
+                .map(|ctx| format!("{}, a software renderer", ctx.adapter_name()))
+        });
+        shared.adapter_software.clone_from(&software);
+        Ok(software)
+    }
+
+    /// Sets the training card's Engine control (`auto`, `webgpu` or `cpu`), which fine-tuning
+    /// and the practice demonstrations follow. Returns the engine line for LeNet's training
+    /// settings, `{backend, why, race}`, for the page to show before anything runs.
+    #[wasm_bindgen(js_name = setEngineChoice)]
+    pub fn set_engine_choice(&self, choice: &str) -> Result<JsValue, JsValue> {
+        let mut shared = self.shared.borrow_mut();
+        shared.engine_choice = Choice::parse(Some(choice))?;
+        let key = race_key(&TrainConfig::default());
+        let line = shared
+            .decide(shared.engine_choice, &key)
+            .line(shared.race_result(&key));
+        to_js(&line)
     }
 
     /// Gives up on WebGPU (the page calls this when the adapter request takes too long); a late

@@ -14,10 +14,12 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use super::engine_choice::Choice;
 use super::store::{ModelStore, Shared};
 use super::{js_error, page_backend_name, to_js};
 use crate::engine::Engine;
 use crate::model::{ModelSpec, Network};
+use crate::race::{race, race_key};
 use crate::train::{
     Budget, LrSchedule, OptimizerConfig, OptimizerKind, Split, TrainConfig, evaluate,
 };
@@ -32,7 +34,7 @@ struct RunConfig {
     batch: Option<usize>,
     iters: u64,
     seed: Option<u64>,
-    /// "auto" (WebGPU when available) or "cpu".
+    /// The Engine control: "auto", "webgpu" or "cpu" (see [`super::engine_choice`]).
     backend: Option<String>,
 }
 
@@ -96,10 +98,50 @@ impl Training {
         }
     }
 
-    /// Starts a fresh run (the previous one, if any, is dropped) on WebGPU when available and not
-    /// refused by `backend: "cpu"`. Every value is validated before any work starts. Returns the
-    /// engine used: "webgpu" or "cpu".
-    pub fn start(&self, config: JsValue) -> Result<String, JsValue> {
+    /// Whether [`Training::race`] would race for `config` (so the page can say it is timing).
+    #[wasm_bindgen(js_name = needsRace)]
+    pub fn needs_race(&self, config: JsValue) -> Result<bool, JsValue> {
+        let (config, choice) = parse_run(config)?;
+        Ok(self.store.borrow().needs_race(choice, &race_key(&config)))
+    }
+
+    /// Runs the engine race for `config` when its Engine choice is automatic, the adapter is a
+    /// hardware one and this model shape has not raced yet (see [`crate::race`]); resolves to the
+    /// race's result, or `null` when none was needed. The result is kept while the page is open.
+    pub fn race(&self, config: JsValue) -> js_sys::Promise {
+        let store = Rc::clone(&self.store);
+        future_to_promise(async move {
+            let (config, choice) = parse_run(config)?;
+            let key = race_key(&config);
+            let (gpu, data) = {
+                let s = store.borrow();
+                if !s.needs_race(choice, &key) {
+                    return Ok(JsValue::NULL);
+                }
+                (s.gpu.clone(), s.data()?)
+            };
+            let Some(gpu) = gpu else {
+                return Ok(JsValue::NULL);
+            };
+            let clock = super::costs::clock();
+            match race(&gpu, &config, &data, RACE_MS, &clock).await {
+                Ok(result) => {
+                    store.borrow_mut().record_race(key, result);
+                    to_js(&result)
+                }
+                // A GPU that fails its race is not used: the run that follows goes to the CPU.
+                Err(e) => {
+                    store.borrow_mut().drop_gpu();
+                    Err(js_error(format!("WebGPU failed its speed test: {e}")))
+                }
+            }
+        })
+    }
+
+    /// Starts a fresh run (the previous one, if any, is dropped) on the engine its Engine choice
+    /// gives (see [`super::engine_choice`]). Every value is validated before any work starts.
+    /// Returns the engine line: `{backend: "webgpu" | "cpu", why, race}`.
+    pub fn start(&self, config: JsValue) -> Result<JsValue, JsValue> {
         let mut store = self.store.borrow_mut();
         let data = store.data()?;
         if store.progress_validation().is_none() {
@@ -107,49 +149,13 @@ impl Training {
                 "only the pruning data is loaded here; training needs the full data set",
             ));
         }
-        let run: RunConfig = serde_wasm_bindgen::from_value(config)
-            .map_err(|e| js_error(format!("invalid training settings: {e}")))?;
-        let kind: OptimizerKind = run
-            .optimizer
-            .as_deref()
-            .unwrap_or("adam")
-            .parse()
-            .map_err(js_error)?;
-        let mut optimizer = OptimizerConfig::default_for(kind);
-        if let Some(lr) = run.lr {
-            optimizer.lr = lr;
-        }
-        let spec: ModelSpec = match run.arch {
-            Some(spec) => spec.parse().map_err(js_error)?,
-            None => ModelSpec::default(),
-        };
-        // The model's own recipe (the ViT's: AdamW, batch 128, warmup then cosine), with the
-        // page's settings over it.
-        let defaults = TrainConfig::defaults_for(spec);
-        let schedule = match defaults.schedule {
-            // A run too short to leave the warmup behind would spend most of it below the rate
-            // asked for: a short ViT run keeps the rate constant instead.
-            LrSchedule::WarmupCosine { warmup_steps } if run.iters < 2 * warmup_steps => {
-                LrSchedule::Constant
-            }
-            other => other,
-        };
-        let config = TrainConfig {
-            optimizer,
-            batch: run.batch.unwrap_or(defaults.batch),
-            budget: Budget::Iters(run.iters),
-            seed: run.seed.unwrap_or(0),
-            schedule,
-            ..defaults
-        };
-        // The GPU engine has no ViT kernels yet: the ViT trains on the CPU engine.
-        let use_gpu = run.backend.as_deref() != Some("cpu") && !config.arch.is_vit();
-        let engine = match (&store.gpu, use_gpu) {
-            (Some(ctx), true) => Engine::gpu(Rc::clone(ctx), &config, &data),
-            _ => Engine::cpu(&config, &data),
-        }
-        .map_err(js_error)?;
+        let (config, choice) = parse_run(config)?;
+        store.engine_choice = choice;
+        let key = race_key(&config);
+        let decision = store.decide(choice, &key);
+        let engine = Engine::new(&decision.backend, &config, &data).map_err(js_error)?;
         store.trained = None;
+        let line = decision.line(store.race_result(&key));
         let mut run = self.run.borrow_mut();
         *run = Run {
             total_steps: config.total_steps(data.train.len()),
@@ -157,7 +163,7 @@ impl Training {
             config: Some(config),
             engine: Some(engine),
         };
-        Ok(Self::backend_name(run.engine.as_ref()).to_owned())
+        to_js(&line)
     }
 
     fn backend_name(engine: Option<&Engine>) -> &'static str {
@@ -271,4 +277,48 @@ impl Training {
             to_js(&report.map_err(js_error)?)
         })
     }
+}
+
+/// How long the engine race takes in all, in milliseconds: about a second, what a first press of
+/// Train can afford to wait.
+const RACE_MS: f64 = 1_000.0;
+
+/// The page's run settings over the model's own recipe (the ViT's: AdamW, batch 128, warmup then
+/// cosine), and the Engine choice.
+fn parse_run(config: JsValue) -> Result<(TrainConfig, Choice), JsValue> {
+    let run: RunConfig = serde_wasm_bindgen::from_value(config)
+        .map_err(|e| js_error(format!("invalid training settings: {e}")))?;
+    let choice = Choice::parse(run.backend.as_deref())?;
+    let kind: OptimizerKind = run
+        .optimizer
+        .as_deref()
+        .unwrap_or("adam")
+        .parse()
+        .map_err(js_error)?;
+    let mut optimizer = OptimizerConfig::default_for(kind);
+    if let Some(lr) = run.lr {
+        optimizer.lr = lr;
+    }
+    let spec: ModelSpec = match run.arch {
+        Some(spec) => spec.parse().map_err(js_error)?,
+        None => ModelSpec::default(),
+    };
+    let defaults = TrainConfig::defaults_for(spec);
+    let schedule = match defaults.schedule {
+        // A run too short to leave the warmup behind would spend most of it below the rate
+        // asked for: a short ViT run keeps the rate constant instead.
+        LrSchedule::WarmupCosine { warmup_steps } if run.iters < 2 * warmup_steps => {
+            LrSchedule::Constant
+        }
+        other => other,
+    };
+    let config = TrainConfig {
+        optimizer,
+        batch: run.batch.unwrap_or(defaults.batch),
+        budget: Budget::Iters(run.iters),
+        seed: run.seed.unwrap_or(0),
+        schedule,
+        ..defaults
+    };
+    Ok((config, choice))
 }

@@ -2,8 +2,9 @@
 //! pruning started from, the walk-through's pruned model (heads masked, blocks gated off, units
 //! masked: the same shapes) and its compacted form (`vit_compaction::compact`: those deleted).
 //!
-//! Timing runs the CPU engine in wasm (the GPU engine has no ViT kernels) over the first test
-//! images, rounds alternating between the three models so a slow moment hits all alike.
+//! Timing runs the CPU engine in wasm (the GPU's timed forward passes are written for MLPs) over
+//! the first test images, rounds alternating between the three models so a slow moment hits all
+//! alike.
 
 use serde::Serialize;
 

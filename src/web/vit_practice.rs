@@ -15,7 +15,7 @@ use super::store::Shared;
 use super::structure::StructureCounts;
 use super::vit_costs::{self, MAX_VIT_TIMING_BATCH};
 use super::{js_error, to_js};
-use crate::engine::{Backend, Engine};
+use crate::engine::Engine;
 use crate::model::{Model, ModelKind, Network, Vit};
 use crate::prune::{self, vit_compaction};
 use crate::train::{Budget, TrainConfig, evaluate};
@@ -123,8 +123,8 @@ impl Practice {
         finetune_steps(ModelKind::Vit) as u32
     }
 
-    /// Fine-tunes the scratch ViT `n` more steps on the CPU engine (its masks and removed blocks
-    /// held; the optimizer state carried between calls). Resolves to the chunk's mean loss.
+    /// Fine-tunes the scratch ViT `n` more steps on the engine the page's Engine choice gives
+    /// (its masks and removed blocks held; the optimizer state carried between calls). Resolves to the chunk's mean loss.
     #[wasm_bindgen(js_name = vitScratchFinetune)]
     pub fn vit_scratch_finetune(&self, n: u32) -> js_sys::Promise {
         let (store, practice) = (Rc::clone(&self.store), Rc::clone(&self.vit));
@@ -145,8 +145,8 @@ impl Practice {
                         let spec = model.spec().parse().map_err(js_error)?;
                         let total = finetune_steps(ModelKind::Vit).max(u64::from(n));
                         let config = TrainConfig::finetune(spec, Budget::Iters(total), 0);
-                        Engine::from_backend(&Backend::Cpu, &model, &config, &data)
-                            .map_err(js_error)?
+                        let backend = s.finetune_backend(&model);
+                        Engine::from_backend(&backend, &model, &config, &data).map_err(js_error)?
                     }
                 }
             };

@@ -15,7 +15,7 @@ use wasm_bindgen_futures::future_to_promise;
 use super::request::{PruneRequest, finetune_steps, need_test};
 use super::store::{ModelStore, Shared};
 use super::structure::StructureCounts;
-use super::{js_error, to_js};
+use super::{js_error, page_backend_name, to_js};
 use crate::data::Mnist;
 use crate::engine::Engine;
 use crate::model::{Model, ModelKind, ModelSpec, Network};
@@ -178,6 +178,8 @@ struct FinetuneProgress {
     step: u64,
     total: u64,
     loss: f32,
+    /// The engine fine-tuning runs on: "webgpu" or "cpu".
+    backend: &'static str,
     /// The stage report, once the last chunk is done.
     report: Option<StageReport>,
 }
@@ -382,6 +384,7 @@ impl WalkThrough {
                 step: engine.step(),
                 total,
                 loss: stats.loss,
+                backend: page_backend_name(engine.backend()),
                 report: None,
             };
             if progress.step < total {

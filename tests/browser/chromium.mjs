@@ -28,9 +28,10 @@ const NO_WEBGPU_FLAGS = ['--disable-features=WebGPU'];
 
 /**
  * Chromium with WebGPU on (the default) or off (`{ webgpu: false }`), in the light or dark
- * colour scheme, at a given window size.
+ * colour scheme, at a given window size; `serviceWorkers: 'block'` keeps the page's service
+ * worker out (it would make a page served without isolation headers isolated).
  */
-export async function launch({ webgpu = true, colorScheme = 'light', viewport = { width: 1280, height: 900 } } = {}) {
+export async function launch({ webgpu = true, colorScheme = 'light', viewport = { width: 1280, height: 900 }, serviceWorkers = 'allow' } = {}) {
   const userDataDir = mkdtempSync(join(tmpdir(), 'pruneplay-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -38,6 +39,7 @@ export async function launch({ webgpu = true, colorScheme = 'light', viewport = 
     args: [...FLAGS, ...(webgpu ? WEBGPU_FLAGS : NO_WEBGPU_FLAGS)],
     viewport,
     colorScheme,
+    serviceWorkers,
   });
   // A loaded machine (two cores, builds running beside the tests) can take a while to bring up
   // a fresh browser's first page; the tests then wait for what they check with their own limits.

@@ -58,7 +58,7 @@ test('two short rounds with both controls fill the curves, table and mask thumbn
 test('a round runs on WebGPU, and Cancel keeps the finished runs', { timeout: 600_000 }, async () => {
   const { context, page, errors } = await launch();
   try {
-    await page.goto(`${URL_UNDER_TEST}#rounds=3&rounditers=100&lteval=100&controls=`);
+    await page.goto(`${URL_UNDER_TEST}#rounds=3&rounditers=100&lteval=100&controls=&ltengine=webgpu`);
     await page.locator('#lt-run:enabled').waitFor({ timeout: 120_000 });
     await page.getByRole('button', { name: 'Run rounds' }).click();
     await page.locator('#lt-status', { hasText: /\(WebGPU\)/ }).waitFor({ timeout: 120_000 });

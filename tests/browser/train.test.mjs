@@ -6,7 +6,35 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ARTIFACTS, URL_UNDER_TEST, launch } from './chromium.mjs';
 
-test('the page trains LeNet-300-100 on MNIST on WebGPU to over 90% test accuracy', { timeout: 600_000 }, async () => {
+test('on a software adapter, Engine on automatic trains on the CPU and the engine line says why', { timeout: 300_000 }, async () => {
+  const { context, page, errors } = await launch();
+  try {
+    await page.goto(URL_UNDER_TEST);
+    await page.locator('#train:enabled').waitFor({ timeout: 120_000 });
+    assert.equal(await page.locator('#backend').inputValue(), 'auto');
+    // SwiftShader runs the kernels on the CPU, slower than the CPU engine: automatic passes it over.
+    const engine = page.locator('#engine');
+    await page.locator('#engine[data-backend="cpu"]').waitFor();
+    assert.match(await engine.textContent(),
+      /^CPU \(WebAssembly, (\d+ threads|one thread)\) in a Web Worker: chosen automatically: WebGPU here is SwiftShader, a software renderer, slower than the CPU engine/);
+    await page.getByLabel('Training steps').fill('100');
+    await page.getByRole('button', { name: 'Train' }).click();
+    const result = page.locator('#test-acc[data-value]');
+    await result.waitFor({ timeout: 240_000 });
+    assert.equal(await engine.getAttribute('data-backend'), 'cpu');
+    assert.match(await engine.textContent(), /chosen automatically: WebGPU here is SwiftShader/);
+    assert.ok(Number(await result.getAttribute('data-value')) > 0.85);
+    // The visitor can still force WebGPU, and the line follows at once.
+    await page.locator('#backend').selectOption('webgpu');
+    await page.locator('#engine[data-backend="webgpu"]').waitFor();
+    assert.match(await engine.textContent(), /^WebGPU \(.*swiftshader.*\) in a Web Worker: as chosen\.$/i);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('with Engine on WebGPU the page trains LeNet-300-100 on MNIST on WebGPU to over 90% test accuracy', { timeout: 600_000 }, async () => {
   const { context, page, errors, foreign } = await launch();
   try {
     // Long tasks on the page's main thread: training runs in the worker, so there should be none
@@ -17,12 +45,12 @@ test('the page trains LeNet-300-100 on MNIST on WebGPU to over 90% test accuracy
         for (const e of list.getEntries()) window.longTasks.push({ start: e.startTime, duration: e.duration });
       }).observe({ type: 'longtask', buffered: true });
     });
-    await page.goto(URL_UNDER_TEST);
+    await page.goto(`${URL_UNDER_TEST}#engine=webgpu`);
     // The Train button is enabled once the four files are downloaded and decoded.
     await page.locator('#train:enabled').waitFor({ timeout: 120_000 });
     assert.match(await page.locator('#status').textContent(), /55,000 training/);
-    // The page found WebGPU (SwiftShader here) and will train on it, not on the fallback.
-    assert.equal(await page.locator('#engine').getAttribute('data-backend'), 'webgpu');
+    // The page found WebGPU (SwiftShader here) and will train on it, as chosen.
+    await page.locator('#engine[data-backend="webgpu"]').waitFor();
     assert.match(await page.locator('#engine').textContent(), /^WebGPU \(.*swiftshader.*\)/i);
 
     await page.getByLabel('Training steps').fill('300');
@@ -68,7 +96,7 @@ test('without WebGPU the page says so and trains on the CPU', { timeout: 300_000
     await page.goto(URL_UNDER_TEST);
     await page.locator('#train:enabled').waitFor({ timeout: 120_000 });
     assert.equal(await page.locator('#engine').getAttribute('data-backend'), 'cpu');
-    assert.match(await page.locator('#engine').textContent(), /WebGPU is not available in this browser.*training on the CPU/);
+    assert.match(await page.locator('#engine').textContent(), /^CPU \(WebAssembly, (\d+ threads|one thread)\) in a Web Worker: WebGPU is not available in this browser\.$/);
     await page.getByLabel('Training steps').fill('300');
     await page.getByRole('button', { name: 'Train' }).click();
     const result = page.locator('#test-acc[data-value]');

@@ -3,7 +3,8 @@
 //!
 //! Natively: the CPU engine vs the same step in NumPy on an optimised BLAS, and the GPU engine
 //! (lavapipe where there is no GPU) vs the CPU engine. In headless Chromium (one session, see
-//! bench/browser/bench.js): PrunePlay WebGPU and CPU-wasm vs TensorFlow.js WebGPU and wasm.
+//! bench/browser/bench.js): PrunePlay WebGPU and CPU-wasm vs TensorFlow.js WebGPU and wasm, and
+//! the two threaded wasm builds on every core (the server makes the page cross-origin isolated).
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -103,6 +104,7 @@ fn native(
     let (mut cpu, mut gpu, mut numpy) = (Vec::new(), Vec::new(), Vec::new());
     let (mut vit, mut cpu_gflops, mut gpu_gflops, mut vit_gflops) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut gpu_vit, mut gpu_vit_gflops) = (Vec::new(), Vec::new());
     let mut adapter = None;
     // `pruneplay bench --json --batch B` with `extra` arguments; its summary line.
     let bench = |extra: &[&str], what: &str| {
@@ -148,6 +150,17 @@ fn native(
             }
             Err(e) => step!("no native GPU numbers: {e:#}"),
         }
+        // The ViT on the GPU engine (fewer steps still: lavapipe runs it on the CPU).
+        match bench(
+            &["--backend", "gpu", "--arch", "vit", "--steps", "20"],
+            "pruneplay bench (gpu, vit)",
+        ) {
+            Ok(line) => {
+                gpu_vit.extend(number(&line, "train_samples_per_s"));
+                gpu_vit_gflops.extend(number(&line, "train_gflops"));
+            }
+            Err(e) => step!("no native GPU ViT numbers: {e:#}"),
+        }
     }
     let (cpu, numpy) = (median(cpu), median(numpy));
     summary.push(("native_cpu_train_sps".into(), format!("{cpu:.0}")));
@@ -170,12 +183,22 @@ fn native(
     summary.push(("native_cpu_vs_numpy".into(), format!("{:.2}", cpu / numpy)));
     if !gpu.is_empty() {
         let gpu = median(gpu);
+        let gpu_gflops = median(gpu_gflops);
         summary.push(("native_gpu_train_sps".into(), format!("{gpu:.0}")));
-        summary.push((
-            "native_gpu_train_gflops".into(),
-            format!("{:.2}", median(gpu_gflops)),
-        ));
+        summary.push(("native_gpu_train_gflops".into(), format!("{gpu_gflops:.2}")));
         summary.push(("native_gpu_vs_cpu".into(), format!("{:.2}", gpu / cpu)));
+        if !gpu_vit.is_empty() {
+            let gflops = median(gpu_vit_gflops);
+            summary.push((
+                "native_gpu_vit_train_sps".into(),
+                format!("{:.0}", median(gpu_vit)),
+            ));
+            summary.push(("native_gpu_vit_train_gflops".into(), format!("{gflops:.2}")));
+            summary.push((
+                "native_gpu_vit_vs_lenet_gflops".into(),
+                format!("{:.2}", gflops / gpu_gflops),
+            ));
+        }
         summary.push((
             "native_gpu_adapter".into(),
             format!("\"{}\"", adapter.unwrap_or_default()),
@@ -202,7 +225,14 @@ fn browser(root: &Path, rounds: usize, summary: &mut Vec<(String, String)>) -> R
     // dist/bench/: the page, and TensorFlow.js from node_modules (dev-only, never committed).
     let out = dist::dir(root).join("bench");
     fs::create_dir_all(out.join("tfjs")).with_context(|| format!("creating {}", out.display()))?;
-    for file in ["index.html", "bench.js"] {
+    for file in [
+        "index.html",
+        "bench.js",
+        "timing.js",
+        "bench-worker.js",
+        "tfjs-mt.html",
+        "tfjs-mt.js",
+    ] {
         fs::copy(dir.join(file), out.join(file)).with_context(|| format!("copying {file}"))?;
     }
     for file in TFJS_FILES {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::data;
+use crate::{data, wasm};
 
 pub fn dir(root: &Path) -> PathBuf {
     root.join("dist")
@@ -37,6 +37,51 @@ fn check_offline_list(www: &Path, sw: &Path) -> Result<()> {
             sw.display(),
             missing.join(", ")
         );
+    }
+    Ok(())
+}
+
+/// Every file of the wasm builds (dist/pkg, and dist/pkg-mt with its thread pool's worker
+/// script) and builds.json must be in the list too: offline, a missing one would leave the page
+/// without its engine, or the threaded build without its threads.
+fn check_offline_pkgs(dist: &Path, sw: &Path) -> Result<()> {
+    let list = fs::read_to_string(sw).with_context(|| format!("reading {}", sw.display()))?;
+    // builds.json says which build the worker loads.
+    let mut files = vec![dist.join(wasm::BUILDS_MANIFEST)];
+    for pkg in [wasm::PKG, wasm::THREADED_PKG] {
+        list_files(&dist.join(pkg), &mut files)?;
+    }
+    let missing: Vec<String> = files
+        .iter()
+        .filter(|file| file.is_file())
+        .map(|file| {
+            let relative = file.strip_prefix(dist).unwrap_or(file);
+            format!("'./{}'", relative.to_string_lossy())
+        })
+        .filter(|entry| !list.contains(entry))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{} does not list {} for offline use: add them to its FILES",
+            sw.display(),
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The files under `dir`, recursively; nothing when it does not exist.
+fn list_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for entry in read_dir(dir)? {
+        let path = entry.path();
+        if path.is_dir() {
+            list_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
     }
     Ok(())
 }
@@ -75,6 +120,7 @@ pub fn assemble(root: &Path) -> Result<()> {
     // The service worker controls only pages at or below its folder, so it goes to the root.
     let sw = www.join(SERVICE_WORKER);
     check_offline_list(&www, &sw)?;
+    check_offline_pkgs(&dist, &sw)?;
     sync_file(&sw, &dist.join(SERVICE_WORKER), &mut tally)?;
 
     for (src, name) in [
@@ -184,6 +230,37 @@ fn read_dir(dir: &Path) -> Result<Vec<fs::DirEntry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_offline_list_must_name_every_file_of_both_builds() {
+        let base = std::env::temp_dir().join(format!("xtask-dist-sw-{}", std::process::id()));
+        let snippet = base.join("pkg-mt/snippets/rayon-1/src");
+        fs::create_dir_all(&snippet).expect("mkdir");
+        fs::create_dir_all(base.join("pkg")).expect("mkdir");
+        for file in [
+            base.join("builds.json"),
+            base.join("pkg/pruneplay.js"),
+            base.join("pkg-mt/pruneplay.js"),
+            snippet.join("workerHelpers.js"),
+        ] {
+            fs::write(file, "x").expect("write");
+        }
+        let sw = base.join("sw.js");
+        let all = "'./builds.json', './pkg/pruneplay.js', './pkg-mt/pruneplay.js', \
+                   './pkg-mt/snippets/rayon-1/src/workerHelpers.js'";
+        fs::write(&sw, all).expect("write");
+        check_offline_pkgs(&base, &sw).expect("everything is listed");
+        fs::write(&sw, all.replace("rayon-1", "rayon-0")).expect("write");
+        let err = check_offline_pkgs(&base, &sw).expect_err("the snippet is missing");
+        assert!(
+            format!("{err}").contains("'./pkg-mt/snippets/rayon-1/src/workerHelpers.js'"),
+            "{err}"
+        );
+        // Without a threaded build there is nothing of it to list.
+        fs::remove_dir_all(base.join("pkg-mt")).expect("rm");
+        check_offline_pkgs(&base, &sw).expect("nothing missing");
+        fs::remove_dir_all(&base).expect("cleanup");
+    }
 
     #[test]
     fn mirrors_nested_files_and_removes_stale_ones() {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tokio::runtime::Runtime;
@@ -105,6 +105,7 @@ fn router(root: &Path) -> Router {
     Router::new()
         .fallback_service(ServeDir::new(root))
         .layer(middleware::from_fn(log_failures))
+        .layer(middleware::from_fn(isolation_headers))
         // Revalidate every time, so a rebuilt dist/ is never shadowed by a stale copy.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -117,6 +118,45 @@ fn router(root: &Path) -> Router {
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
         ))
+}
+
+/// The query flag that serves a page without the isolation headers, as a static host that cannot
+/// set headers would (`/?coi=0`): the page then runs its single-threaded build.
+pub const NO_ISOLATION_QUERY: &str = "coi=0";
+
+/// Cross-origin isolation, which the threaded wasm build needs (SharedArrayBuffer): documents and
+/// scripts (the page, its workers, and the thread pool's workers, which must match their owner's
+/// embedder policy) get `Cross-Origin-Opener-Policy: same-origin` and
+/// `Cross-Origin-Embedder-Policy: require-corp`, and every response gets
+/// `Cross-Origin-Resource-Policy: cross-origin`, so an isolated page (ours or another site's
+/// embedding a view) may load it, and a sandboxed embed, whose origin is opaque, still loads
+/// its own files. A request with `?coi=0` gets only the last.
+async fn isolation_headers(request: Request, next: Next) -> Response {
+    let plain = request
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|pair| pair == NO_ISOLATION_QUERY));
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("cross-origin"),
+    );
+    let isolating = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|t| t.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html") || t.starts_with("text/javascript"));
+    if isolating && !plain {
+        headers.insert(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        );
+        headers.insert(
+            HeaderName::from_static("cross-origin-embedder-policy"),
+            HeaderValue::from_static("require-corp"),
+        );
+    }
+    response
 }
 
 /// Says which requests failed, so a missing file shows up in the terminal, not only in DevTools.
@@ -279,6 +319,58 @@ mod tests {
             }
             assert!(raw.starts_with(b"HTTP/1.1 200"), "connection {i}");
         }
+        drop(server);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn documents_and_scripts_are_isolated_and_everything_may_be_embedded() {
+        let dir = std::env::temp_dir().join(format!("xtask-serve-coi-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("www")).expect("mkdir");
+        std::fs::write(dir.join("index.html"), "<h1>hi</h1>").expect("write");
+        std::fs::write(dir.join("www").join("worker.js"), "export {};").expect("write");
+        std::fs::write(dir.join("www").join("embed.html"), "<p>embed</p>").expect("write");
+        std::fs::write(dir.join("app.wasm"), b"\0asm").expect("write");
+        std::fs::write(dir.join("x.gz"), b"gz").expect("write");
+        let server = serve_dir(&dir, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).expect("serve");
+        let addr = server.addr();
+        let isolation = |reply: &Reply| {
+            (
+                reply.header("cross-origin-opener-policy"),
+                reply.header("cross-origin-embedder-policy"),
+                reply.header("cross-origin-resource-policy"),
+            )
+        };
+        let isolated = (
+            Some("same-origin".to_owned()),
+            Some("require-corp".to_owned()),
+            Some("cross-origin".to_owned()),
+        );
+        let embeddable = (None, None, Some("cross-origin".to_owned()));
+        for target in ["/", "/index.html", "/www/worker.js", "/www/embed.html?x=1"] {
+            let reply = request(addr, "GET", target);
+            assert_eq!(reply.status, 200, "{target}");
+            assert_eq!(isolation(&reply), isolated, "{target}");
+            // CORS stays: a sandboxed embed's own requests are cross-origin.
+            assert_eq!(
+                reply.header("access-control-allow-origin").as_deref(),
+                Some("*")
+            );
+        }
+        for target in [
+            "/app.wasm",
+            "/x.gz",
+            "/nope.js",
+            "/?coi=0",
+            "/index.html?a=b&coi=0",
+        ] {
+            assert_eq!(
+                isolation(&request(addr, "GET", target)),
+                embeddable,
+                "{target}"
+            );
+        }
+        assert_eq!(isolation(&request(addr, "HEAD", "/")), isolated);
         drop(server);
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }

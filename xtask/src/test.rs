@@ -11,10 +11,10 @@ use crate::{cmd, data, dist, npm, serve, system, wasm};
 
 #[derive(clap::Args)]
 pub struct TestArgs {
-    /// Skip the release wasm build and the headless-Chromium tests (steps 8 and 9).
+    /// Skip the release wasm builds and the headless-Chromium tests (steps 9 and 10).
     #[arg(long)]
     skip_browser: bool,
-    /// Skip `cargo fmt --check` and the clippy runs (steps 2 to 5).
+    /// Skip `cargo fmt --check` and the clippy runs (steps 2 to 6).
     #[arg(long)]
     skip_lint: bool,
     /// Extra arguments for the test binaries of `cargo test --workspace`,
@@ -29,7 +29,7 @@ type Check<'a> = &'a dyn Fn() -> Result<()>;
 pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
     let lint = !args.skip_lint;
     let browser = !args.skip_browser;
-    let steps: [(&str, bool, Check); 9] = [
+    let steps: [(&str, bool, Check); 10] = [
         ("system packages", true, &system::ensure_test_deps),
         ("cargo fmt", lint, &|| {
             cmd::run(cmd::cargo().args(["fmt", "--all", "--", "--check"]))
@@ -68,6 +68,32 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
                 "--lib",
                 "--target",
                 wasm::TARGET,
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        }),
+        // The threaded build's own code (rayon, wasm-bindgen-rayon) only compiles there; where
+        // there is no nightly the build ships without it, and so this step passes without it.
+        ("clippy (threaded wasm, nightly)", lint, &|| {
+            if let Err(why) = wasm::ensure_nightly() {
+                step!("no threaded build to lint: {why:#}");
+                return Ok(());
+            }
+            // In release, so that it shares the dependencies the threaded build compiles
+            // (build scripts, proc macros, the rebuilt std) instead of checking them again.
+            cmd::run(wasm::nightly_cargo(&wasm::threaded_target_dir(root)).args([
+                "clippy",
+                "--release",
+                "-p",
+                "pruneplay",
+                "--lib",
+                "--features",
+                "threads",
+                "--target",
+                wasm::TARGET,
+                "-Z",
+                "build-std=panic_abort,std",
                 "--",
                 "-D",
                 "warnings",

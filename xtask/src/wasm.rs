@@ -11,6 +11,39 @@ use crate::{cmd, data, dist, model};
 
 pub const TARGET: &str = "wasm32-unknown-unknown";
 
+/// dist/'s folder for the single-threaded build, which every browser runs.
+pub const PKG: &str = "pkg";
+/// dist/'s folder for the threaded build, which the page loads when it is cross-origin isolated.
+pub const THREADED_PKG: &str = "pkg-mt";
+/// dist/'s file that says which builds there are (see [`builds_json`]).
+pub const BUILDS_MANIFEST: &str = "builds.json";
+/// The toolchain of the threaded build: shared memory needs the standard library rebuilt with
+/// atomics (`-Z build-std`), which only nightly does.
+pub const NIGHTLY: &str = "nightly";
+/// rustc flags of the threaded build: the single-threaded build's SIMD (set for it in
+/// .cargo/config.toml, which these replace) plus atomics and bulk memory, and the linker flags
+/// wasm-bindgen's thread support expects (rustc does not add them): a shared memory, imported so
+/// that every thread's instance gets the same one, declared up front at most 2 GiB, and the
+/// thread-local storage symbols each new thread initialises its own copy with.
+const THREADED_RUSTFLAGS: [&str; 16] = [
+    "-C",
+    "target-feature=+atomics,+bulk-memory,+simd128",
+    "-C",
+    "link-arg=--shared-memory",
+    "-C",
+    "link-arg=--import-memory",
+    "-C",
+    "link-arg=--max-memory=2147483648",
+    "-C",
+    "link-arg=--export=__wasm_init_tls",
+    "-C",
+    "link-arg=--export=__tls_size",
+    "-C",
+    "link-arg=--export=__tls_align",
+    "-C",
+    "link-arg=--export=__tls_base",
+];
+
 pub fn build(root: &Path) -> Result<()> {
     data::ensure(root)?;
     ensure_target()?;
@@ -25,7 +58,135 @@ pub fn build(root: &Path) -> Result<()> {
         "--target",
         TARGET,
     ]))?;
-    let wasm = target_dir(root)
+    let wasm = wasm_output(&target_dir(root))?;
+    bindgen_into(&bindgen, &wasm, &dist::dir(root).join(PKG))?;
+    build_threaded(root, &bindgen)?;
+    dist::assemble(root)?;
+    model::ensure_shipped(root)?;
+    step!("build: {} is ready", dist::dir(root).display());
+    Ok(())
+}
+
+/// What dist/builds.json tells the page's worker: where the threaded build is, or why there is
+/// none (it then loads the single-threaded build without asking the server for a missing file).
+fn builds_json(threaded: std::result::Result<(), String>) -> String {
+    let quote = |text: &str| {
+        text.chars()
+            .map(|c| match c {
+                '"' | '\\' => format!("\\{c}"),
+                c if c.is_control() => " ".into(),
+                c => c.to_string(),
+            })
+            .collect::<String>()
+    };
+    match threaded {
+        Ok(()) => format!("{{\"threaded\": \"{THREADED_PKG}/pruneplay.js\"}}\n"),
+        Err(why) => format!("{{\"threaded\": null, \"why\": \"{}\"}}\n", quote(&why)),
+    }
+}
+
+/// The threaded build into dist/pkg-mt, when a nightly toolchain can make it; otherwise says so,
+/// removes any stale copy and leaves the page its single-threaded build.
+fn build_threaded(root: &Path, bindgen: &Path) -> Result<()> {
+    let pkg = dist::dir(root).join(THREADED_PKG);
+    let manifest = dist::dir(root).join(BUILDS_MANIFEST);
+    if let Err(why) = ensure_nightly() {
+        step!("build: no threaded build ({why:#}); the page will run the CPU engine on one thread");
+        if pkg.exists() {
+            fs::remove_dir_all(&pkg)
+                .with_context(|| format!("removing stale {}", pkg.display()))?;
+        }
+        let why = format!("{why:#}");
+        return fs::write(&manifest, builds_json(Err(why)))
+            .with_context(|| format!("writing {}", manifest.display()));
+    }
+    step!("build: compiling pruneplay for {TARGET} with threads (release, {NIGHTLY}, build-std)");
+    let dir = threaded_target_dir(root);
+    cmd::run(nightly_cargo(&dir).args([
+        "build",
+        "--release",
+        "--lib",
+        "-p",
+        "pruneplay",
+        "--features",
+        "threads",
+        "--target",
+        TARGET,
+        "-Z",
+        "build-std=panic_abort,std",
+    ]))?;
+    bindgen_into(bindgen, &wasm_output(&dir)?, &pkg)?;
+    fs::write(&manifest, builds_json(Ok(())))
+        .with_context(|| format!("writing {}", manifest.display()))
+}
+
+/// `cargo` of the nightly toolchain, building into `target_dir` with the threaded build's flags.
+pub fn nightly_cargo(target_dir: &Path) -> Command {
+    let mut cargo = Command::new("rustup");
+    cargo
+        .args(["run", NIGHTLY, "cargo"])
+        // What the stable cargo that runs xtask set for us would pick the wrong toolchain.
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTC")
+        .env_remove("CARGO")
+        // Takes precedence over .cargo/config.toml's target rustflags (and the encoded form,
+        // which would take precedence over it, is cleared).
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env("RUSTFLAGS", THREADED_RUSTFLAGS.join(" "))
+        .env("CARGO_TARGET_DIR", target_dir);
+    cargo
+}
+
+/// Its own target folder: other flags and another toolchain would otherwise rebuild the
+/// single-threaded build's artifacts every time.
+pub fn threaded_target_dir(root: &Path) -> PathBuf {
+    target_dir(root).join("threads")
+}
+
+/// Makes sure the nightly toolchain has what the threaded build needs (the standard library's
+/// source and the wasm target), adding them through rustup; an error says what is missing.
+pub fn ensure_nightly() -> Result<()> {
+    if cmd::which("rustup").is_none() {
+        bail!("rustup was not found, so no {NIGHTLY} toolchain");
+    }
+    let toolchains = cmd::stdout(Command::new("rustup").args(["toolchain", "list"]))?;
+    if !toolchains.lines().any(|line| line.starts_with(NIGHTLY)) {
+        bail!("no {NIGHTLY} toolchain: install one with `rustup toolchain install {NIGHTLY}`");
+    }
+    let components = cmd::stdout(Command::new("rustup").args([
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        NIGHTLY,
+    ]))?;
+    if !components.lines().any(|line| line.starts_with("rust-src")) {
+        step!("adding rust-src to the {NIGHTLY} toolchain (for -Z build-std)");
+        cmd::run(Command::new("rustup").args([
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            NIGHTLY,
+        ]))?;
+    }
+    let targets = cmd::stdout(Command::new("rustup").args([
+        "target",
+        "list",
+        "--installed",
+        "--toolchain",
+        NIGHTLY,
+    ]))?;
+    if !targets.lines().any(|line| line.trim() == TARGET) {
+        step!("adding the {TARGET} target to the {NIGHTLY} toolchain");
+        cmd::run(Command::new("rustup").args(["target", "add", TARGET, "--toolchain", NIGHTLY]))?;
+    }
+    Ok(())
+}
+
+/// The cdylib cargo wrote under `target_dir`.
+fn wasm_output(target_dir: &Path) -> Result<PathBuf> {
+    let wasm = target_dir
         .join(TARGET)
         .join("release")
         .join("pruneplay.wasm");
@@ -35,22 +196,33 @@ pub fn build(root: &Path) -> Result<()> {
             wasm.display()
         );
     }
-    let pkg = dist::dir(root).join("pkg");
+    Ok(wasm)
+}
+
+/// The JS bindings and the final wasm in `pkg`, unless they are newer than `wasm` already.
+fn bindgen_into(bindgen: &Path, wasm: &Path, pkg: &Path) -> Result<()> {
     let outputs = [pkg.join("pruneplay.js"), pkg.join("pruneplay_bg.wasm")];
-    if is_newer_than(&outputs, &wasm) {
-        step!("build: dist/pkg is up to date with {}", wasm.display());
-    } else {
-        cmd::run(
-            Command::new(&bindgen)
-                .args(["--target", "web", "--no-typescript", "--out-dir"])
-                .arg(&pkg)
-                .arg(&wasm),
-        )?;
+    if is_newer_than(&outputs, wasm) {
+        step!(
+            "build: {} is up to date with {}",
+            pkg.display(),
+            wasm.display()
+        );
+        return Ok(());
     }
-    dist::assemble(root)?;
-    model::ensure_shipped(root)?;
-    step!("build: {} is ready", dist::dir(root).display());
-    Ok(())
+    // A newer dependency's JS snippets land in a new folder; the old one must not linger (the
+    // service worker's list is checked against what is here).
+    let snippets = pkg.join("snippets");
+    if snippets.exists() {
+        fs::remove_dir_all(&snippets)
+            .with_context(|| format!("removing {}", snippets.display()))?;
+    }
+    cmd::run(
+        Command::new(bindgen)
+            .args(["--target", "web", "--no-typescript", "--out-dir"])
+            .arg(pkg)
+            .arg(wasm),
+    )
 }
 
 /// Adds the wasm target through rustup when it is missing (fresh machines lack it).
@@ -192,6 +364,18 @@ dependencies = [
  "cfg-if",
 ]
 "#;
+
+    #[test]
+    fn the_manifest_names_the_threaded_build_or_says_why_not() {
+        assert_eq!(
+            builds_json(Ok(())),
+            "{\"threaded\": \"pkg-mt/pruneplay.js\"}\n"
+        );
+        assert_eq!(
+            builds_json(Err("no \"nightly\" \\ here\n".into())),
+            "{\"threaded\": null, \"why\": \"no \\\"nightly\\\" \\\\ here \"}\n"
+        );
+    }
 
     #[test]
     fn reads_exactly_the_named_package() {

@@ -1,6 +1,8 @@
 // Gradient with respect to a layer's input, through the previous layer's ReLU:
 // da[i, :] = (dz[i, :] · w) ⊙ [a[i, :] > 0], where a is the layer's input (the previous layer's
-// ReLU output, whose sign is ReLU's derivative).
+// ReLU output, whose sign is ReLU's derivative). With `relu` = 0 (the ViT's layers, which have no
+// ReLU before them) it is plain dz · w and `a` is never read. The flag is uniform, so every
+// invocation takes the same branch.
 //
 // dz: [m, n] with rows padded to `dz_stride` floats; w: [n, k] and a, da: [m, k] with rows padded
 // to k4 vec4s. Each invocation computes 4 rows × one vec4 of columns: per j, one vec4 load of w
@@ -11,6 +13,10 @@ struct Params {
     n: u32,
     k4: u32,
     dz_stride: u32,
+    relu: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -22,7 +28,11 @@ struct Params {
 fn store_row(row: u32, col: u32, v: vec4<f32>) {
     if (row < p.m) {
         let i = row * p.k4 + col;
-        da[i] = select(vec4<f32>(0.0), v, a[i] > vec4<f32>(0.0));
+        if (p.relu == 1u) {
+            da[i] = select(vec4<f32>(0.0), v, a[i] > vec4<f32>(0.0));
+        } else {
+            da[i] = v;
+        }
     }
 }
 

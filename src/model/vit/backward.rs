@@ -11,6 +11,7 @@ use super::attention;
 use super::forward::VitActivations;
 use super::{TOKENS, Vit, buffers, gelu, layer_norm};
 use crate::model::{Gradients, softmax_cross_entropy};
+use crate::parallel;
 
 /// Gradients of the loss with respect to the gates, which the model holds at 1.
 ///
@@ -60,9 +61,9 @@ impl Vit {
 
         // head, fc_norm, mean pool.
         let head = self.head();
-        weight[head] = d_logits.t().dot(&acts.features);
+        weight[head] = parallel::dot(d_logits.t(), acts.features.view());
         bias[head] = d_logits.sum_axis(Axis(0));
-        let d_features = d_logits.dot(&self.linears[head].weight);
+        let d_features = parallel::dot(d_logits.view(), self.linears[head].weight.view());
         let mut d_pooled = Array2::zeros((n, dim));
         let fc_norm = layer_norm::backward(&d_features, &acts.fc_ln, &self.fc_norm, &mut d_pooled);
         let mut dx = buffers::array(rows, dim);
@@ -86,7 +87,7 @@ impl Vit {
             let scaled = (gamma != 1.0).then(|| &dx * gamma);
             let dy = scaled.as_ref().unwrap_or(&dx);
             let (fc1, fc2) = (Self::fc1(i), Self::fc2(i));
-            weight[fc2] = dy.t().dot(&a.act);
+            weight[fc2] = parallel::dot(dy.t(), a.act.view());
             bias[fc2] = dy.sum_axis(Axis(0));
             let mut d_act = buffers::matmul(dy, &self.linears[fc2].weight);
             gelu::backward(
@@ -94,7 +95,7 @@ impl Vit {
                 a.pre.as_slice().unwrap(),
                 &a.cdf,
             );
-            weight[fc1] = d_act.t().dot(&a.norm2);
+            weight[fc1] = parallel::dot(d_act.t(), a.norm2.view());
             bias[fc1] = d_act.sum_axis(Axis(0));
             let d_norm2 = buffers::matmul(&d_act, &self.linears[fc1].weight);
             buffers::recycle_array(d_act);
@@ -109,7 +110,7 @@ impl Vit {
             let scaled = (gamma != 1.0).then(|| &dx * gamma);
             let dy = scaled.as_ref().unwrap_or(&dx);
             let (qkv, proj) = (Self::qkv(i), Self::proj(i));
-            weight[proj] = dy.t().dot(&a.gated);
+            weight[proj] = parallel::dot(dy.t(), a.gated.view());
             bias[proj] = dy.sum_axis(Axis(0));
             let d_gated = buffers::matmul(dy, &self.linears[proj].weight);
             if let Some(s) = scaled {
@@ -142,7 +143,7 @@ impl Vit {
 
             let d_qkv = Array2::from_shape_vec((rows, 3 * dims.heads * dims.head_dim), back.dqkv)
                 .unwrap_or_else(|_| unreachable!("attention returns [n·16, 3·H·d]"));
-            weight[qkv] = d_qkv.t().dot(&a.norm1);
+            weight[qkv] = parallel::dot(d_qkv.t(), a.norm1.view());
             bias[qkv] = d_qkv.sum_axis(Axis(0));
             let d_norm1 = buffers::matmul(&d_qkv, &self.linears[qkv].weight);
             buffers::recycle_array(d_qkv);
@@ -159,7 +160,7 @@ impl Vit {
         for img in dx.exact_chunks((TOKENS, dim)) {
             d_pos += &img;
         }
-        weight[Self::PATCH_EMBED] = dx.t().dot(&acts.patches);
+        weight[Self::PATCH_EMBED] = parallel::dot(dx.t(), acts.patches.view());
         bias[Self::PATCH_EMBED] = dx.sum_axis(Axis(0));
         buffers::recycle_array(dx);
 

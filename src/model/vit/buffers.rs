@@ -7,7 +7,9 @@
 
 use std::cell::RefCell;
 
-use ndarray::{Array2, ArrayView2, linalg::general_mat_mul};
+use ndarray::{Array2, ArrayView2};
+
+use crate::parallel;
 
 /// At most this much is kept per thread (a batch of 128 at D = 64 needs about 50 MB).
 const MAX_BYTES: usize = 512 << 20;
@@ -68,13 +70,13 @@ pub fn recycle_array(a: Array2<f32>) {
 /// `a · bᵀ` into a reused buffer (`b` is `[out, in]` like a Linear weight).
 pub fn matmul_t(a: &Array2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
     let mut out = array(a.nrows(), b.nrows());
-    general_mat_mul(1.0, a, &b.t(), 0.0, &mut out);
+    parallel::gemm_into(a.view(), b.t(), &mut out.view_mut());
     out
 }
 
 /// `a · b` into a reused buffer.
 pub fn matmul(a: &Array2<f32>, b: &Array2<f32>) -> Array2<f32> {
     let mut out = array(a.nrows(), b.ncols());
-    general_mat_mul(1.0, a, b, 0.0, &mut out);
+    parallel::gemm_into(a.view(), b.view(), &mut out.view_mut());
     out
 }

@@ -28,6 +28,20 @@ pub use config::VitConfig;
 pub use forward::{BlockActivations, Gates, PIXELS, VitActivations};
 pub use parts::linear_shapes_for;
 
+/// The CPU engine's ViT operations, reachable for the tests that hold the GPU kernels to them.
+/// Not an API: their shapes follow the CPU engine's needs and may change with it.
+#[doc(hidden)]
+pub mod reference {
+    pub use super::attention::{
+        Backward as AttentionBackward, Dims, Forward as AttentionForward,
+        backward as attention_backward, forward as attention_forward,
+    };
+    pub use super::gelu::{backward as gelu_backward, forward as gelu_forward};
+    pub use super::layer_norm::{
+        LnCache, backward as layer_norm_backward, forward as layer_norm_forward,
+    };
+}
+
 use ndarray::{Array1, Array2, s};
 
 use super::Layer;
