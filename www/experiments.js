@@ -4,7 +4,9 @@
 // progress, stops at a Cancel between pieces, and returns the result object questions.js
 // describes.
 
-import { iterativeAmount } from '../pkg/pruneplay.js';
+// The single-threaded build's bindings, as an embed loads them; the page's worker may run the
+// threaded build instead and passes its own as `ctx.bindings`.
+import * as singleThreaded from '../pkg/pruneplay.js';
 
 const MEDIAN_OF = 5;
 const FINETUNE_CHUNK = 20;
@@ -109,7 +111,7 @@ const EXPERIMENTS = {
     await finetune(practice, steps, ctx, 'one shot: fine-tuning', 0, total);
     const oneShotAcc = practice.scratchAccuracy('scratch');
     // Each round prunes the same fraction of what is left, as the core's iterative schedule says.
-    const amount = iterativeAmount(target, rounds);
+    const amount = (ctx.bindings ?? singleThreaded).iterativeAmount(target, rounds);
     for (let r = 0; r < rounds; r++) {
       prune(practice, 'magnitude', amount, { from: r === 0 ? 'base' : 'scratch' });
       await finetune(practice, steps / rounds, ctx, `iterative: round ${r + 1} of ${rounds}`, steps + (r * steps) / rounds, total);

@@ -343,6 +343,8 @@ async function experiment({ name }, job) {
       job.event('progress', { fraction: Math.min(1, fraction), text });
       await job.checkpoint();
     },
+    // The build this worker runs (the threaded one when isolated), for its free functions.
+    bindings: wasm,
   };
   const own = { practice: new wasm.Practice(store), lab: new wasm.LotteryLab(store) };
   try {
