@@ -67,6 +67,11 @@ mod imp {
 
     use rayon::prelude::*;
 
+    /// Polls for parts (each a look at every thread's queue, well under a microsecond) before a
+    /// polling thread starts sleeping between polls: a few milliseconds, longer than any serial
+    /// stretch of a step, so that only a thread starved by other programs backs off.
+    const SPIN_POLLS: u32 = 20_000;
+
     /// Threads of rayon's pool once the page has started it; 0 before.
     static POOL: AtomicUsize = AtomicUsize::new(0);
 
@@ -99,9 +104,18 @@ mod imp {
                     if rayon::current_thread_index() == owner {
                         return;
                     }
+                    // Polls hard while parts keep coming (a step's serial stretches are short),
+                    // and gives the core away between polls after a quiet while (between
+                    // chunks, or when other programs want the core).
+                    let mut idle = 0u32;
                     while !done.load(Ordering::Acquire) {
-                        if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                        if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                            idle = 0;
+                        } else if idle < SPIN_POLLS {
+                            idle += 1;
                             std::hint::spin_loop();
+                        } else {
+                            std::thread::sleep(std::time::Duration::from_micros(50));
                         }
                     }
                 });

@@ -11,10 +11,10 @@ use crate::{cmd, data, dist, npm, serve, system, wasm};
 
 #[derive(clap::Args)]
 pub struct TestArgs {
-    /// Skip the release wasm builds and the headless-Chromium tests (steps 9 and 10).
+    /// Skip the release wasm builds and the headless-Chromium tests (steps 8 and 10).
     #[arg(long)]
     skip_browser: bool,
-    /// Skip `cargo fmt --check` and the clippy runs (steps 2 to 6).
+    /// Skip `cargo fmt --check` and the clippy runs (steps 2 to 5 and 9).
     #[arg(long)]
     skip_lint: bool,
     /// Extra arguments for the test binaries of `cargo test --workspace`,
@@ -73,15 +73,32 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
                 "warnings",
             ]))
         }),
+        // Before the unit tests: the native training tests read data/mnist.
+        ("data", true, &|| data::ensure(root)),
+        ("cargo test", true, &|| {
+            let mut test = cmd::cargo();
+            test.args(["test", "--workspace"]);
+            // With lavapipe installed there must be an adapter: the GPU tests then fail instead
+            // of skipping, so a broken GPU path cannot hide behind a skip.
+            if system::dpkg_installed("mesa-vulkan-drivers") {
+                test.env("PRUNEPLAY_REQUIRE_GPU", "1");
+            }
+            if !args.test_args.is_empty() {
+                test.arg("--").args(&args.test_args);
+            }
+            cmd::run(&mut test)
+        }),
+        ("build (wasm + dist/)", browser, &|| wasm::build(root)),
         // The threaded build's own code (rayon, wasm-bindgen-rayon) only compiles there; where
         // there is no nightly the build ships without it, and so this step passes without it.
+        // After the build, whose dependencies (and rebuilt std) it reuses: about half a minute
+        // instead of checking them all again first.
         ("clippy (threaded wasm, nightly)", lint, &|| {
             if let Err(why) = wasm::ensure_nightly() {
                 step!("no threaded build to lint: {why:#}");
                 return Ok(());
             }
-            // In release, so that it shares the dependencies the threaded build compiles
-            // (build scripts, proc macros, the rebuilt std) instead of checking them again.
+            // In release, the threaded build's profile.
             cmd::run(wasm::nightly_cargo(&wasm::threaded_target_dir(root)).args([
                 "clippy",
                 "--release",
@@ -99,22 +116,6 @@ pub fn run(root: &Path, args: &TestArgs) -> Result<()> {
                 "warnings",
             ]))
         }),
-        // Before the unit tests: the native training tests read data/mnist.
-        ("data", true, &|| data::ensure(root)),
-        ("cargo test", true, &|| {
-            let mut test = cmd::cargo();
-            test.args(["test", "--workspace"]);
-            // With lavapipe installed there must be an adapter: the GPU tests then fail instead
-            // of skipping, so a broken GPU path cannot hide behind a skip.
-            if system::dpkg_installed("mesa-vulkan-drivers") {
-                test.env("PRUNEPLAY_REQUIRE_GPU", "1");
-            }
-            if !args.test_args.is_empty() {
-                test.arg("--").args(&args.test_args);
-            }
-            cmd::run(&mut test)
-        }),
-        ("build (wasm + dist/)", browser, &|| wasm::build(root)),
         ("browser tests", browser, &|| browser_tests(root)),
     ];
     let total = steps.len();
