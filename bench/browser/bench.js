@@ -16,8 +16,13 @@
 import init, { Bench } from '../pkg/pruneplay.js';
 import { TF_SAMPLES, fetchFiles, pruneplay, tfjs } from './timing.js';
 
-const ROUNDS = Number(new URLSearchParams(location.search).get('rounds') ?? 2);
-const THREADS = navigator.hardwareConcurrency || 1;
+const PARAMS = new URLSearchParams(location.search);
+const ROUNDS = Number(PARAMS.get('rounds') ?? 2);
+// `only=pruneplay_wasm,pruneplay_wasm_mt` times just those programs (for quick comparisons while
+// tuning one of them); the summary then has only their keys and the ratios they make.
+const ONLY = PARAMS.get('only')?.split(',').filter(Boolean) ?? null;
+// `threads=N` sizes the threaded builds' pools (every core by default).
+const THREADS = Number(PARAMS.get('threads') ?? (navigator.hardwareConcurrency || 1));
 
 const log = (message) => {
   console.log(message);
@@ -102,7 +107,7 @@ async function main() {
       ['pruneplay_wasm_vit', () => pruneplay(bench, 'cpu-vit')],
       ['pruneplay_wasm_mt_vit', () => mt.run('cpu-vit')],
       ['pruneplay_webgpu_vit', () => pruneplay(bench, 'webgpu-vit')],
-    ]) {
+    ].filter(([name]) => !ONLY || ONLY.includes(name))) {
       const result = await run();
       runs[name].push(result);
       if (result.threads) tfjsThreads = result.threads;
@@ -111,6 +116,7 @@ async function main() {
   }
   const summary = { adapter: adapterText, batch: 128, rounds: ROUNDS, wasm_threads: mt.threads, tfjs_wasm_threads: tfjsThreads };
   for (const [name, results] of Object.entries(runs)) {
+    if (!results.length) continue;
     summary[`${name}_train_sps`] = median(results.map((r) => r.train));
     summary[`${name}_infer_sps`] = median(results.map((r) => r.infer));
     if (results[0]?.gflops !== undefined) {

@@ -28,6 +28,14 @@ pub struct BenchArgs {
     /// End with the summary as one JSON line on stdout.
     #[arg(long)]
     json: bool,
+    /// Time only these browser programs (comma-separated summary names, e.g.
+    /// `pruneplay_wasm,pruneplay_wasm_mt`), and skip the native and lottery benchmarks: a quick
+    /// loop while tuning one program against another.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Threads for the threaded wasm builds' pools (default: every core the browser reports).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 /// Reads `key` (a number) from a JSON line.
@@ -68,9 +76,11 @@ pub fn run(root: &Path, args: &BenchArgs) -> Result<()> {
         ("batch".into(), args.batch.to_string()),
         ("rounds".into(), rounds.to_string()),
     ];
-    native(root, args.batch, rounds, &mut summary)?;
+    if args.only.is_empty() {
+        native(root, args.batch, rounds, &mut summary)?;
+    }
     if !args.no_browser {
-        browser(root, rounds, &mut summary)?;
+        browser(root, rounds, args, &mut summary)?;
     }
     for (key, value) in &summary {
         println!("{key:>32}: {value}");
@@ -217,7 +227,12 @@ const TFJS_FILES: [&str; 6] = [
     "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm",
 ];
 
-fn browser(root: &Path, rounds: usize, summary: &mut Vec<(String, String)>) -> Result<()> {
+fn browser(
+    root: &Path,
+    rounds: usize,
+    args: &BenchArgs,
+    summary: &mut Vec<(String, String)>,
+) -> Result<()> {
     system::ensure_test_deps()?;
     wasm::build(root)?;
     let dir = root.join("bench/browser");
@@ -242,7 +257,13 @@ fn browser(root: &Path, rounds: usize, summary: &mut Vec<(String, String)>) -> R
             .with_context(|| format!("copying {}", from.display()))?;
     }
     let server = serve::serve_dir(&dist::dir(root), SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
-    let url = format!("{}bench/index.html?rounds={rounds}", server.url());
+    let mut url = format!("{}bench/index.html?rounds={rounds}", server.url());
+    if !args.only.is_empty() {
+        url += &format!("&only={}", args.only.join(","));
+    }
+    if let Some(threads) = args.threads {
+        url += &format!("&threads={threads}");
+    }
     let line = last_line(
         Command::new("node")
             .arg(dir.join("run.mjs"))
@@ -251,19 +272,22 @@ fn browser(root: &Path, rounds: usize, summary: &mut Vec<(String, String)>) -> R
             .current_dir(&dir),
         "browser benchmark",
     )?;
+    let mut lines = vec![line];
     // One lottery-ticket round in the main page, WebGPU vs CPU (bench/browser/lottery.mjs).
-    let lottery = last_line(
-        Command::new("node")
-            .arg(dir.join("lottery.mjs"))
-            .env("BENCH_PAGE", server.url())
-            .env("BENCH_ROUNDS", rounds.to_string())
-            .env("CHROMIUM", system::CHROMIUM)
-            .current_dir(&dir),
-        "browser lottery benchmark",
-    )?;
+    if args.only.is_empty() {
+        lines.push(last_line(
+            Command::new("node")
+                .arg(dir.join("lottery.mjs"))
+                .env("BENCH_PAGE", server.url())
+                .env("BENCH_ROUNDS", rounds.to_string())
+                .env("CHROMIUM", system::CHROMIUM)
+                .current_dir(&dir),
+            "browser lottery benchmark",
+        )?);
+    }
     drop(server);
     // Copy every field of the pages' summaries over (each is one flat JSON object).
-    for line in [line, lottery] {
+    for line in lines {
         let body = line.trim().trim_start_matches('{').trim_end_matches('}');
         for field in split_fields(body) {
             if let Some((key, value)) = field.split_once(':') {
