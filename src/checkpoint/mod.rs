@@ -117,8 +117,8 @@ pub fn open(file: &str, bytes: &[u8]) -> Result<Checkpoint> {
     if inspect(file, bytes)? == FileKind::Masks {
         return Err(Error::checkpoint(
             file,
-            "this is a masks file (only ….weight_mask tensors), not a model: apply it to a \
-             model that has those layers (pruneplay prune --masks FILE)",
+            "this is a masks file (only ….weight_mask and ….head_mask tensors), not a model: \
+             apply it to a model that has those layers (pruneplay prune --masks FILE)",
         ));
     }
     let (model, layout) = if vit::is_vit(&header(file, bytes)?) {
