@@ -548,6 +548,13 @@ fn bad_model_files_name_the_tensor_or_the_problem() {
         "{e}"
     );
     let e = error(&edit(&|t| {
+        t.push(("weight".into(), vec![10, 128], vec![0.0; 1280]))
+    }));
+    assert!(
+        e.contains("tensor \"weight\" has no module name, but the file has other Linear layers"),
+        "{e}"
+    );
+    let e = error(&edit(&|t| {
         t.push(("fc3.weight_orig".into(), vec![10, 128], vec![0.0; 1280]))
     }));
     assert!(e.contains("both fc3.weight and fc3.weight_orig"), "{e}");

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use ndarray::{Array1, Array2};
+use ndarray::Array2;
 use safetensors::tensor::{Metadata, SafeTensors};
 
 use super::layout::{Layout, tensor_name};
@@ -166,9 +166,8 @@ pub fn apply_masks(model: &mut Model, layout: &Layout, file: &str, bytes: &[u8])
                 layer.set_mask(mask).map_err(|e| bad(e.to_string()))?;
             }
             (Slot::Heads(b), Model::Vit(v)) => {
-                let mask = values.map_or_else(|| Array1::ones(v.heads_in(*b)), Array1::from);
-                v.set_head_mask(*b, mask.as_slice().expect("contiguous"))
-                    .map_err(|e| bad(e.to_string()))?;
+                let mask = values.unwrap_or_else(|| vec![1.0; v.heads_in(*b)]);
+                v.set_head_mask(*b, &mask).map_err(|e| bad(e.to_string()))?;
             }
             (Slot::Heads(_), Model::Mlp(_)) => unreachable!("only a ViT has head slots"),
         }

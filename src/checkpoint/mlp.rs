@@ -91,23 +91,19 @@ struct Module<'h> {
     mask: Option<(String, &'h TensorInfo)>,
 }
 
-impl Module<'_> {
-    /// `(outputs, inputs)`, once [`check`] has passed.
-    fn shape(&self) -> (usize, usize) {
-        let info = self.weight.as_ref().expect("checked").1;
-        (info.shape[0], info.shape[1])
-    }
+/// A module whose tensors passed [`check`]: their names, and the weight's shape.
+struct Linear {
+    module: String,
+    weight: String,
+    bias: String,
+    mask: Option<String>,
+    /// `(outputs, inputs)`.
+    shape: (usize, usize),
+}
 
-    fn weight_name(&self) -> &str {
-        &self.weight.as_ref().expect("checked").0
-    }
-
+impl Linear {
     fn describe(&self) -> String {
-        format!(
-            "{} {:?}",
-            self.weight_name(),
-            [self.shape().0, self.shape().1]
-        )
+        format!("{} [{}, {}]", self.weight, self.shape.0, self.shape.1)
     }
 }
 
@@ -118,14 +114,14 @@ pub(super) fn read(file: &str, bytes: &[u8]) -> Result<(Mlp, MlpLayout)> {
     };
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(not_safetensors)?;
     super::check_parameters(file, &header)?;
-    let (modules, naming) = layout(file, &header)?;
+    let (linears, naming) = layout(file, &header)?;
     let st = SafeTensors::deserialize(bytes).map_err(not_safetensors)?;
-    let mut layers = Vec::with_capacity(modules.len());
-    for m in &modules {
-        let weight = matrix(&st, file, m.weight_name())?;
-        let bias = vector(&st, file, &m.bias.as_ref().expect("checked").0)?;
-        let mask = match &m.mask {
-            Some((name, _)) => matrix(&st, file, name)?,
+    let mut layers = Vec::with_capacity(linears.len());
+    for l in &linears {
+        let weight = matrix(&st, file, &l.weight)?;
+        let bias = vector(&st, file, &l.bias)?;
+        let mask = match &l.mask {
+            Some(name) => matrix(&st, file, name)?,
             None => Array2::ones(weight.dim()),
         };
         // from_layers zeroes the masked weights: weight_orig ⊙ weight_mask, as prune computes.
@@ -133,7 +129,7 @@ pub(super) fn read(file: &str, bytes: &[u8]) -> Result<(Mlp, MlpLayout)> {
     }
     let mlp = Mlp::from_layers(layers).map_err(|e| Error::checkpoint(file, e.to_string()))?;
     let layout = MlpLayout {
-        modules: modules.into_iter().map(|m| m.name).collect(),
+        modules: linears.into_iter().map(|l| l.module).collect(),
         naming,
         masks: MaskForm::of(&header),
     };
@@ -141,13 +137,15 @@ pub(super) fn read(file: &str, bytes: &[u8]) -> Result<(Mlp, MlpLayout)> {
 }
 
 /// The file's Linear modules in layer order, each checked, and how their order was found.
-fn layout<'h>(file: &str, header: &'h Metadata) -> Result<(Vec<Module<'h>>, MlpNaming)> {
+fn layout(file: &str, header: &Metadata) -> Result<(Vec<Linear>, MlpNaming)> {
     let bad = |problem: String| Error::checkpoint(file, problem);
-    // Group the tensors by module, in the order of the file's data.
+    // The tensors in the order of the file's data (names break ties between empty tensors).
+    let mut tensors: Vec<(String, &TensorInfo)> = header.tensors().into_iter().collect();
+    tensors.sort_by(|a, b| (a.1.data_offsets, &a.0).cmp(&(b.1.data_offsets, &b.0)));
+    // Group them by module, in that order.
     let mut modules: Vec<Module> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    for name in header.offset_keys() {
-        let info = header.info(&name).expect("a listed tensor");
+    for (name, info) in tensors {
         let (prefix, part) = name.rsplit_once('.').unwrap_or(("", name.as_str()));
         if !PARTS.contains(&part) {
             return Err(bad(format!(
@@ -188,10 +186,10 @@ fn layout<'h>(file: &str, header: &'h Metadata) -> Result<(Vec<Module<'h>>, MlpN
     }
     if modules.len() > 1 {
         if let Some(bare) = modules.iter().find(|m| m.name.is_empty()) {
-            let name = bare_name(bare);
             return Err(bad(format!(
-                "tensor {name:?} has no module name, but the file has other Linear layers too \
+                "tensor {:?} has no module name, but the file has other Linear layers too \
                  ({}); a state dict names each layer's tensors <module>.weight, <module>.bias",
+                any_name(bare),
                 modules
                     .iter()
                     .filter(|m| !m.name.is_empty())
@@ -201,17 +199,18 @@ fn layout<'h>(file: &str, header: &'h Metadata) -> Result<(Vec<Module<'h>>, MlpN
             )));
         }
     }
-    for m in &modules {
-        check(file, m)?;
-    }
+    let linears = modules
+        .into_iter()
+        .map(|m| check(file, m))
+        .collect::<Result<Vec<Linear>>>()?;
 
     // A top-level nn.Sequential: every module an index, the order theirs.
-    let indices: Option<Vec<usize>> = modules.iter().map(|m| index_of(&m.name)).collect();
+    let indices: Option<Vec<usize>> = linears.iter().map(|l| index_of(&l.module)).collect();
     if let Some(indices) = indices {
-        let mut order: Vec<(usize, Module)> = indices.into_iter().zip(modules).collect();
+        let mut order: Vec<(usize, Linear)> = indices.into_iter().zip(linears).collect();
         order.sort_by_key(|(i, _)| *i);
-        let first = order[0].0;
         let at: Vec<usize> = order.iter().map(|(i, _)| *i).collect();
+        let first = at[0];
         if at.iter().enumerate().any(|(j, &i)| i != first + 2 * j) {
             return Err(bad(format!(
                 "Linear layers at {}: an nn.Sequential(Linear, ReLU, Linear, …) has one module \
@@ -220,39 +219,42 @@ fn layout<'h>(file: &str, header: &'h Metadata) -> Result<(Vec<Module<'h>>, MlpN
                 list(&at)
             )));
         }
-        let modules: Vec<Module> = order.into_iter().map(|(_, m)| m).collect();
-        if let Some(j) = (1..modules.len()).find(|&j| !chains(&modules[j - 1], &modules[j])) {
-            let (a, b) = (&modules[j - 1], &modules[j]);
+        let linears: Vec<Linear> = order.into_iter().map(|(_, l)| l).collect();
+        if let Some(j) = (1..linears.len()).find(|&j| !chains(&linears[j - 1], &linears[j])) {
+            let (a, b) = (&linears[j - 1], &linears[j]);
             return Err(bad(format!(
                 "layer {} ({}) has {} outputs but layer {j} ({}) takes {} inputs",
                 j - 1,
                 a.describe(),
-                a.shape().0,
+                a.shape.0,
                 b.describe(),
-                b.shape().1
+                b.shape.1
             )));
         }
-        return Ok((modules, MlpNaming::Sequential { first }));
+        return Ok((linears, MlpNaming::Sequential { first }));
     }
 
     // Named modules: the file's order if it chains, else the one order that does.
-    if (1..modules.len()).all(|j| chains(&modules[j - 1], &modules[j])) {
-        return Ok((modules, MlpNaming::Named { reordered: false }));
+    if (1..linears.len()).all(|j| chains(&linears[j - 1], &linears[j])) {
+        return Ok((linears, MlpNaming::Named { reordered: false }));
     }
-    let shapes: Vec<(usize, usize)> = modules.iter().map(Module::shape).collect();
-    let described = modules
+    let shapes: Vec<(usize, usize)> = linears.iter().map(|l| l.shape).collect();
+    let described = linears
         .iter()
-        .map(Module::describe)
+        .map(Linear::describe)
         .collect::<Vec<_>>()
         .join(", ");
     match unique_order(&shapes) {
         Ok(order) => {
-            let mut slots: Vec<Option<Module>> = modules.into_iter().map(Some).collect();
-            let modules = order
-                .into_iter()
-                .map(|i| slots[i].take().expect("an order uses each layer once"))
-                .collect();
-            Ok((modules, MlpNaming::Named { reordered: true }))
+            // Each layer's place in the chain, then the layers sorted by it.
+            let mut place = vec![0; order.len()];
+            for (p, &i) in order.iter().enumerate() {
+                place[i] = p;
+            }
+            let mut placed: Vec<(usize, Linear)> = place.into_iter().zip(linears).collect();
+            placed.sort_by_key(|(p, _)| *p);
+            let linears = placed.into_iter().map(|(_, l)| l).collect();
+            Ok((linears, MlpNaming::Named { reordered: true }))
         }
         Err(NoOrder::None) => Err(bad(format!(
             "the Linear layers' shapes do not chain in any order (each layer's inputs must be \
@@ -267,7 +269,7 @@ fn layout<'h>(file: &str, header: &'h Metadata) -> Result<(Vec<Module<'h>>, MlpN
 }
 
 /// Any tensor name of a module, for messages.
-fn bare_name(m: &Module) -> String {
+fn any_name(m: &Module) -> String {
     [&m.weight, &m.bias, &m.mask]
         .into_iter()
         .flatten()
@@ -281,8 +283,8 @@ fn index_of(name: &str) -> Option<usize> {
     name.parse::<usize>().ok().filter(|i| i.to_string() == name)
 }
 
-fn chains(a: &Module, b: &Module) -> bool {
-    a.shape().0 == b.shape().1
+fn chains(a: &Linear, b: &Linear) -> bool {
+    a.shape.0 == b.shape.1
 }
 
 fn list(v: &[usize]) -> String {
@@ -294,12 +296,12 @@ fn list(v: &[usize]) -> String {
 
 /// One module's tensors, from the header: a weight (`weight` or `weight_orig`) `[out, in]`, a
 /// bias `[out]`, a mask of the weight's shape if any, all float32.
-fn check(file: &str, m: &Module) -> Result<()> {
+fn check(file: &str, m: Module) -> Result<Linear> {
     let bad = |problem: String| Err(Error::checkpoint(file, problem));
     let Some((weight, w)) = &m.weight else {
-        let name = bare_name(m);
         return bad(format!(
-            "{name} has no {} beside it (nor torch.nn.utils.prune's {})",
+            "{} has no {} beside it (nor torch.nn.utils.prune's {})",
+            any_name(&m),
             tensor_name(&m.name, "weight"),
             tensor_name(&m.name, "weight_orig")
         ));
@@ -337,5 +339,11 @@ fn check(file: &str, m: &Module) -> Result<()> {
             ));
         }
     }
-    Ok(())
+    Ok(Linear {
+        weight: weight.clone(),
+        bias: bias.clone(),
+        mask: m.mask.as_ref().map(|(name, _)| name.clone()),
+        module: m.name,
+        shape: (out, inp),
+    })
 }
