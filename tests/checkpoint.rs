@@ -108,8 +108,10 @@ fn error(bytes: &[u8]) -> String {
 #[test]
 fn bad_files_give_clear_errors() {
     assert!(error(b"not a checkpoint").contains("not a safetensors file"));
+    let e = error(&file(&[("0.running_mean", Dtype::F32, vec![3])]));
+    assert!(e.contains("unexpected tensor \"0.running_mean\""), "{e}");
     let e = error(&file(&[("fc1.weight", Dtype::F32, vec![3, 4])]));
-    assert!(e.contains("unexpected tensor \"fc1.weight\""), "{e}");
+    assert!(e.contains("missing tensor fc1.bias"), "{e}");
     let e = error(&file(&[
         ("0.weight", Dtype::F64, vec![3, 4]),
         ("0.bias", Dtype::F32, vec![3]),
@@ -120,7 +122,7 @@ fn bad_files_give_clear_errors() {
         ("0.bias", Dtype::F32, vec![4]),
     ]));
     assert!(
-        e.contains("0.bias has 4 values but 0.weight has 3 rows"),
+        e.contains("0.bias has shape [4] but 0.weight has 3 rows"),
         "{e}"
     );
     let e = error(&file(&[("0.weight", Dtype::F32, vec![3, 4])]));
@@ -131,7 +133,7 @@ fn bad_files_give_clear_errors() {
         ("1.weight", Dtype::F32, vec![2, 3]),
         ("1.bias", Dtype::F32, vec![2]),
     ]));
-    assert!(e.contains("layer 1 is named 1.weight"), "{e}");
+    assert!(e.contains("Linear layers at 0, 1: an nn.Sequential"), "{e}");
     let e = error(&file(&[
         ("0.weight", Dtype::F32, vec![3, 4]),
         ("0.bias", Dtype::F32, vec![3]),
@@ -139,7 +141,9 @@ fn bad_files_give_clear_errors() {
         ("2.bias", Dtype::F32, vec![2]),
     ]));
     assert!(
-        e.contains("layer 0 has 3 outputs but layer 1 takes 5 inputs"),
+        e.contains(
+            "layer 0 (0.weight [3, 4]) has 3 outputs but layer 1 (2.weight [2, 5]) takes 5 inputs"
+        ),
         "{e}"
     );
     let e = error(&file(&[
@@ -148,7 +152,7 @@ fn bad_files_give_clear_errors() {
         ("0.bias", Dtype::F32, vec![3]),
     ]));
     assert!(
-        e.contains("0.weight_mask is (4, 3) but 0.weight is (3, 4)"),
+        e.contains("0.weight_mask has shape [4, 3] but 0.weight has [3, 4]"),
         "{e}"
     );
 }

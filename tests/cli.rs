@@ -245,6 +245,83 @@ fn prune_lists_every_method_and_reports_a_json_summary() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A PyTorch user's MLP under its own names (`self.fc1 = nn.Linear(…)`): `prune` reads it, says
+/// so, and writes the pruned model and its masks under those names; the masks file put back on
+/// the dense model with `--masks` gives the pruned model's accuracy.
+#[test]
+fn prune_keeps_a_files_names_and_applies_masks_files() {
+    use safetensors::tensor::{SafeTensors, TensorView};
+    common::mnist();
+    let dir = std::env::temp_dir().join(format!("pruneplay-forms-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trained = trained_checkpoint(&dir);
+    let bytes = std::fs::read(&trained).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let renamed: Vec<(String, TensorView)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let (index, part) = name.split_once('.').unwrap();
+            let module = ["fc1", "fc2", "fc3"][index.parse::<usize>().unwrap() / 2];
+            (format!("{module}.{part}"), view)
+        })
+        .collect();
+    let fc = dir.join("fc.safetensors");
+    std::fs::write(&fc, safetensors::serialize(renamed, None).unwrap()).unwrap();
+    let (fc, trained) = (fc.to_str().unwrap(), trained.to_str().unwrap());
+    let pruned = dir.join("pruned.safetensors");
+    let masks = dir.join("masks.safetensors");
+    let (pruned, masks) = (pruned.to_str().unwrap(), masks.to_str().unwrap());
+    let prune = |args: &[&str]| {
+        let out = pruneplay(&[&["prune", "--json"], args].concat());
+        assert!(out.status.success(), "{}", stderr(&out));
+        last_json(&out)
+    };
+
+    let plain = prune(&["--model", trained, "--sparsity", "0.6"]);
+    assert_eq!(plain["layout"], "nn.Sequential, Linear layers at 0, 2, 4");
+    let named = prune(&[
+        "--model",
+        fc,
+        "--sparsity",
+        "0.6",
+        "--out",
+        pruned,
+        "--out-masks",
+        masks,
+    ]);
+    assert_eq!(named["layout"], "named Linear modules fc1, fc2, fc3");
+    assert_eq!(named["layers"][0]["name"], "fc1.weight");
+    // The same weights, so the same accuracy, whatever the names.
+    assert_eq!(named["test_acc_before"], plain["test_acc_before"]);
+    assert_eq!(named["test_acc_pruned"], plain["test_acc_pruned"]);
+    let out = pruneplay::checkpoint::open_file(std::path::Path::new(pruned)).unwrap();
+    assert_eq!(
+        out.layout.description(),
+        "named Linear modules fc1, fc2, fc3, with masks (weight_mask)"
+    );
+    assert!((out.model.weights_remaining() - 0.4).abs() < 0.01);
+
+    // The masks alone on the dense model: the pruned model, so its accuracy; sparsity 0 prunes
+    // nothing more.
+    let masked = prune(&["--model", fc, "--masks", masks, "--sparsity", "0"]);
+    assert_eq!(masked["masks"], masks);
+    assert_eq!(masked["test_acc_before"], named["test_acc_pruned"]);
+    assert_eq!(masked["test_acc_pruned"], named["test_acc_pruned"]);
+    assert_eq!(masked["weights_remaining"], named["weights_remaining"]);
+
+    assert_clean_failure(
+        &pruneplay(&["prune", "--model", masks]),
+        "this is a masks file",
+    );
+    assert_clean_failure(
+        &pruneplay(&["prune", "--model", trained, "--masks", masks]),
+        "fc1.weight_mask is not one of this model's masks (0.weight_mask, 2.weight_mask, \
+         4.weight_mask)",
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn prune_rejects_bad_settings_with_messages() {
     common::mnist();

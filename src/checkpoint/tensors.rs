@@ -27,20 +27,26 @@ pub(super) fn serialize(
         .map_err(|e| Error::checkpoint("(serialising)", e.to_string()))
 }
 
+/// Ok for float32; otherwise the message saying how to save float32 from PyTorch.
+pub(super) fn require_f32(file: &str, name: &str, dtype: Dtype) -> Result<()> {
+    if dtype == Dtype::F32 {
+        return Ok(());
+    }
+    Err(Error::checkpoint(
+        file,
+        format!(
+            "{name} is {dtype:?}; PrunePlay reads float32 (use tensor.float() before saving: \
+             {{k: v.float().contiguous() for k, v in model.state_dict().items()}})"
+        ),
+    ))
+}
+
 /// The tensor's view, or "missing tensor {name}"; refuses any dtype but F32.
 pub(super) fn f32_view<'a>(st: &SafeTensors<'a>, file: &str, name: &str) -> Result<TensorView<'a>> {
     let t = st
         .tensor(name)
         .map_err(|_| Error::checkpoint(file, format!("missing tensor {name}")))?;
-    if t.dtype() != Dtype::F32 {
-        return Err(Error::checkpoint(
-            file,
-            format!(
-                "{name} is {:?}; PrunePlay reads float32 (use tensor.float() before saving)",
-                t.dtype()
-            ),
-        ));
-    }
+    require_f32(file, name, t.dtype())?;
     Ok(t)
 }
 

@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use ndarray::{Array1, Array2, s};
 use safetensors::tensor::{Metadata, SafeTensors};
 
+use super::layout::{MaskForm, VitLayout};
 use super::tensors::{f32_exact, f32_view, le_bytes, serialize};
 use crate::error::{Error, Result};
 use crate::model::vit::TOKENS;
@@ -57,7 +58,7 @@ pub(super) fn is_vit(meta: &Metadata) -> bool {
 }
 
 /// The tensor shape a linear layer has in the file: timm's conv shape for `patch_embed.proj`.
-fn file_shape(index: usize, (out, inp): (usize, usize)) -> Vec<usize> {
+pub(super) fn file_shape(index: usize, (out, inp): (usize, usize)) -> Vec<usize> {
     if index == Vit::PATCH_EMBED {
         vec![out, 1, PATCH_SIZE, PATCH_SIZE]
     } else {
@@ -247,15 +248,21 @@ fn parsed<T: std::str::FromStr>(
 }
 
 /// Parses a ViT checkpoint. `file` names it in error messages.
+pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
+    read(file, bytes).map(|(vit, _)| vit)
+}
+
+/// Parses a ViT checkpoint and describes its layout.
 ///
 /// Everything the configuration needs is checked from the header alone (names, shapes,
 /// metadata, then [`VitConfig::validate`]) before a single value is read, so a header that
 /// claims absurd sizes fails without allocating for them.
-pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
+pub(super) fn read(file: &str, bytes: &[u8]) -> Result<(Vit, VitLayout)> {
     let not_safetensors = |e: safetensors::SafeTensorError| {
         Error::checkpoint(file, format!("not a safetensors file ({e})"))
     };
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(not_safetensors)?;
+    super::check_parameters(file, &header)?;
     let st = SafeTensors::deserialize(bytes).map_err(not_safetensors)?;
     let meta = header.metadata().clone().unwrap_or_default();
     let bad = |problem: String| Error::checkpoint(file, problem);
@@ -383,21 +390,7 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
     };
     let heads_per_block = per_block("heads_per_block")?;
     let hidden_per_block = per_block("mlp_hidden_per_block")?;
-    let removed = match meta.get("removed_blocks").filter(|v| !v.trim().is_empty()) {
-        None => Vec::new(),
-        Some(v) => v
-            .split(',')
-            .map(|x| x.trim().parse::<usize>())
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .ok()
-            .filter(|l| l.iter().all(|&b| b < depth))
-            .ok_or_else(|| {
-                bad(format!(
-                    "metadata removed_blocks={v:?} is not a comma list of block indices \
-                         below {depth}"
-                ))
-            })?,
-    };
+    let removed = block_list(&meta, file, "removed_blocks", depth)?;
     let mlp_ratio = match parsed::<f64>(&meta, file, "mlp_ratio", "a number")? {
         // A compacted file's blocks have their own widths; mlp_ratio is the one it started from.
         Some(r) if hidden_per_block.is_some() => r,
@@ -430,8 +423,8 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
         };
         return Err(bad(format!(
             "the metadata does not say how the ViT splits embed_dim={dim} into heads (qkv is \
-             [3·{dim}, {dim}] for any number of heads). Save it with the metadata timm's \
-             constructor took: safetensors.torch.save_file(model.state_dict(), \
+             [3·{dim}, {dim}] for any number of heads): num_heads and head_dim are needed. \
+             Save it with the metadata timm's constructor took: safetensors.torch.save_file(model.state_dict(), \
              \"vit.safetensors\", metadata={{\"model\": \"vit\", \"img_size\": \"{IMG_SIZE}\", \
              \"patch_size\": \"{PATCH_SIZE}\", \"embed_dim\": \"{dim}\", \"depth\": \"{depth}\", \
              \"num_heads\": \"{heads_s}\", \"head_dim\": \"{head_dim_s}\", \"mlp_ratio\": \
@@ -544,5 +537,35 @@ pub fn from_safetensors(file: &str, bytes: &[u8]) -> Result<Vit> {
         }
         vit.set_removed_blocks(&flags)?;
     }
-    Ok(vit)
+    let layout = VitLayout {
+        compacted: !vit.is_uniform(),
+        masks: MaskForm::of(&header),
+    };
+    Ok((vit, layout))
+}
+
+/// A metadata list of block indices below `depth` (`removed_blocks=1,3`); empty when absent.
+pub(super) fn block_list(
+    meta: &HashMap<String, String>,
+    file: &str,
+    key: &str,
+    depth: usize,
+) -> Result<Vec<usize>> {
+    match meta.get(key).filter(|v| !v.trim().is_empty()) {
+        None => Ok(Vec::new()),
+        Some(v) => v
+            .split(',')
+            .map(|x| x.trim().parse::<usize>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .ok()
+            .filter(|l| l.iter().all(|&b| b < depth))
+            .ok_or_else(|| {
+                Error::checkpoint(
+                    file,
+                    format!(
+                        "metadata {key}={v:?} is not a comma list of block indices below {depth}"
+                    ),
+                )
+            }),
+    }
 }

@@ -1,6 +1,6 @@
 //! `pruneplay prune`: one method, one sparsity, on a saved model; optional fine-tuning.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::report::Reporter;
 use super::train::{BackendChoice, DatasetName, load_data, resolve_backend};
+use pruneplay::checkpoint::{self, Checkpoint};
 use pruneplay::data::Mnist;
 use pruneplay::engine::{Backend, finetune};
 use pruneplay::model::{Model, ModelSpec, Network};
@@ -49,9 +50,16 @@ pub struct PruneArgs {
     /// List the methods with one line each, and exit.
     #[arg(long)]
     list: bool,
-    /// The trained model (safetensors with PyTorch names, e.g. from `pruneplay train --out`).
+    /// The trained model: safetensors with PyTorch names (an nn.Sequential or named Linear
+    /// modules, with or without torch.nn.utils.prune's masks, or a timm ViT), e.g. from
+    /// `pruneplay train --out`.
     #[arg(long, required_unless_present = "list")]
     model: Option<PathBuf>,
+    /// A masks file (only `….weight_mask` tensors, under the model's names, e.g. from
+    /// --out-masks) put on --model before pruning; with --sparsity 0 the run evaluates the
+    /// masked model.
+    #[arg(long)]
+    masks: Option<PathBuf>,
     #[arg(long, default_value = "magnitude")]
     method: String,
     /// Fraction of the still-unpruned weights to prune (of hidden neurons for structured methods,
@@ -103,9 +111,13 @@ pub struct PruneArgs {
     data: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "mnist")]
     dataset: DatasetName,
-    /// Save the pruned model (weights and masks under the PyTorch names).
+    /// Save the pruned model (weights and masks under the names --model had).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Save the pruned model's masks alone (every layer's `….weight_mask`, under the names
+    /// --model had).
+    #[arg(long)]
+    out_masks: Option<PathBuf>,
     /// The engine that fine-tunes (imp and gradual train on the CPU engine).
     #[arg(long, value_enum, default_value = "auto")]
     backend: BackendChoice,
@@ -155,6 +167,12 @@ pub(super) fn forward_ms(
 #[derive(Serialize)]
 struct Summary {
     event: &'static str,
+    /// How the model file named its tensors (`pruneplay prune` only; not in sweep rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layout: Option<String>,
+    /// The masks file put on the model before pruning, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    masks: Option<String>,
     method: &'static str,
     sparsity: f64,
     n_m: Option<String>,
@@ -174,6 +192,7 @@ struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     removed_blocks: Option<Vec<usize>>,
     layers: Vec<LayerCount>,
+    /// The model as loaded (with --masks applied), before pruning.
     test_acc_before: f64,
     test_acc_pruned: f64,
     test_acc_finetuned: Option<f64>,
@@ -233,10 +252,13 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         rounds: args.rounds.unwrap_or(1) as usize,
         remove: args.remove,
     };
-    let mut model = pruneplay::checkpoint::load_file(path)?;
-    options.validate(method, &model)?;
     let data = load_data(args.data.clone(), args.dataset)?;
-    check_fits(&model, &data)?;
+    let Checkpoint {
+        name,
+        mut model,
+        layout,
+    } = open_model(path, args.masks.as_deref(), &data)?;
+    options.validate(method, &model)?;
     let mut tuner = Tuner::new(args.backend, &model)?;
     let summary = prune_and_report(
         method,
@@ -256,15 +278,22 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         } else {
             model.clone()
         };
-        pruneplay::checkpoint::save_file(&saved, out)?;
+        checkpoint::save_file_with(&saved, &layout, out)?;
+    }
+    if let Some(out) = &args.out_masks {
+        checkpoint::save_masks_file(&model, &layout, out)?;
     }
     let summary = Summary {
         out: args.out.as_ref().map(|p| p.display().to_string()),
+        layers: named_layers(summary.layers, &model, &layout)?,
+        layout: Some(layout.description()),
+        masks: args.masks.as_ref().map(|p| p.display().to_string()),
         ..summary
     };
     let reporter = Reporter::new(args.json, 1, "pruning");
     reporter.summary(&summary, || {
-        let mut text = format!(
+        let mut text = format!("{name}: {}\n", layout.description());
+        text += &format!(
             "{} at sparsity {}: {:.2}% of weights remain; test accuracy {:.2}% → {:.2}% pruned",
             summary.method,
             summary
@@ -302,6 +331,41 @@ pub fn run(args: PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         text
     });
     Ok(())
+}
+
+/// `path`'s model with the masks file `masks` put on it, refused unless it fits `data`.
+fn open_model(
+    path: &Path,
+    masks: Option<&Path>,
+    data: &Mnist,
+) -> Result<Checkpoint, pruneplay::Error> {
+    let mut opened = checkpoint::open_file(path)?;
+    if let Some(masks) = masks {
+        checkpoint::apply_masks_file(&mut opened.model, &opened.layout, masks)?;
+    }
+    opened.check_fits(data.train.features(), data.train.classes())?;
+    Ok(opened)
+}
+
+/// The per-layer counts under the names the model file gave its layers.
+fn named_layers(
+    layers: Vec<LayerCount>,
+    model: &Model,
+    layout: &checkpoint::Layout,
+) -> Result<Vec<LayerCount>, pruneplay::Error> {
+    let names = layout.linear_names(model)?;
+    Ok(layers
+        .into_iter()
+        .zip(names)
+        .map(|(l, name)| LayerCount {
+            name: if name.is_empty() {
+                "weight".into()
+            } else {
+                format!("{name}.weight")
+            },
+            ..l
+        })
+        .collect())
 }
 
 /// A model trained on other data (other image size or classes) is refused with a message.
@@ -369,6 +433,8 @@ fn prune_and_report(
     let vit = model.as_vit();
     Ok(Summary {
         event: "summary",
+        layout: None,
+        masks: None,
         method: method.name(),
         sparsity: options.sparsity,
         n_m: options.pattern.map(|p| format!("{}:{}", p.n, p.m)),
@@ -450,9 +516,12 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
     let Some(path) = args.model.as_ref() else {
         return Err("--model is required".into());
     };
-    let mut model = pruneplay::checkpoint::load_file(path)?;
     let data = load_data(args.data.clone(), args.dataset)?;
-    check_fits(&model, &data)?;
+    let Checkpoint {
+        name,
+        mut model,
+        layout,
+    } = open_model(path, args.masks.as_deref(), &data)?;
     let mut tuner = Tuner::new(args.backend, &model)?;
     let options = PruneOptions {
         sparsity: args.sparsity,
@@ -527,10 +596,15 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
     let seconds = started.elapsed().as_secs_f64();
     let finetuned = evaluate(&model, &data.test).accuracy;
     if let Some(out) = &args.out {
-        pruneplay::checkpoint::save_file(&model, out)?;
+        checkpoint::save_file_with(&model, &layout, out)?;
+    }
+    if let Some(out) = &args.out_masks {
+        checkpoint::save_masks_file(&model, &layout, out)?;
     }
     let summary = Summary {
         event: "summary",
+        layout: Some(layout.description()),
+        masks: args.masks.as_ref().map(|p| p.display().to_string()),
         method: if args.method == "imp" {
             "imp"
         } else {
@@ -545,7 +619,7 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
         heads_per_block: None,
         blocks_remaining: None,
         removed_blocks: None,
-        layers: prune::layer_counts(&model),
+        layers: named_layers(prune::layer_counts(&model), &model, &layout)?,
         test_acc_before: before,
         test_acc_pruned: pruned,
         test_acc_finetuned: Some(finetuned),
@@ -557,7 +631,8 @@ fn run_schedule(args: &PruneArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     reporter.summary(&summary, || {
         format!(
-            "{}: {:.2}% of weights remain; test accuracy {:.2}% → {:.2}% ({:.1} s including training)",
+            "{name}: {}\n{}: {:.2}% of weights remain; test accuracy {:.2}% → {:.2}% ({:.1} s including training)",
+            layout.description(),
             summary.method,
             100.0 * summary.weights_remaining,
             100.0 * summary.test_acc_before,
