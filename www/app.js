@@ -10,7 +10,7 @@ import { createClient } from './protocol.js';
 import { createLottery } from './lottery.js';
 import { createPractice } from './practice.js';
 import { createPrunePanel } from './prune-panel.js';
-import { currentHash, followControls, readHash, writeHash } from './state.js';
+import { currentHash, fallBackDataset, followControls, readHash, writeHash } from './state.js';
 import { isDark, pct } from './views.js';
 
 const $ = (id) => document.getElementById(id);
@@ -132,7 +132,7 @@ function onNotice(event, m) {
   switch (event) {
     case 'download': {
       const known = m.total > 0;
-      setStatus(`Downloading MNIST: ${megabytes(m.loaded)}${known ? ` of ${megabytes(m.total)}` : ''}`,
+      setStatus(`Downloading ${datasetName(loadingDataset)}: ${megabytes(m.loaded)}${known ? ` of ${megabytes(m.total)}` : ''}`,
         known ? m.loaded : null, known ? m.total : 1);
       break;
     }
@@ -150,7 +150,8 @@ function onNotice(event, m) {
       engineChoiceChanged();
       break;
     case 'data':
-      setStatus(`Ready: ${m.summary.train.toLocaleString()} training, ${m.summary.validation.toLocaleString()} validation and ${m.summary.test.toLocaleString()} test images. Press Train.`, 1, 1);
+      dataLoaded(m);
+      setStatus(`Ready: ${m.summary.train.toLocaleString()} training, ${m.summary.validation.toLocaleString()} validation and ${m.summary.test.toLocaleString()} test images of ${datasetName(m.dataset)}${ownFilesText(m)}. Press Train.`, 1, 1);
       ui.train.disabled = false;
       panels.lottery.ready();
       break;
@@ -168,7 +169,7 @@ function onNotice(event, m) {
       break;
     case 'fatal':
       showError(m.message);
-      setStatus('The data could not be loaded.', 0, 1);
+      setStatus('The worker could not start, so nothing can load.', 0, 1);
       setRunning(false);
       ui.train.disabled = true;
       break;
@@ -257,29 +258,30 @@ function onNetworkChange() {
   onArchChange();
 }
 
-// The training card's heading and first sentence, per network; the rest of the paragraph (where
-// the computation runs) is shared.
+// The training card's heading and first sentence, per network; the data set names what it
+// learns (see DATASETS), and the rest of the paragraph (where the computation runs) is shared.
 const NETWORKS = {
   '784-300-100-10': [
-    'Train LeNet-300-100 on MNIST',
-    'A fully connected network with two hidden layers (300 and 100 units) learns to read',
+    'Train LeNet-300-100',
+    'A fully connected network with two hidden layers (300 and 100 units)',
   ],
   '784-256-128-10': [
-    'Train a 784-256-128-10 network on MNIST',
-    'A fully connected network with two hidden layers (256 and 128 units) learns to read',
+    'Train a 784-256-128-10 network',
+    'A fully connected network with two hidden layers (256 and 128 units)',
   ],
   vit: [
-    'Train a tiny vision transformer on MNIST',
-    'A vision transformer (timm’s layout: 16 patches of 7×7 pixels, 4 blocks of 4 attention heads) learns to read',
+    'Train a tiny vision transformer',
+    'A vision transformer (timm’s layout: 16 patches of 7×7 pixels, 4 blocks of 4 attention heads)',
   ],
 };
 
-/** The heading and intro follow the Network control. */
+/** The heading and intro follow the Network control and the data set loaded. */
 function describeNetwork() {
   const [heading, lead] = NETWORKS[$('arch').value] ?? NETWORKS['784-300-100-10'];
-  $('train-heading').textContent = heading;
-  const intro = $('train-intro');
-  intro.textContent = intro.textContent.replace(/^\s*.*? learns to read/s, `${lead}`);
+  const data = loadedDataset ?? 'mnist';
+  $('train-heading').textContent = `${heading} on ${data === 'own' ? 'your own data' : datasetName(data)}`;
+  $('train-lead').textContent = lead;
+  $('train-task').textContent = DATASETS[data].task;
 }
 
 /** The note under the steps: how many make one epoch, and the ViT's schedule. */
@@ -358,9 +360,158 @@ function registerOfflineCache() {
   }
 }
 
+// ---- The data set: the training card's data-set control ----
+
+const DATASETS = {
+  mnist: {
+    name: 'MNIST',
+    note: '70,000 pictures of the digits 0 to 9',
+    task: 'learns to read handwritten digits from 55,000 training images',
+  },
+  fashion: {
+    name: 'Fashion-MNIST',
+    note: '70,000 pictures of ten kinds of clothes, shoes and bags, drawn as MNIST’s digits are (28×28, grey)',
+    task: 'learns to tell ten kinds of clothes, shoes and bags apart from 55,000 training images',
+  },
+  own: {
+    name: 'your own data set',
+    note: 'four IDX files from your computer, read here and sent nowhere',
+    task: 'learns the ten classes of your own data set from its training images, less 5,000 held out for validation',
+  },
+};
+// How a site gets Fashion-MNIST: Debian's package, which `cargo xtask data` installs as root.
+const FASHION_HOW = 'install Debian’s dataset-fashion-mnist (`sudo apt-get install dataset-fashion-mnist`, or `cargo xtask data` as root), then run `cargo xtask build`';
+// What the site serves (datasets.json, written by `cargo xtask build`).
+let servedDatasets = ['mnist'];
+// What the worker holds, and what it is loading.
+let loadedDataset = null;
+let loadingDataset = 'mnist';
+
+const datasetName = (which) => DATASETS[which]?.name ?? 'the data';
+
+/** Which data sets this site serves; MNIST alone where the build wrote no list. */
+async function readServedDatasets() {
+  try {
+    const response = await fetch(new URL('../datasets.json', import.meta.url));
+    if (response.ok) {
+      const { datasets } = await response.json();
+      if (Array.isArray(datasets)) servedDatasets = datasets;
+    }
+  } catch {
+    // A build from before the list: it surely has MNIST.
+  }
+  // Fashion-MNIST is always listed, so that a visitor learns it exists and how to add it.
+  if (!servedDatasets.includes('fashion')) {
+    $('dataset').querySelector('option[value="fashion"]').textContent = 'Fashion-MNIST: not in this build (see below)';
+  }
+  return servedDatasets;
+}
+
+/** Adds a note to the one that says what a link's settings had to change. */
+function noteOnLink(text) {
+  const note = $('url-note');
+  note.textContent = note.hidden
+    ? `Some settings in the link were adjusted: ${text}.`
+    : `${note.textContent.replace(/\.$/, '')}; ${text}.`;
+  note.hidden = false;
+}
+
+/** The note under the control and the file picker follow the choice. */
+function describeDataset(text = null) {
+  const which = $('dataset').value;
+  $('idx-field').hidden = which !== 'own';
+  $('dataset-note').textContent = text ?? DATASETS[which]?.note ?? '';
+}
+
+/** " (training images: a, …)": which picked file turned out to be which. */
+function ownFilesText(m) {
+  if (m.dataset !== 'own') return '';
+  const s = m.summary;
+  return ` from your files (training images ${s.trainImages}, training labels ${s.trainLabels}, test images ${s.testImages}, test labels ${s.testLabels})`;
+}
+
+/** Disables what would start work on the data while a data set loads. */
+function setLoadingData(loading) {
+  $('dataset').disabled = loading;
+  $('idx-files').disabled = loading;
+  if (loading) ui.train.disabled = true;
+}
+
+/** A data set is in (the worker's 'data' notice): the training card starts afresh on it. */
+function dataLoaded(m) {
+  const switched = loadedDataset !== null && (loadedDataset !== m.dataset || m.dataset === 'own');
+  loadedDataset = m.dataset;
+  $('dataset').value = m.dataset;
+  writeHash();
+  describeDataset();
+  describeNetwork();
+  if (switched) {
+    // The last run's curves and accuracy were on the other data.
+    history = emptyHistory();
+    drawCharts();
+    ui.testAcc.textContent = 'not trained yet';
+    delete ui.testAcc.dataset.value;
+  }
+  // The worker loads the ViT again only on MNIST; elsewhere the prune card holds LeNet.
+  const model = $('prune-model');
+  if (m.dataset !== 'mnist' || model.value === 'trained') model.value = 'lenet';
+}
+
+/** Asks the worker for data set `which` (with the picked files for 'own'). */
+function loadDataset(which, files = undefined) {
+  loadingDataset = which;
+  hideError();
+  setLoadingData(true);
+  setStatus(which === 'own' ? 'Reading your files…' : `Downloading ${datasetName(which)}…`, null);
+  workerClient.request('load-data', { dataset: which, files, which: $('prune-model').value }, {
+    // The 'data' notice has done the rest.
+    result() {
+      setLoadingData(false);
+    },
+    error(message) {
+      setLoadingData(false);
+      const first = loadedDataset === null;
+      showError(first ? message : `${datasetName(which)} could not be loaded, so ${datasetName(loadedDataset)} stays: ${message}`);
+      if (first) {
+        setStatus('The data could not be loaded.', 0, 1);
+        ui.train.disabled = true;
+        return;
+      }
+      setStatus(`Ready: ${datasetName(loadedDataset)}, as before. Press Train.`, 1, 1);
+      ui.train.disabled = false;
+      // Own files stay chosen, so that the visitor can pick others at once.
+      if (which !== 'own') $('dataset').value = loadedDataset;
+      describeDataset();
+      writeHash();
+    },
+  });
+}
+
+function followDatasetControl() {
+  $('dataset').addEventListener('change', () => {
+    const which = $('dataset').value;
+    if (which === 'fashion' && !servedDatasets.includes('fashion')) {
+      $('dataset').value = loadedDataset ?? 'mnist';
+      writeHash();
+      describeDataset(`Fashion-MNIST is not in this build. To add it, ${FASHION_HOW}.`);
+      return;
+    }
+    describeDataset();
+    // Own files load once picked.
+    if (which !== 'own' && which !== loadedDataset) loadDataset(which);
+  });
+  $('idx-files').addEventListener('change', (event) => {
+    const files = Array.from(event.target.files ?? []);
+    // Cleared, so that picking the same files again (after fixing one) loads them again.
+    event.target.value = '';
+    if (files.length) loadDataset('own', files);
+  });
+}
+
 async function main() {
   fillMethodControls($('method'), $('compare'));
   restoreSettings();
+  const served = readServedDatasets();
   await init();
   drawCharts();
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
@@ -374,6 +525,7 @@ async function main() {
   });
   workerClient = client;
   $('backend').addEventListener('change', engineChoiceChanged);
+  followDatasetControl();
   panels.prune = createPrunePanel(client, {
     drawHistogram,
     isDark,
@@ -394,7 +546,11 @@ async function main() {
   panels.compare.redraw();
   panels.practice = createPractice(client, { isDark, onAnswered: (answer) => tell('answered', answer) });
   panels.lottery = createLottery(client, { isDark });
-  setStatus('Downloading MNIST…', null);
+  // The link's data set, or MNIST where this visitor cannot have it (say so, as for any setting).
+  const note = fallBackDataset(await served);
+  if (note) noteOnLink(note);
+  describeDataset();
+  loadDataset($('dataset').value);
 
   ui.form.addEventListener('submit', (event) => {
     event.preventDefault();

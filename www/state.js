@@ -7,6 +7,7 @@ export const VERSION = 1;
 
 // URL key → control id.
 const KEYS = {
+  data: 'dataset',
   arch: 'arch',
   opt: 'optimizer',
   lr: 'lr',
@@ -136,4 +137,21 @@ export function writeHash() {
 /** Keeps the address bar in step with every control. */
 export function followControls() {
   for (const key of present()) control(key).addEventListener('change', writeHash);
+}
+
+/**
+ * The data set a link names is one of the control's choices (readHash checked that), but the
+ * visitor may not have it: their own IDX files never travel in a link, and a build without
+ * Fashion-MNIST cannot load it. Then MNIST opens instead; returns the note saying so (or null when
+ * the data set chosen is among `available`).
+ */
+export function fallBackDataset(available) {
+  const el = control('data');
+  if (!el || available.includes(el.value)) return null;
+  const was = el.value;
+  el.value = 'mnist';
+  writeHash();
+  return was === 'own'
+    ? 'data "own" names files from another visitor\'s computer, which never leave it; opened MNIST'
+    : `data "${was}" is not on this site (it was built without it); opened MNIST`;
 }

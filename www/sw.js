@@ -58,6 +58,16 @@ const FILES = [
   './data/mnist/train-labels-idx1-ubyte.gz',
   './data/mnist/t10k-images-idx3-ubyte.gz',
   './data/mnist/t10k-labels-idx1-ubyte.gz',
+  // Which data sets the build has, and Fashion-MNIST's files where it has them (install skips
+  // them where it does not).
+  './datasets.json',
+  './model/lenet-300-100-fashion.safetensors',
+  './data/fashion/train-images-idx3-ubyte.gz',
+  './data/fashion/train-labels-idx1-ubyte.gz',
+  './data/fashion/t10k-images-idx3-ubyte.gz',
+  './data/fashion/t10k-labels-idx1-ubyte.gz',
+  './data/calibration-fashion/calibration-images-idx3-ubyte.gz',
+  './data/calibration-fashion/calibration-labels-idx1-ubyte.gz',
 ];
 
 // What makes a page that this worker serves cross-origin isolated: the opener and embedder

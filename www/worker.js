@@ -22,6 +22,9 @@
 //                                                    healing {step, total}      {total}
 //   lab                {kind, request}               started, progress          last progress
 //   experiment         {name}                        progress {fraction, text}  its result
+//   load-data          {dataset: mnist|fashion, which} -                        {summary, dataset}
+//                      {dataset: 'own', files}       (files: the picked File objects; the
+//                                                    summary then says which file is which)
 //   load-model         {which: 'lenet'|'vit'}        -                          the model summary
 //   use-trained        {}                            -                          the model summary
 //   cost-meter         {}                            -                          the meter
@@ -32,9 +35,9 @@
 // counts its own points).
 // A training error's detail is {gpuFailed}. Notices (no request): download {loaded, total},
 // decoding, engine {webgpu, adapter, reason, software, cpu: {build: threaded|single, threads,
-// reason}}, data {summary}, model {summary, source, which} (the
-// model pruning starts from changed), model-error {message}, fatal {message} (no data: nothing
-// can run).
+// reason}}, data {summary, dataset} (a data set is in; the page's first load-data also reports
+// through these), model {summary, source, which} (the model pruning starts from changed),
+// model-error {message}, fatal {message} (the wasm module did not start: nothing can run).
 
 // The wasm module (Comparison, LotteryLab, ModelStore, Practice, Training, WalkThrough, …) is
 // loaded in setUp: the threaded build or the single-threaded one (see loadWasm).
@@ -47,12 +50,19 @@ const FILES = [
   't10k-images-idx3-ubyte.gz',
   't10k-labels-idx1-ubyte.gz',
 ];
-const DATA_DIR = new URL('../data/mnist/', import.meta.url);
-// Trained at build time by the native CLI (cargo xtask build), so pruning works at once.
+// The data sets the server has (dist/data/…), by the data-set control's values.
+const DATA_DIRS = {
+  mnist: new URL('../data/mnist/', import.meta.url),
+  fashion: new URL('../data/fashion/', import.meta.url),
+};
+const DATASET_NAMES = { mnist: 'MNIST', fashion: 'Fashion-MNIST', own: 'your own data set' };
+// Trained at build time by the native CLI (cargo xtask build), so pruning works at once: LeNet
+// for each data set the server has, the ViT for MNIST only.
 const SHIPPED_MODELS = {
   lenet: new URL('../model/lenet-300-100.safetensors', import.meta.url),
   vit: new URL('../model/vit-mnist.safetensors', import.meta.url),
 };
+const SHIPPED_FASHION_LENET = new URL('../model/lenet-300-100-fashion.safetensors', import.meta.url);
 // Steps between progress reports. Each report reads the model back and evaluates 1,000
 // validation images, about as much work as 17 steps of 60, so reporting much more often would
 // slow training down.
@@ -67,17 +77,20 @@ let store = null;
 let cards = null;
 let modelKind = 'mlp';
 let ready = null;
+// WebGPU's search, started in setUp: the first data notice waits for it, so the page knows the
+// engine by the time it can train.
+let engineFound = null;
 
 const errorText = (e) => (e instanceof Error ? e.message : String(e));
 
-/** Downloads every file in parallel, reporting bytes received of the total. */
-async function download() {
+/** Downloads the four files from `dir` in parallel, reporting bytes received of the total. */
+async function download(dir) {
   const loaded = new Array(FILES.length).fill(0);
   const totals = new Array(FILES.length).fill(0);
   const report = () =>
     notify('download', { loaded: loaded.reduce((a, b) => a + b), total: totals.reduce((a, b) => a + b) });
   return Promise.all(FILES.map(async (name, i) => {
-    const url = new URL(name, DATA_DIR);
+    const url = new URL(name, dir);
     let response;
     try {
       response = await fetch(url);
@@ -194,17 +207,7 @@ async function setUp() {
     compare: new wasm.Comparison(store),
     lab: new wasm.LotteryLab(store),
   };
-  const engine = findWebGpu().then((status) => notify('engine', { ...status, cpu }));
-  const [a, b, c, d] = await download();
-  notify('decoding');
-  const summary = store.loadData(a, b, c, d);
-  await engine;
-  notify('data', { summary });
-  try {
-    await loadShippedModel('lenet');
-  } catch (e) {
-    notify('model-error', { message: `The trained model could not be loaded (${errorText(e)}); train one above, then prune it.` });
-  }
+  engineFound = findWebGpu().then((status) => notify('engine', { ...status, cpu }));
 }
 
 /** Makes `loaded` the model pruning starts from, and tells every card. */
@@ -219,8 +222,7 @@ function modelChanged(loaded, source, which = null) {
 
 /** A shipped checkpoint as the model to prune; LeNet on start, the ViT when picked. */
 async function loadShippedModel(which) {
-  const url = SHIPPED_MODELS[which];
-  if (!url) throw new Error(`there is no shipped model called ${JSON.stringify(which)}`);
+  const url = shippedModel(which);
   const response = await fetch(url);
   if (!response.ok) throw new Error(`the shipped model could not be downloaded (HTTP ${response.status})`);
   return modelChanged(store.loadModel(new Uint8Array(await response.arrayBuffer())), 'shipped', which);
@@ -335,7 +337,7 @@ async function experiment({ name }, job) {
   const ctx = {
     // The practice questions about heads run on a ViT: the shipped one when LeNet is loaded.
     async loadVit() {
-      const response = await fetch(SHIPPED_MODELS.vit);
+      const response = await fetch(shippedModel('vit'));
       if (!response.ok) throw new Error(`the shipped ViT could not be loaded (HTTP ${response.status})`);
       return new Uint8Array(await response.arrayBuffer());
     },
@@ -369,11 +371,93 @@ async function train(job) {
 /** Every op waits for the data; without it, nothing can run. */
 const needsData = (op) => async (args, job) => {
   if (!(await ready)) throw new Error('The data set could not be loaded; reload the page to try again.');
+  await dataLoading;
+  if (!dataset) throw new Error('No data set is loaded: pick one on the training card.');
   return op(args, job);
 };
 
+// ---- The data set: the training card's data-set control ----
+
+// What the store holds: 'mnist', 'fashion' or 'own' (null until the first load succeeds).
+let dataset = null;
+// The load in progress, which every other op waits for.
+let dataLoading = null;
+// Runs in progress that read the data set chunk by chunk (training, sweeps, the lottery lab,
+// demonstrations, fine-tuning): the data cannot change under them.
+let dataRuns = 0;
+
+/** `op`, counted as a run that reads the data set while it goes. */
+const readsData = (op) => async (args, job) => {
+  dataRuns += 1;
+  try {
+    return await op(args, job);
+  } finally {
+    dataRuns -= 1;
+  }
+};
+
+/** The shipped checkpoint `which` for the data set loaded; an error where it has none. */
+function shippedModel(which) {
+  if (!Object.hasOwn(SHIPPED_MODELS, which)) throw new Error(`there is no shipped model called ${JSON.stringify(which)}`);
+  if (dataset === 'mnist') return SHIPPED_MODELS[which];
+  if (dataset === 'fashion' && which === 'lenet') return SHIPPED_FASHION_LENET;
+  const network = which === 'vit' ? 'the tiny ViT' : 'LeNet-300-100';
+  throw new Error(`there is no shipped ${network} for ${DATASET_NAMES[dataset] ?? 'this data set'} (the ViT was trained on MNIST only); train one on the training card, then prune it`);
+}
+
+/** The four files of `args`: downloaded from the server, or read from the picked File objects. */
+async function dataBytes({ dataset: which, files }) {
+  if (which === 'own') {
+    if (!Array.isArray(files)) throw new Error('no files were picked');
+    const bytes = await Promise.all(files.map(async (file) => new Uint8Array(await file.arrayBuffer())));
+    return { names: files.map((file) => file.name), bytes };
+  }
+  const dir = DATA_DIRS[which];
+  if (!dir) throw new Error(`there is no data set called ${JSON.stringify(which)}`);
+  return { names: FILES, bytes: await download(dir) };
+}
+
+/**
+ * Makes `args.dataset` the data set every card works on, then loads its shipped LeNet (or, for
+ * the visitor's own files, says there is none yet). On any error the data set loaded before
+ * stays, with its models.
+ */
+async function loadData(args) {
+  if (!(await ready)) throw new Error('the page could not start, so no data set can be loaded');
+  if (dataLoading) throw new Error('a data set is already loading; wait for it');
+  if (dataRuns > 0) {
+    throw new Error('something is still running on this data set (training, a sweep, the lottery lab, fine-tuning or a demonstration): wait for it or cancel it, then switch');
+  }
+  let finish;
+  dataLoading = new Promise((resolve) => { finish = resolve; });
+  try {
+    const { names, bytes } = await dataBytes(args);
+    notify('decoding');
+    const own = args.dataset === 'own';
+    const summary = own ? store.loadOwnData(names, bytes) : store.loadData(...bytes);
+    dataset = args.dataset;
+    await engineFound;
+    const reply = { summary, dataset };
+    notify('data', reply);
+    if (own) {
+      notify('model-error', { message: 'There is no trained model for your own data set yet: train one above, then prune it.' });
+      return reply;
+    }
+    try {
+      await loadShippedModel(args.which === 'vit' && dataset === 'mnist' ? 'vit' : 'lenet');
+    } catch (e) {
+      notify('model-error', { message: `The trained model could not be loaded (${errorText(e)}); train one above, then prune it.` });
+    }
+    return reply;
+  } finally {
+    dataLoading = null;
+    finish();
+  }
+}
+
 const notify = serve({
-  train: needsData(async ({ config }, job) => {
+  'load-data': loadData,
+  train: needsData(readsData(async ({ config }, job) => {
     // On a hardware adapter, "automatic" times both engines the first time (about a second).
     if (cards.training.needsRace(config)) {
       job.event('racing');
@@ -386,22 +470,22 @@ const notify = serve({
     }
     job.event('started', cards.training.start(config));
     return train(job);
-  }),
-  'continue-on-cpu': needsData(async (_args, job) => {
+  })),
+  'continue-on-cpu': needsData(readsData(async (_args, job) => {
     cards.training.continueOnCpu();
     job.event('started', { backend: 'cpu', why: 'WebGPU failed, so the run goes on here', race: null });
     return train(job);
-  }),
+  })),
   'engine-choice': async ({ choice }) => store.setEngineChoice(choice),
-  'prune-step': needsData(pruneStep),
+  'prune-step': needsData(readsData(pruneStep)),
   'layer-weights': needsData(async ({ layer }, job) => {
     const values = cards.walk.layerWeights(layer);
     job.transfer.push(values.buffer);
     return { layer, values };
   }),
-  sweep: needsData(sweep),
-  lab: needsData(lab),
-  experiment: needsData(experiment),
+  sweep: needsData(readsData(sweep)),
+  lab: needsData(readsData(lab)),
+  experiment: needsData(readsData(experiment)),
   'load-model': needsData(({ which }) => loadShippedModel(which)),
   'use-trained': needsData(async () => modelChanged(store.useTrainedModel(), 'trained')),
   'cost-meter': needsData(async () => cards.walk.costMeter()),
@@ -414,8 +498,9 @@ const notify = serve({
   detail: () => ({ gpuFailed: Boolean(cards?.training.gpuFailed) }),
 });
 
-// Resolves to whether the data loaded; a failure is reported once, as a notice, and not rethrown
-// (an unhandled rejection would surface as a second, vaguer error on the page).
+// Resolves to whether the module started; a failure is reported once, as a notice, and not
+// rethrown (an unhandled rejection would surface as a second, vaguer error on the page). The data
+// set comes with the page's first load-data request.
 ready = setUp().then(
   () => true,
   (e) => {

@@ -147,7 +147,7 @@ pub struct Mnist {
 }
 
 /// Classes in MNIST and Fashion-MNIST.
-const CLASSES: usize = 10;
+pub(crate) const CLASSES: usize = 10;
 
 /// An IDX image file and its label file, named `names` in errors, checked to hold as many
 /// images as labels.
@@ -175,8 +175,18 @@ impl Mnist {
         test_labels: &[u8],
     ) -> Result<Self> {
         let [tri, trl, tei, tel] = FILE_NAMES;
-        let (train_x, train_y) = read_pair([tri, trl], train_images, train_labels)?;
-        let (test_x, test_y) = read_pair([tei, tel], test_images, test_labels)?;
+        let train = read_pair([tri, trl], train_images, train_labels)?;
+        let test = read_pair([tei, tel], test_images, test_labels)?;
+        Self::from_parts(tri, train, test)
+    }
+
+    /// The data set from read training and test files (images and labels, whose counts agree);
+    /// `tri` names the training images file in errors.
+    pub(crate) fn from_parts(
+        tri: &str,
+        (train_x, train_y): (IdxImages, Vec<u8>),
+        (test_x, test_y): (IdxImages, Vec<u8>),
+    ) -> Result<Self> {
         if (train_x.rows, train_x.cols) != (test_x.rows, test_x.cols) {
             return Err(Error::DataMismatch(format!(
                 "training images are {}×{} but test images are {}×{}",

@@ -31,16 +31,7 @@ pub struct IdxImages {
 /// Reads an image file (3 dimensions). `file` names it in error messages.
 pub fn read_idx_images(file: &str, bytes: &[u8]) -> Result<IdxImages> {
     let (dims, data) = parse(file, bytes, 3)?;
-    let (count, rows, cols) = (dims[0], dims[1], dims[2]);
-    if rows == 0 || cols == 0 {
-        return Err(Error::idx(file, format!("images of {rows}×{cols} pixels")));
-    }
-    Ok(IdxImages {
-        count,
-        rows,
-        cols,
-        pixels: data,
-    })
+    images(file, &dims, data)
 }
 
 /// Reads a label file (1 dimension). `file` names it in error messages.
@@ -49,14 +40,66 @@ pub fn read_idx_labels(file: &str, bytes: &[u8]) -> Result<Vec<u8>> {
     Ok(data)
 }
 
+/// One IDX file of either kind, told apart by its header: what a file picker gives, where the
+/// names may say nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdxFile {
+    Images(IdxImages),
+    Labels(Vec<u8>),
+}
+
+/// Reads an image file (3 dimensions) or a label file (1 dimension), whichever `bytes` holds.
+/// A file of neither kind gets the same errors as [`read_idx_images`] gives.
+pub fn read_idx(file: &str, bytes: &[u8]) -> Result<IdxFile> {
+    let raw = decompress(file, bytes)?;
+    if raw.len() >= 4 && raw[0] == 0 && raw[1] == 0 && raw[2] == TYPE_U8 && raw[3] == 1 {
+        let (_, data) = parse_raw(file, raw, 1)?;
+        return Ok(IdxFile::Labels(data));
+    }
+    if raw.len() >= 4 && raw[0] == 0 && raw[1] == 0 && raw[2] == TYPE_U8 && raw[3] != 3 {
+        return Err(Error::idx(
+            file,
+            format!(
+                "has {} dimensions: an image file has 3, a label file has 1",
+                raw[3]
+            ),
+        ));
+    }
+    let (dims, data) = parse_raw(file, raw, 3)?;
+    images(file, &dims, data).map(IdxFile::Images)
+}
+
+/// Images from a checked 3-dimensional header and its data.
+fn images(file: &str, dims: &[usize], pixels: Vec<u8>) -> Result<IdxImages> {
+    let (count, rows, cols) = (dims[0], dims[1], dims[2]);
+    if rows == 0 || cols == 0 {
+        return Err(Error::idx(file, format!("images of {rows}×{cols} pixels")));
+    }
+    Ok(IdxImages {
+        count,
+        rows,
+        cols,
+        pixels,
+    })
+}
+
+/// The IDX bytes of `bytes`, gunzipped when it is gzip.
+fn decompress(file: &str, bytes: &[u8]) -> Result<Vec<u8>> {
+    if bytes.starts_with(&GZIP_MAGIC) {
+        gunzip(file, bytes)
+    } else {
+        Ok(bytes.to_vec())
+    }
+}
+
 /// Decompresses if needed, checks the header against `expected_dims` and the length against the
 /// header, and returns the dimensions and the element bytes.
 fn parse(file: &str, bytes: &[u8], expected_dims: usize) -> Result<(Vec<usize>, Vec<u8>)> {
-    let raw = if bytes.starts_with(&GZIP_MAGIC) {
-        gunzip(file, bytes)?
-    } else {
-        bytes.to_vec()
-    };
+    parse_raw(file, decompress(file, bytes)?, expected_dims)
+}
+
+/// [`parse`] on bytes already decompressed.
+fn parse_raw(file: &str, raw: Vec<u8>, expected_dims: usize) -> Result<(Vec<usize>, Vec<u8>)> {
     if raw.len() < 4 {
         return Err(Error::idx(
             file,
@@ -229,6 +272,31 @@ mod tests {
         assert!(m.contains("corrupt gzip"), "{m}");
         let m = message(read_idx_labels("labels.gz", &[0x1f, 0x8b, 1, 2, 3]));
         assert!(m.contains("corrupt gzip"), "{m}");
+    }
+
+    #[test]
+    fn read_idx_tells_images_from_labels_by_the_header() {
+        let images = idx(&[1, 2, 2], &[1, 2, 3, 4]);
+        let labels = idx(&[2], &[5, 6]);
+        for bytes in [images.clone(), gzip(&images)] {
+            match read_idx("a", &bytes).unwrap() {
+                IdxFile::Images(x) => assert_eq!((x.count, x.rows, x.cols), (1, 2, 2)),
+                IdxFile::Labels(_) => panic!("images read as labels"),
+            }
+        }
+        assert_eq!(
+            read_idx("b", &gzip(&labels)).unwrap(),
+            IdxFile::Labels(vec![5, 6])
+        );
+        let m = message(read_idx("c", &idx(&[1, 1], &[0])));
+        assert!(
+            m.contains("c: has 2 dimensions: an image file has 3"),
+            "{m}"
+        );
+        let m = message(read_idx("d", b"hello"));
+        assert!(m.contains("d: not an IDX or gzip file"), "{m}");
+        let m = message(read_idx("e", &idx(&[2], &[1])));
+        assert!(m.contains("e: truncated"), "{m}");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 mod dataset;
 mod idx;
+mod own;
 
 pub use dataset::{Dataset, IdxPair, Mnist, VALIDATION_SIZE};
-pub use idx::{IdxImages, read_idx_images, read_idx_labels};
+pub use idx::{IdxFile, IdxImages, read_idx, read_idx_images, read_idx_labels};
+pub use own::{OwnFiles, from_own_files};

@@ -15,7 +15,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::engine_choice::{AdapterInfo, Choice};
 use super::{js_error, to_js};
-use crate::data::{Dataset, IdxPair, Mnist};
+use crate::data::{Dataset, IdxPair, Mnist, from_own_files};
 use crate::engine::Backend;
 use crate::gpu::GpuContext;
 use crate::model::{Mlp, Model, ModelKind, Network};
@@ -273,11 +273,7 @@ impl ModelStore {
         let mnist = Mnist::from_idx(train_images, train_labels, test_images, test_labels)
             .map_err(js_error)?;
         let summary = DataSummary::of(&mnist);
-        let mut shared = self.shared.borrow_mut();
-        shared.progress_validation =
-            Some(Rc::new(mnist.validation.slice(0, PROGRESS_VALIDATION_SIZE)));
-        shared.data = Some(Rc::new(mnist));
-        shared.calibration = None;
+        self.shared.borrow_mut().replace_data(mnist);
         to_js(&summary)
     }
 
@@ -420,6 +416,92 @@ impl ModelStore {
         let loaded = Loaded::of(&model, None);
         shared.set_base(model, None);
         to_js(&loaded)
+    }
+}
+
+// The data-set control: switching data sets, and the visitor's own IDX files.
+
+impl Shared {
+    /// Makes `mnist` the data set every card works on. The models of the last one go: the model
+    /// to prune was measured on it (and a shipped one was trained on it), and the last trained
+    /// model learnt it. Cards working on the old base start over (the generation moves on).
+    fn replace_data(&mut self, mnist: Mnist) {
+        self.progress_validation =
+            Some(Rc::new(mnist.validation.slice(0, PROGRESS_VALIDATION_SIZE)));
+        self.data = Some(Rc::new(mnist));
+        self.calibration = None;
+        self.trained = None;
+        self.base = None;
+        self.base_evaluation = None;
+        self.generation += 1;
+    }
+}
+
+/// What the page learns of the visitor's own files: the split sizes, and which file turned out
+/// to be which.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OwnSummary {
+    // The split sizes as `DataSummary` gives them; spelt out, since a flattened struct reaches
+    // JavaScript as a Map rather than an object.
+    train: usize,
+    validation: usize,
+    test: usize,
+    rows: usize,
+    cols: usize,
+    train_images: String,
+    train_labels: String,
+    test_images: String,
+    test_labels: String,
+}
+
+#[wasm_bindgen]
+impl ModelStore {
+    /// Decodes the visitor's own four IDX files (raw or gzip), given in any order with their
+    /// names: each is told apart by its header and its count (see [`crate::data::from_own_files`]).
+    /// Returns the split sizes and which file is which; on an error the data set loaded before
+    /// stays.
+    #[wasm_bindgen(js_name = loadOwnData)]
+    pub fn load_own_data(
+        &self,
+        names: Vec<String>,
+        files: Vec<js_sys::Uint8Array>,
+    ) -> Result<JsValue, JsValue> {
+        if names.len() != files.len() {
+            return Err(js_error(format!(
+                "{} names for {} files",
+                names.len(),
+                files.len()
+            )));
+        }
+        let bytes: Vec<Vec<u8>> = files.iter().map(js_sys::Uint8Array::to_vec).collect();
+        let named: Vec<(&str, &[u8])> = names
+            .iter()
+            .map(String::as_str)
+            .zip(bytes.iter().map(Vec::as_slice))
+            .collect();
+        let own = from_own_files(&named).map_err(js_error)?;
+        let [train_images, train_labels, test_images, test_labels] = own.roles;
+        let DataSummary {
+            train,
+            validation,
+            test,
+            rows,
+            cols,
+        } = DataSummary::of(&own.mnist);
+        let summary = OwnSummary {
+            train,
+            validation,
+            test,
+            rows,
+            cols,
+            train_images,
+            train_labels,
+            test_images,
+            test_labels,
+        };
+        self.shared.borrow_mut().replace_data(own.mnist);
+        to_js(&summary)
     }
 }
 

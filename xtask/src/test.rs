@@ -161,7 +161,8 @@ fn browser_tests(root: &Path) -> Result<()> {
             .env("PRUNEPLAY_CLI", &cli)
             .env("PRUNEPLAY_MODEL", crate::model::shipped_path(root))
             .env("PRUNEPLAY_VIT_MODEL", crate::model::shipped_vit_path(root))
-            .env("PRUNEPLAY_DATA", crate::data::mnist_dir(root)),
+            .env("PRUNEPLAY_DATA", crate::data::mnist_dir(root))
+            .env("PRUNEPLAY_FASHION_DATA", crate::data::fashion_dir(root)),
     );
     drop(server);
     result

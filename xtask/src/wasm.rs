@@ -63,6 +63,7 @@ pub fn build(root: &Path) -> Result<()> {
     build_threaded(root, &bindgen)?;
     dist::assemble(root)?;
     model::ensure_shipped(root)?;
+    dist::write_datasets(root)?;
     step!("build: {} is ready", dist::dir(root).display());
     Ok(())
 }
