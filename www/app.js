@@ -8,6 +8,7 @@ import { tell } from './host.js';
 import { fillMethodControls } from './methods.js';
 import { createClient } from './protocol.js';
 import { createLottery } from './lottery.js';
+import { createModelFiles } from './model-files.js';
 import { createPractice } from './practice.js';
 import { createPrunePanel } from './prune-panel.js';
 import { currentHash, fallBackDataset, followControls, readHash, writeHash } from './state.js';
@@ -160,6 +161,8 @@ function onNotice(event, m) {
       // first visit's own downloads.
       registerOfflineCache();
       panels.prune.setModel(m);
+      panels.files.setModel(m);
+      panels.lottery.setModel(m);
       panels.compare.ready(m);
       panels.practice.ready();
       tell('ready', { view: 'page', settings: currentHash() });
@@ -529,10 +532,16 @@ async function main() {
   panels.prune = createPrunePanel(client, {
     drawHistogram,
     isDark,
-    onPruned: (r) => tell('pruned', {
-      method: r.method, stage: r.stage, weightsRemaining: r.weightsRemaining, accuracyBefore: r.accuracyBefore ?? null, accuracyAfter: r.accuracyAfter ?? null,
-    }),
+    onPruned: (r) => {
+      tell('pruned', {
+        method: r.method, stage: r.stage, weightsRemaining: r.weightsRemaining, accuracyBefore: r.accuracyBefore ?? null, accuracyAfter: r.accuracyAfter ?? null,
+      });
+      // The model a download would write has changed: so has the Python that loads it.
+      panels.files.refresh();
+    },
   });
+  // Models in and results out: "Open a model" and the downloads, on the prune card.
+  panels.files = createModelFiles(client, { card: $('prune-heading').closest('section') });
   panels.compare = createCompare(client, {
     drawSeries,
     isDark,

@@ -7,6 +7,7 @@
 // (the walk-through's number of steps) and tested again, drawn as a second, dashed curve.
 
 import { fitCanvas } from './charts.js';
+import { saveCsv, saveJson } from './downloads.js';
 import {
   COMPARED_WHEN_PICKED, applies, familyOf, parseLevels, setCoreMethods, shortName,
 } from './methods.js';
@@ -43,11 +44,16 @@ export function createCompare(client, { drawSeries, isDark, settings }) {
     levelHead: $('sweep-level-head'),
     leftHead: $('sweep-left-head'),
     table: $('sweep-table').tBodies[0],
+    csv: $('sweep-csv'),
+    json: $('sweep-json'),
   };
   let points = [];
   let dense = null; // test accuracy of the unpruned model, the curves' common start
   let running = false;
   let model = { kind: 'mlp', depth: 0 };
+  // The model and settings the points on show were made with, for the JSON download.
+  let loadedModel = null;
+  let run = null;
   let drawn = 'weights'; // the family of the points on show
 
   function setRunning(on) {
@@ -172,6 +178,17 @@ export function createCompare(client, { drawSeries, isDark, settings }) {
     ui.status.textContent = heal ? 'Pruning and healing…' : 'Pruning…';
     // Heads compete across the whole model, so the levels are shares of all heads.
     const extra = family === 'weights' ? {} : { scope: 'global', rounds: 1 };
+    run = {
+      model: loadedModel,
+      settings: {
+        family, methods, levels: parsed.levels, healing: heal, ...settings(), ...extra,
+        // How a healed point is fine-tuned, the seed included (the core's settings).
+        finetune: null,
+      },
+    };
+    if (heal) client.call('heal-settings').then((f) => { if (run) run.settings.finetune = f; }, () => {});
+    ui.csv.disabled = true;
+    ui.json.disabled = true;
     let done = 0;
     const total = methods.length * parsed.levels.length;
     sweep = client.request('sweep', {
@@ -186,6 +203,8 @@ export function createCompare(client, { drawSeries, isDark, settings }) {
         }
         done = m.done;
         points.push(m.point);
+        ui.csv.disabled = false;
+        ui.json.disabled = false;
         addRow(m.point);
         ui.progress.value = m.done;
         const at = drawn === 'layers' ? `${m.point.remove} block(s)` : m.point.sparsity;
@@ -216,6 +235,23 @@ export function createCompare(client, { drawSeries, isDark, settings }) {
   });
   // The sweep in progress (its request handle), for Cancel.
   let sweep = null;
+
+  // ---- The points as CSV and JSON (the core's numbers, unrounded) ----
+  const COLUMNS = [
+    ['method', (p) => p.method],
+    ['sparsity', (p) => p.sparsity],
+    ['blocks_asked', (p) => p.remove],
+    ['weights_remaining', (p) => p.weightsRemaining],
+    ['test_accuracy', (p) => p.accuracy],
+    ['finetune_steps', (p) => p.healedSteps],
+    ['heads_kept', (p) => p.structure?.headsKept],
+    ['heads_total', (p) => p.structure?.headsTotal],
+    ['blocks_kept', (p) => p.structure?.blocksKept],
+  ];
+  ui.csv.addEventListener('click', () => saveCsv('pruneplay-compare.csv', COLUMNS, points));
+  ui.json.addEventListener('click', () => saveJson('pruneplay-compare.json', {
+    table: 'compare', ...run, denseTestAccuracy: dense, points,
+  }));
   ui.cancel.addEventListener('click', () => sweep?.cancel());
   syncFamily();
 
@@ -224,6 +260,9 @@ export function createCompare(client, { drawSeries, isDark, settings }) {
     /** A model is loaded: sweeps can run; its test accuracy (if known) starts every curve. */
     ready(loaded) {
       dense = loaded.testAcc ?? null;
+      loadedModel = {
+        source: loaded.source, name: loaded.name ?? loaded.which ?? null, arch: loaded.arch, layout: loaded.layout,
+      };
       setCoreMethods(loaded.methods);
       model = { kind: loaded.kind ?? 'mlp', depth: loaded.headsPerBlock?.length ?? 0 };
       syncFamily();

@@ -5,6 +5,7 @@
 
 import { lotteryLadder } from '../pkg/pruneplay.js';
 import { drawSeries, fitCanvas } from './charts.js';
+import { saveCsv, saveJson } from './downloads.js';
 import { drawMessage, drawPixelMap } from './views.js';
 
 const $ = (id) => document.getElementById(id);
@@ -27,7 +28,17 @@ export function createLottery(client, { isDark }) {
     instRun: $('inst-run'),
     instChart: $('inst-chart'),
     instCaption: $('inst-caption'),
+    csv: $('lt-csv'),
+    json: $('lt-json'),
+    instCsv: $('inst-csv'),
+    instJson: $('inst-json'),
   };
+  // The shape the lab trains (the model to prune's when it is an MLP; see setModel), and what
+  // the note says of it.
+  let arch = null;
+  let shapeNote = '';
+  // The core's settings of the last run of each kind, seed included, for the JSON downloads.
+  const ran = { lottery: null, instability: null };
   let results = [];
   let instability = null;
   let running = null; // 'lottery' | 'instability' | null
@@ -50,7 +61,7 @@ export function createLottery(client, { isDark }) {
     // The core's ladder, counted as the rounds will prune (the last rung is after every round).
     let left;
     try {
-      const ladder = lotteryLadder(r.rounds, r.strategy);
+      const ladder = lotteryLadder(r.rounds, r.strategy, arch ?? undefined);
       left = ladder[ladder.length - 1].toFixed(1);
     } catch {
       left = '?';
@@ -61,6 +72,7 @@ export function createLottery(client, { isDark }) {
       ? `The paper's protocol: ${runs} runs of ${r.iters.toLocaleString()} iterations (${(runs * r.iters).toLocaleString()} in all). Expect hours on a laptop GPU.`
       : `Shortened for a first look: ${r.iters.toLocaleString()} iterations a round (the paper trains 50,000) and ${r.rounds} rounds, ${runs} runs in all. The numbers show the trends, not the paper's exact figures.`;
     ui.note.dataset.shortened = String(!paper);
+    if (shapeNote) ui.note.textContent += ` ${shapeNote}`;
   }
 
   function setRunning(kind) {
@@ -97,6 +109,8 @@ export function createLottery(client, { isDark }) {
 
   function addResult(r) {
     results.push(r);
+    ui.csv.disabled = false;
+    ui.json.disabled = false;
     const row = ui.table.insertRow();
     for (const text of [String(r.round), ARMS[r.arm] ?? r.arm, `${r.weights_remaining.toFixed(2)}%`,
       r.early_stop_iter.toLocaleString(), `${(100 * r.test_acc_at_early_stop).toFixed(2)}%`, `${(100 * r.final_test_acc).toFixed(2)}%`]) {
@@ -130,6 +144,8 @@ export function createLottery(client, { isDark }) {
       status(`Instability: ${p.stage}, iteration ${p.iter.toLocaleString()}${p.alphas_done ? `, ${p.alphas_done} points on the line` : ''} (${engine})`, p.fraction);
       if (p.done && p.result) {
         instability = p.result;
+        ui.instCsv.disabled = false;
+        ui.instJson.disabled = false;
         ui.instCaption.textContent = `From θ at iteration ${p.result.rewind_iter} of a network with ${p.result.weights_remaining.toFixed(1)}% of its weights: test error ${(100 * p.result.curve[0].test_error).toFixed(2)}% and ${(100 * p.result.curve.at(-1).test_error).toFixed(2)}% at the ends, barrier ${(100 * p.result.barrier).toFixed(2)} points`
           + (p.result.barrier < 0.02 ? ' (under 2 points: stable).' : ' (2 points or more: unstable).');
         ui.instCaption.dataset.barrier = String(p.result.barrier);
@@ -155,6 +171,7 @@ export function createLottery(client, { isDark }) {
   function start(kind, labRequest) {
     lab = client.request('lab', { kind, request: labRequest }, {
       event(event, m) {
+        if (event === 'started') ran[kind] = { arch: m.started.arch, settings: m.started.settings };
         if (event === 'started') status(`Running on ${m.started.backend === 'webgpu' ? 'WebGPU' : 'the CPU'} (${m.started.why})…`, 0);
         else onProgress(kind, m.progress);
       },
@@ -178,6 +195,8 @@ export function createLottery(client, { isDark }) {
   ui.form.addEventListener('submit', (event) => {
     event.preventDefault();
     results = [];
+    ui.csv.disabled = true;
+    ui.json.disabled = true;
     ui.table.replaceChildren();
     ui.masks.replaceChildren();
     delete ui.status.dataset.done;
@@ -189,6 +208,8 @@ export function createLottery(client, { isDark }) {
   ui.instForm.addEventListener('submit', (event) => {
     event.preventDefault();
     instability = null;
+    ui.instCsv.disabled = true;
+    ui.instJson.disabled = true;
     delete ui.status.dataset.done;
     setRunning('instability');
     status('Starting the instability analysis…');
@@ -203,12 +224,38 @@ export function createLottery(client, { isDark }) {
       $(id).dispatchEvent(new Event('change', { bubbles: true }));
     }
   });
+  // ---- The runs and the curve as CSV and JSON (the core's numbers and settings) ----
+  const RUN_COLUMNS = [
+    ['round', (r) => r.round],
+    ['run', (r) => r.arm],
+    ['weights_remaining_percent', (r) => r.weights_remaining],
+    ['early_stop_iteration', (r) => r.early_stop_iter],
+    ['test_accuracy_at_early_stop', (r) => r.test_acc_at_early_stop],
+    ['final_test_accuracy', (r) => r.final_test_acc],
+  ];
+  // Each run's own curves and the first-layer mask stay in the JSON only.
+  ui.csv.addEventListener('click', () => saveCsv('pruneplay-lottery.csv', RUN_COLUMNS, results));
+  ui.json.addEventListener('click', () => saveJson('pruneplay-lottery.json', { table: 'lottery', ...ran.lottery, results }));
+  ui.instCsv.addEventListener('click', () => saveCsv('pruneplay-instability.csv',
+    [['alpha', (p) => p.alpha], ['test_error', (p) => p.test_error]], instability?.curve ?? []));
+  ui.instJson.addEventListener('click', () => saveJson('pruneplay-instability.json', { table: 'instability', ...ran.instability, result: instability }));
+
   ui.form.addEventListener('change', describeSettings);
   describeSettings();
   draw();
 
   return {
     redraw: draw,
+    /** The model to prune changed: the lab trains its shape when it is an MLP, LeNet's beside the ViT. */
+    setModel(m) {
+      const mlp = m.kind !== 'vit';
+      arch = mlp ? m.arch : null;
+      const own = m.source === 'opened' || m.source === 'masks' || m.arch !== '784-300-100-10';
+      shapeNote = mlp && own
+        ? `The lab trains the shape of the model to prune, ${m.arch}, from a fresh θ₀ drawn from the seed below; its trained weights are not used, since every ticket starts from initial values.`
+        : '';
+      describeSettings();
+    },
     ready() {
       ready = true;
       setRunning(running);

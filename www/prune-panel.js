@@ -98,6 +98,7 @@ export function createPrunePanel(client, { drawHistogram, isDark, onPruned = () 
     apply: null, // the last report with a confusion matrix and digits
     structure: null, // the ViT's heads and blocks as the walk stands (structure.rs)
     attention: null, // what each head looks at for the picked digit
+    modelName: 'LeNet-300-100', // the model on show, as a masks file's line names it
   };
 
   const family = () => familyOf(ui.method.value);
@@ -489,7 +490,7 @@ export function createPrunePanel(client, { drawHistogram, isDark, onPruned = () 
     ui.modelNote.textContent = vit
       ? 'On the ViT the whole-neuron methods remove MLP units of each block, and the head and block methods remove attention heads and whole blocks. '
         + 'The lottery lab and the practice questions about weights run on LeNet-300-100.'
-      : 'The attention-head and block methods are greyed: LeNet-300-100 has no heads or blocks. Pick the tiny ViT to use them.';
+      : `The attention-head and block methods are greyed: ${m.arch === '784-300-100-10' ? 'LeNet-300-100' : `a ${m.arch} network`} has no heads or blocks. Pick the tiny ViT to use them.`;
     ui.attentionTab.hidden = !vit;
     ui.fieldsCaption.textContent = vit
       ? 'The patch embedding: each of its filters reads a 7×7 patch. Orange positive, blue negative, grey pruned'
@@ -517,6 +518,10 @@ export function createPrunePanel(client, { drawHistogram, isDark, onPruned = () 
 
   /** What the model line says about the model on show. */
   function describeModel(m) {
+    const accuracy = m.testAcc == null ? 'test accuracy not measured' : `${pct(m.testAcc)} test accuracy`;
+    const left = `${pct(m.weightsRemaining)} of its weights remaining`;
+    if (m.source === 'opened') return `${m.name}: ${m.arch}, ${accuracy}, ${left}; found ${m.layout}`;
+    if (m.source === 'masks') return `${state.modelName} with the masks of ${m.name}: ${m.arch}, ${accuracy}, ${left}`;
     if (m.source === 'trained') return `the model you trained above (${m.kind === 'vit' ? 'the tiny ViT' : m.arch})`;
     return m.kind === 'vit'
       ? `the tiny ViT trained when the site was built, ${pct(m.testAcc)} test accuracy`
@@ -575,6 +580,8 @@ export function createPrunePanel(client, { drawHistogram, isDark, onPruned = () 
     ui.step.disabled = true;
     ui.modelInfo.textContent = 'loading…';
     if (ui.model.value === 'trained') client.request('use-trained', {}, modelFailed);
+    // The file opened last, read again from the bytes the worker kept (no masks applied since).
+    else if (ui.model.value === 'opened') client.request('reopen', {}, modelFailed);
     else client.request('load-model', { which: ui.model.value }, modelFailed);
     startOver();
   });
@@ -615,6 +622,15 @@ export function createPrunePanel(client, { drawHistogram, isDark, onPruned = () 
     /** The model pruning starts from changed (the worker's 'model' notice). */
     setModel(m) {
       ui.modelInfo.textContent = describeModel(m);
+      // What a masks file opened next goes onto, for its line.
+      if (m.source !== 'masks') {
+        state.modelName = { opened: m.name, trained: 'the model you trained' }[m.source]
+          ?? (m.kind === 'vit' ? 'the tiny ViT' : 'LeNet-300-100');
+      }
+      // For tests and the curious: the numbers behind the line, unrounded.
+      Object.assign(ui.modelInfo.dataset, {
+        source: m.source, arch: m.arch, weightsRemaining: String(m.weightsRemaining), testAcc: String(m.testAcc ?? ''),
+      });
       ui.step.disabled = false;
       adaptTo(m);
       // A new model's scores are still to be computed.

@@ -27,6 +27,8 @@ const FILES = [
   './www/practice.js',
   './www/experiments.js',
   './www/prune-panel.js',
+  './www/model-files.js',
+  './www/downloads.js',
   './www/state.js',
   './www/views.js',
   './www/heads-view.js',

@@ -26,6 +26,12 @@
 //                      {dataset: 'own', files}       (files: the picked File objects; the
 //                                                    summary then says which file is which)
 //   load-model         {which: 'lenet'|'vit'}        -                          the model summary
+//   open-model         {name, bytes}                 -                          {what: model|masks, name, model}
+//   reopen             {}                            -                          (as open-model)
+//   model-file         {form: as-is|compacted}       -                          safetensors bytes
+//   model-python       {form, fileName}              -                          the Python text
+//   masks-file         {}                            -                          safetensors bytes
+//   heal-settings      {}                            -                          Compare's fine-tuning settings
 //   use-trained        {}                            -                          the model summary
 //   cost-meter         {}                            -                          the meter
 //   time-meter         {}                            -                          the timing
@@ -211,11 +217,11 @@ async function setUp() {
 }
 
 /** Makes `loaded` the model pruning starts from, and tells every card. */
-function modelChanged(loaded, source, which = null) {
+function modelChanged(loaded, source, which = null, name = null) {
   modelKind = loaded.kind;
   // A model trained here has not been tested on the 10,000 yet when pruning takes it up.
   const testAcc = source === 'trained' ? null : loaded.testAcc ?? null;
-  const model = { ...loaded, testAcc, source, which };
+  const model = { ...loaded, testAcc, source, which, name };
   notify('model', model);
   return model;
 }
@@ -226,6 +232,29 @@ async function loadShippedModel(which) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`the shipped model could not be downloaded (HTTP ${response.status})`);
   return modelChanged(store.loadModel(new Uint8Array(await response.arrayBuffer())), 'shipped', which);
+}
+
+// ---- Models in and results out (model-files.js on the page) ----
+
+// The last model file the visitor opened, kept so that "Model to prune" can go back to it.
+let openedFile = null;
+
+/**
+ * A file from the visitor's disk: a model becomes the one to prune (source 'opened'), a masks
+ * file goes onto the current one (source 'masks'). The store keeps the current model on any
+ * error, which then reaches the page as this request's error.
+ */
+function openModel({ name, bytes }) {
+  const opened = store.openModel(String(name), bytes);
+  if (opened.what === 'model') openedFile = { name: String(name), bytes };
+  modelChanged(opened.model, opened.what === 'model' ? 'opened' : 'masks', null, opened.name);
+  return opened;
+}
+
+/** Bytes as their own transferable buffer in a reply. */
+function bytesReply(bytes, job) {
+  job.transfer.push(bytes.buffer);
+  return bytes;
 }
 
 /** What a stage reply carries besides its report: the first layer, the maps, the ViT's structure. */
@@ -455,6 +484,19 @@ async function loadData(args) {
   }
 }
 
+// Models in and results out (see openModel above).
+const fileOps = {
+  'open-model': needsData(async (args) => openModel(args)),
+  reopen: needsData(async () => {
+    if (!openedFile) throw new Error('no model has been opened yet');
+    return openModel(openedFile);
+  }),
+  'model-file': needsData(async ({ form }, job) => bytesReply(cards.walk.modelFile(form), job)),
+  'model-python': needsData(async ({ form, fileName }) => cards.walk.modelPython(form, fileName)),
+  'masks-file': needsData(async (_args, job) => bytesReply(cards.walk.masksFile(), job)),
+  'heal-settings': needsData(async () => cards.compare.healSettings()),
+};
+
 const notify = serve({
   'load-data': loadData,
   train: needsData(readsData(async ({ config }, job) => {
@@ -493,6 +535,7 @@ const notify = serve({
   // 256, each of its images costing far more).
   'time-meter': needsData(() => cards.walk.timeMeter(2000, 5)),
   attention: needsData(async ({ index }) => cards.walk.attention(index)),
+  ...fileOps,
 }, {
   // A training error says whether the GPU was lost, so the page can offer the CPU.
   detail: () => ({ gpuFailed: Boolean(cards?.training.gpuFailed) }),

@@ -12,14 +12,14 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::request::{PruneRequest, finetune_steps, need_test};
+use super::request::{PruneRequest, finetune_config, finetune_steps, need_test};
 use super::store::{ModelStore, Shared};
 use super::structure::StructureCounts;
 use super::{js_error, to_js};
 use crate::engine::Engine;
-use crate::model::{Model, ModelSpec, Network};
+use crate::model::{Model, Network};
 use crate::prune::{self, Method, PruneOptions};
-use crate::train::{Budget, TrainConfig, evaluate};
+use crate::train::evaluate;
 
 /// One point of an accuracy-against-sparsity sweep.
 #[derive(Clone, Serialize)]
@@ -126,8 +126,7 @@ impl Comparison {
         }
         let (point, model) = prune_point(&mut store, request)?;
         let total = finetune_steps(model.kind());
-        let spec: ModelSpec = model.spec().parse().map_err(js_error)?;
-        let config = TrainConfig::finetune(spec, Budget::Iters(total), 0);
+        let config = finetune_config(&model)?;
         let backend = store.finetune_backend(&model);
         let engine =
             Engine::from_backend(&backend, &model, &config, &store.data()?).map_err(js_error)?;
@@ -189,5 +188,16 @@ impl Comparison {
     #[wasm_bindgen(js_name = cancelHeal)]
     pub fn cancel_heal(&self) {
         *self.healing.borrow_mut() = None;
+    }
+
+    /// How healing fine-tunes a point of the model to prune (the core's training settings, the
+    /// seed included), for the card's JSON download.
+    #[wasm_bindgen(js_name = healSettings)]
+    pub fn heal_settings(&self) -> Result<JsValue, JsValue> {
+        let config = finetune_config(self.store.borrow().base()?)?;
+        serde_json::to_value(&config)
+            .map_err(js_error)?
+            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .map_err(js_error)
     }
 }

@@ -15,7 +15,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::engine_choice::{Choice, Decision};
 use super::store::{ModelStore, Shared};
-use super::{js_error, page_backend_name, to_js};
+use super::{js_error, page_backend_name};
 use crate::engine::Backend;
 use crate::lottery::check_ladder;
 use crate::lottery::{
@@ -28,10 +28,20 @@ use crate::train::TrainConfig;
 /// The weights remaining (percent) after each of rounds 0 (dense) to `rounds` of the lab's
 /// network under `strategy`, counted as the pruning code will count them: the card describes a
 /// run before it starts from the core's ladder, not from a formula of its own.
+///
+/// `arch` is the shape the lab trains (`784-256-128-10`; see `Started::arch`), LeNet-300-100
+/// when not given.
 #[wasm_bindgen(js_name = lotteryLadder)]
-pub fn lottery_ladder(rounds: u32, strategy: &str) -> Result<Vec<f64>, JsValue> {
+pub fn lottery_ladder(
+    rounds: u32,
+    strategy: &str,
+    arch: Option<String>,
+) -> Result<Vec<f64>, JsValue> {
     let strategy: Strategy = strategy.parse().map_err(js_error)?;
-    let arch = LotterySettings::default().arch;
+    let arch = match arch {
+        Some(text) => text.parse().map_err(js_error)?,
+        None => LotterySettings::default().arch,
+    };
     check_ladder(&arch, strategy, rounds).map_err(js_error)?;
     Ok(ladder(&arch, strategy, rounds)
         .iter()
@@ -70,6 +80,11 @@ struct Started {
     backend: &'static str,
     /// Why that engine (see [`super::engine_choice`]).
     why: String,
+    /// The shape trained from a fresh seeded θ₀: the model to prune's when it is an MLP.
+    arch: String,
+    /// Every setting of the run, the seed included, as the core holds them: what the card's
+    /// JSON download carries so the run can be repeated (`pruneplay lottery` takes the same).
+    settings: serde_json::Value,
 }
 
 impl LabRequest {
@@ -103,15 +118,31 @@ pub struct LotteryLab {
 }
 
 impl LotteryLab {
-    /// Makes `lab` this lab's run, on the backend `request` asks for; returns the engine.
+    /// Makes `lab` this lab's run, on the backend `request` asks for; returns the engine, the
+    /// shape and the settings.
     fn install(&self, lab: Lab, request: &LabRequest) -> Result<JsValue, JsValue> {
         let Decision { backend, why } = request.decision(&self.store.borrow())?;
+        let (arch, settings) = match &lab {
+            Lab::Lottery(e) => (
+                e.settings().arch.to_string(),
+                serde_json::to_value(e.settings()),
+            ),
+            Lab::Instability(e) => (
+                e.settings().arch.to_string(),
+                serde_json::to_value(e.settings()),
+            ),
+        };
         let started = Started {
             backend: page_backend_name(backend.name()),
             why,
+            arch,
+            settings: settings.map_err(js_error)?,
         };
         *self.run.borrow_mut() = Some((lab, backend));
-        to_js(&started)
+        // As plain objects: the default serializer would make the settings' maps JS `Map`s.
+        started
+            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .map_err(js_error)
     }
 }
 
@@ -130,7 +161,10 @@ impl LotteryLab {
     #[wasm_bindgen(js_name = lotteryStart)]
     pub fn lottery_start(&self, request: JsValue) -> Result<JsValue, JsValue> {
         let request = LabRequest::parse(request)?;
-        let data = self.store.borrow().data()?;
+        let (data, arch) = {
+            let store = self.store.borrow();
+            (store.data()?, store.lab_arch())
+        };
         let controls = request
             .controls
             .iter()
@@ -146,6 +180,7 @@ impl LotteryLab {
             controls,
             seed: request.seed,
             eval_every: request.eval_every,
+            arch,
             ..LotterySettings::default()
         };
         let experiment = LotteryExperiment::new(settings, &data).map_err(js_error)?;
@@ -157,7 +192,10 @@ impl LotteryLab {
     #[wasm_bindgen(js_name = instabilityStart)]
     pub fn instability_start(&self, request: JsValue) -> Result<JsValue, JsValue> {
         let request = LabRequest::parse(request)?;
-        let data = self.store.borrow().data()?;
+        let (data, arch) = {
+            let store = self.store.borrow();
+            (store.data()?, store.lab_arch())
+        };
         let settings = InstabilitySettings {
             iters: request.iters,
             rewind_iter: request.rewind_iter,
@@ -165,6 +203,7 @@ impl LotteryLab {
             strategy: request.strategy()?,
             seed: request.seed,
             eval_every: request.eval_every,
+            arch,
             ..InstabilitySettings::default()
         };
         let experiment = InstabilityExperiment::new(settings, &data).map_err(js_error)?;

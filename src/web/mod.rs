@@ -6,7 +6,8 @@
 //! - [`walk_through::WalkThrough`]: the prune card's four stages, its pictures and cost meter;
 //! - [`compare::Comparison`]: "Run all", one point per call, one-shot or healed;
 //! - [`lottery::LotteryLab`]: lottery-ticket experiments and instability analyses;
-//! - [`practice::Practice`]: the practice questions' scratch models.
+//! - [`practice::Practice`]: the practice questions' scratch models;
+//! - [`files`]: "Open a model" (a method of the store) and the prune card's downloads.
 //!
 //! A card holds only what it made; whatever two cards share lives in the store. `charts` draws
 //! the page's charts with plotters. Every export returns `Result<_, JsError>` so core errors reach
@@ -17,6 +18,7 @@ mod charts;
 mod compare;
 mod costs;
 mod engine_choice;
+mod files;
 mod lottery;
 mod practice;
 mod request;

@@ -7,8 +7,9 @@ use wasm_bindgen::prelude::*;
 
 use super::js_error;
 use crate::data::Mnist;
-use crate::model::ModelKind;
+use crate::model::{Model, ModelKind, ModelSpec, Network};
 use crate::prune::{Method, NM, PruneOptions, Scope};
+use crate::train::{Budget, TrainConfig};
 
 /// What the page sends with each pruning step or sweep point (camelCase JSON).
 #[derive(Debug, Deserialize)]
@@ -112,4 +113,16 @@ pub(super) fn finetune_steps(kind: ModelKind) -> u64 {
         ModelKind::Mlp => FINETUNE_STEPS,
         ModelKind::Vit => VIT_FINETUNE_STEPS,
     }
+}
+
+/// How the page fine-tunes a pruned `model` (the walk-through's fourth stage and Compare's
+/// healing alike): the training defaults of its shape for [`finetune_steps`] steps, seed 0. The
+/// Compare card's JSON download carries it, so a healed curve can be repeated.
+pub(super) fn finetune_config(model: &Model) -> Result<TrainConfig, JsValue> {
+    let spec: ModelSpec = model.spec().parse().map_err(js_error)?;
+    Ok(TrainConfig::finetune(
+        spec,
+        Budget::Iters(finetune_steps(model.kind())),
+        0,
+    ))
 }

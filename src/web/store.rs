@@ -15,10 +15,11 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::engine_choice::{AdapterInfo, Choice};
 use super::{js_error, to_js};
+use crate::checkpoint::{Checkpoint, Layout};
 use crate::data::{Dataset, IdxPair, Mnist, from_own_files};
 use crate::engine::Backend;
 use crate::gpu::GpuContext;
-use crate::model::{Mlp, Model, ModelKind, Network};
+use crate::model::{Architecture, Mlp, Model, ModelKind, Network};
 use crate::prune::calibration::Calibration;
 use crate::prune::{Family, Method, PruneOptions};
 use crate::race::race_key;
@@ -37,8 +38,12 @@ pub(super) struct Shared {
     progress_validation: Option<Rc<Dataset>>,
     pub(super) gpu: Option<Rc<GpuContext>>,
     gpu_disabled: bool,
-    /// The model pruning starts from (a shipped checkpoint, or the last trained model).
+    /// The model pruning starts from (a shipped checkpoint, an opened file, or the last trained
+    /// model).
     base: Option<Model>,
+    /// The names the base model's tensors had in its file, so a download keeps them (see
+    /// [`super::files`]); PrunePlay's own names for a model made here.
+    layout: Option<Layout>,
     /// The base model on the test set, kept: every stage report compares against it.
     base_evaluation: Option<Evaluation>,
     /// Counts the models set as the base: a card's work on an older one is stale.
@@ -95,11 +100,52 @@ impl Shared {
         self.generation
     }
 
-    /// Makes `model` the one pruning starts from (with its test evaluation, if already made).
-    fn set_base(&mut self, model: Model, evaluation: Option<Evaluation>) {
+    /// Makes `model` the one pruning starts from (with its test evaluation, if already made),
+    /// under the names of `layout`.
+    pub(super) fn set_base(
+        &mut self,
+        model: Model,
+        evaluation: Option<Evaluation>,
+        layout: Layout,
+    ) {
         self.base = Some(model);
         self.base_evaluation = evaluation;
+        self.layout = Some(layout);
         self.generation += 1;
+    }
+
+    /// The names the base model is saved under: those of the file it came from.
+    pub(super) fn layout(&self) -> Result<Layout, JsValue> {
+        match &self.layout {
+            Some(layout) => Ok(layout.clone()),
+            None => self.base().map(Layout::default_for),
+        }
+    }
+
+    /// The shape the lottery lab trains: the model to prune's when it is an MLP (a fresh seeded
+    /// θ₀ of that shape, not its trained weights), LeNet-300-100 beside the ViT, which the lab's
+    /// experiment does not train.
+    pub(super) fn lab_arch(&self) -> Architecture {
+        self.base
+            .as_ref()
+            .and_then(Model::as_mlp)
+            .map(Mlp::architecture)
+            .unwrap_or_else(Architecture::lenet_300_100)
+    }
+
+    /// Makes a checkpoint's model the one pruning starts from, once it fits the data set (784
+    /// pixels, 10 classes; the error names the layer that does not). Returns what the page shows
+    /// of it; on an error the current model stays.
+    pub(super) fn set_checkpoint(&mut self, checkpoint: Checkpoint) -> Result<Loaded, JsValue> {
+        let data = self.data()?;
+        checkpoint
+            .check_fits(data.train.features(), data.train.classes())
+            .map_err(js_error)?;
+        let Checkpoint { model, layout, .. } = checkpoint;
+        let evaluation = (!data.test.is_empty()).then(|| evaluate(&model, &data.test));
+        let loaded = Loaded::of(&model, evaluation.as_ref().map(|e| e.accuracy), &layout);
+        self.set_base(model, evaluation, layout);
+        Ok(loaded)
     }
 
     /// The base model's test evaluation, made on first use.
@@ -178,7 +224,7 @@ struct GpuStatus {
 /// What the page learns of a model it may prune.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Loaded {
+pub(super) struct Loaded {
     /// `mlp` or `vit`.
     kind: ModelKind,
     /// The spec (`784-300-100-10`, or the ViT's configuration).
@@ -191,6 +237,10 @@ struct Loaded {
     heads_per_block: Vec<usize>,
     /// None where no test images are loaded (an embedded picture), or for a trained model.
     test_acc: Option<f64>,
+    /// Fraction of the linear weights its masks keep (1 for a dense model).
+    weights_remaining: f64,
+    /// Which names its file used, in a line ([`Layout::description`]).
+    layout: String,
 }
 
 /// One method as the core describes it: the page labels it, the core says whether it applies.
@@ -211,7 +261,7 @@ struct LayerShape {
 }
 
 impl Loaded {
-    fn of(model: &Model, test_acc: Option<f64>) -> Self {
+    pub(super) fn of(model: &Model, test_acc: Option<f64>, layout: &Layout) -> Self {
         Self {
             kind: model.kind(),
             arch: model.spec(),
@@ -240,6 +290,8 @@ impl Loaded {
                 .map(|b| b.heads_per_block())
                 .unwrap_or_default(),
             test_acc,
+            weights_remaining: model.weights_remaining(),
+            layout: layout.description(),
         }
     }
 }
@@ -389,19 +441,8 @@ impl ModelStore {
     /// the previous one starts over.
     #[wasm_bindgen(js_name = loadModel)]
     pub fn load_model(&self, bytes: &[u8]) -> Result<JsValue, JsValue> {
-        let model = crate::checkpoint::load("the shipped model", bytes).map_err(js_error)?;
-        let mut shared = self.shared.borrow_mut();
-        let data = shared.data()?;
-        if model.inputs() != data.train.features() || model.classes() != data.train.classes() {
-            return Err(js_error(format!(
-                "the model {} does not fit MNIST",
-                model.spec()
-            )));
-        }
-        let evaluation = (!data.test.is_empty()).then(|| evaluate(&model, &data.test));
-        let loaded = Loaded::of(&model, evaluation.as_ref().map(|e| e.accuracy));
-        shared.set_base(model, evaluation);
-        to_js(&loaded)
+        let checkpoint = crate::checkpoint::open("the shipped model", bytes).map_err(js_error)?;
+        to_js(&self.shared.borrow_mut().set_checkpoint(checkpoint)?)
     }
 
     /// Makes the model of the last training run (as of its last progress point) the one pruning
@@ -413,8 +454,9 @@ impl ModelStore {
             .trained
             .clone()
             .ok_or_else(|| js_error("no model has been trained yet"))?;
-        let loaded = Loaded::of(&model, None);
-        shared.set_base(model, None);
+        let layout = Layout::default_for(&model);
+        let loaded = Loaded::of(&model, None, &layout);
+        shared.set_base(model, None, layout);
         to_js(&loaded)
     }
 }

@@ -12,16 +12,16 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::request::{PruneRequest, finetune_steps, need_test};
+use super::request::{PruneRequest, finetune_config, finetune_steps, need_test};
 use super::store::{ModelStore, Shared};
 use super::structure::StructureCounts;
 use super::{js_error, page_backend_name, to_js};
 use crate::data::Mnist;
 use crate::engine::Engine;
-use crate::model::{Model, ModelKind, ModelSpec, Network};
+use crate::model::{Model, ModelKind, Network};
 use crate::prune::sparsegpt::{SparseGptOptions, input_hinv_diag};
 use crate::prune::{self, Method, PruneOptions, Scores, Selection, wanda};
-use crate::train::{Budget, Evaluation, TrainConfig, evaluate};
+use crate::train::{Evaluation, evaluate};
 
 /// A step-by-step pruning in progress: what each stage produced so far.
 pub(super) struct Walk {
@@ -350,8 +350,7 @@ impl WalkThrough {
             .pruned_accuracy
             .unwrap_or_else(|| evaluate(&pruned, &data.test).accuracy);
         let total = finetune_steps(pruned.kind());
-        let spec: ModelSpec = pruned.spec().parse().map_err(js_error)?;
-        let config = TrainConfig::finetune(spec, Budget::Iters(total), 0);
+        let config = finetune_config(&pruned)?;
         let backend = store.finetune_backend(&pruned);
         let engine = Engine::from_backend(&backend, &pruned, &config, &data).map_err(js_error)?;
         walk.finetune = Some(Finetune {
