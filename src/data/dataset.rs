@@ -277,10 +277,11 @@ impl Mnist {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn idx(dims: &[u32], fill: u8) -> Vec<u8> {
+    /// An uncompressed IDX file of u8 values: `dims`, every value `fill` (also used by own.rs).
+    pub(in crate::data) fn idx(dims: &[u32], fill: u8) -> Vec<u8> {
         let mut v = vec![0, 0, 8, dims.len() as u8];
         for d in dims {
             v.extend_from_slice(&d.to_be_bytes());

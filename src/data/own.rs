@@ -172,17 +172,9 @@ pub fn from_own_files(files: &[(&str, &[u8])]) -> Result<OwnFiles> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::dataset::tests::idx;
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write;
-
-    fn idx(dims: &[u32], fill: u8) -> Vec<u8> {
-        let mut v = vec![0, 0, 8, dims.len() as u8];
-        for d in dims {
-            v.extend_from_slice(&d.to_be_bytes());
-        }
-        v.resize(v.len() + dims.iter().product::<u32>() as usize, fill);
-        v
-    }
 
     fn gzip(bytes: &[u8]) -> Vec<u8> {
         let mut e = GzEncoder::new(Vec::new(), Compression::fast());
